@@ -1,0 +1,204 @@
+//! The MPI backend of [`Group`](super::group::Group): every operation is the
+//! matching MPI call on the group's communicator, handed the caller's own
+//! memory. Arguments arrive already checked by `group.rs` (counts agreed by
+//! every member, element totals within MPI's 32-bit counts).
+
+use super::group::{RawGroup, Status};
+use super::plain::{Op, Plain};
+use super::transport::Tag;
+use crate::error::{Error, Result};
+use mpi::collective::SystemOperation;
+use mpi::datatype::{Partition, PartitionMut};
+use mpi::point_to_point::{Destination, MatchedReceiveVec, Message, Source};
+use mpi::topology::{Color, Communicator, SimpleCommunicator};
+use mpi::traits::{CommunicatorCollectives, Root};
+
+/// A group backed by an MPI communicator.
+pub struct MpiGroup {
+    comm: SimpleCommunicator,
+}
+
+impl MpiGroup {
+    /// The world communicator of an initialised MPI.
+    pub fn world() -> Self {
+        MpiGroup {
+            comm: SimpleCommunicator::world(),
+        }
+    }
+
+    fn probe(
+        &self,
+        source: Option<usize>,
+        tag: Option<Tag>,
+    ) -> (Message, mpi::point_to_point::Status) {
+        match (source, tag) {
+            (Some(s), Some(t)) => self
+                .comm
+                .process_at_rank(s as i32)
+                .matched_probe_with_tag(i32::from(t)),
+            (Some(s), None) => self.comm.process_at_rank(s as i32).matched_probe(),
+            (None, Some(t)) => self.comm.any_process().matched_probe_with_tag(i32::from(t)),
+            (None, None) => self.comm.any_process().matched_probe(),
+        }
+    }
+}
+
+fn mpi_op(op: Op) -> SystemOperation {
+    match op {
+        Op::Sum => SystemOperation::sum(),
+        Op::Product => SystemOperation::product(),
+        Op::Min => SystemOperation::min(),
+        Op::Max => SystemOperation::max(),
+    }
+}
+
+fn counts_and_displs(counts: &[usize]) -> (Vec<i32>, Vec<i32>) {
+    let mut displs = Vec::with_capacity(counts.len());
+    let mut at = 0i32;
+    for &c in counts {
+        displs.push(at);
+        at += c as i32;
+    }
+    (counts.iter().map(|&c| c as i32).collect(), displs)
+}
+
+impl RawGroup for MpiGroup {
+    fn rank(&self) -> usize {
+        self.comm.rank() as usize
+    }
+
+    fn size(&self) -> usize {
+        self.comm.size() as usize
+    }
+
+    fn barrier(&self) -> Result<()> {
+        self.comm.barrier();
+        Ok(())
+    }
+
+    fn bcast<T: Plain>(&self, buf: &mut [T], root: usize) -> Result<()> {
+        self.comm.process_at_rank(root as i32).broadcast_into(buf);
+        Ok(())
+    }
+
+    fn gatherv<T: Plain>(
+        &self,
+        send: &[T],
+        recv: Option<(&mut [T], &[usize])>,
+        root: usize,
+    ) -> Result<()> {
+        let root_process = self.comm.process_at_rank(root as i32);
+        match recv {
+            Some((buf, counts)) => {
+                let (c, d) = counts_and_displs(counts);
+                let mut part = PartitionMut::new(buf, c, d);
+                root_process.gather_varcount_into_root(send, &mut part);
+            }
+            None => root_process.gather_varcount_into(send),
+        }
+        Ok(())
+    }
+
+    fn scatterv<T: Plain>(
+        &self,
+        send: Option<(&[T], &[usize])>,
+        recv: &mut [T],
+        root: usize,
+    ) -> Result<()> {
+        let root_process = self.comm.process_at_rank(root as i32);
+        match send {
+            Some((buf, counts)) => {
+                let (c, d) = counts_and_displs(counts);
+                let part = Partition::new(buf, c, d);
+                root_process.scatter_varcount_into_root(&part, recv);
+            }
+            None => root_process.scatter_varcount_into(recv),
+        }
+        Ok(())
+    }
+
+    fn allgatherv<T: Plain>(&self, send: &[T], recv: &mut [T], counts: &[usize]) -> Result<()> {
+        let (c, d) = counts_and_displs(counts);
+        let mut part = PartitionMut::new(recv, c, d);
+        self.comm.all_gather_varcount_into(send, &mut part);
+        Ok(())
+    }
+
+    fn reduce<T: Plain>(
+        &self,
+        send: &[T],
+        recv: Option<&mut [T]>,
+        op: Op,
+        root: usize,
+    ) -> Result<()> {
+        let root_process = self.comm.process_at_rank(root as i32);
+        match recv {
+            Some(buf) => root_process.reduce_into_root(send, buf, mpi_op(op)),
+            None => root_process.reduce_into(send, mpi_op(op)),
+        }
+        Ok(())
+    }
+
+    fn allreduce<T: Plain>(&self, send: &[T], recv: &mut [T], op: Op) -> Result<()> {
+        self.comm.all_reduce_into(send, recv, mpi_op(op));
+        Ok(())
+    }
+
+    fn send<T: Plain>(&self, data: &[T], dest: usize, tag: Tag) -> Result<()> {
+        self.comm
+            .process_at_rank(dest as i32)
+            .send_with_tag(data, i32::from(tag));
+        Ok(())
+    }
+
+    fn recv_vec<T: Plain>(
+        &self,
+        source: Option<usize>,
+        tag: Option<Tag>,
+    ) -> Result<(Vec<T>, Status)> {
+        let (data, status) = self.probe(source, tag).matched_receive_vec::<T>();
+        Ok((
+            data,
+            Status {
+                source: status.source_rank() as usize,
+                tag: status.tag() as Tag,
+            },
+        ))
+    }
+
+    fn recv_into<T: Plain>(
+        &self,
+        buf: &mut [T],
+        source: Option<usize>,
+        tag: Option<Tag>,
+    ) -> Result<Status> {
+        let (message, status) = self.probe(source, tag);
+        let count = status.count(T::equivalent_datatype()).max(0) as usize;
+        let from = status.source_rank() as usize;
+        let tag_got = status.tag() as Tag;
+        if count != buf.len() {
+            // Drain the message so it cannot match a later receive.
+            let _ = (message, status).matched_receive_vec::<T>();
+            return Err(Error::invalid(format!(
+                "rank {from} sent {count} elements (tag {tag_got}) into a buffer of {}",
+                buf.len()
+            )));
+        }
+        message.matched_receive_into(buf);
+        Ok(Status {
+            source: from,
+            tag: tag_got,
+        })
+    }
+
+    fn split(&self, color: Option<u16>, key: i32) -> Result<Option<Self>> {
+        let color = match color {
+            Some(c) => Color::with_value(i32::from(c)),
+            None => Color::undefined(),
+        };
+        Ok(self
+            .comm
+            .split_by_color_with_key(color, key)
+            .map(|comm| MpiGroup { comm }))
+    }
+}

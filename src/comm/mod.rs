@@ -1,0 +1,24 @@
+//! Communication: the transport between ranks, the codec, and the typed
+//! collectives that user code calls.
+//!
+//! | module | job |
+//! |---|---|
+//! | [`transport`] | the `Transport` trait: tagged byte messages between ranks |
+//! | [`local`] | the in-process transport (embedded cluster, tests) |
+//! | `mpi_transport` | the MPI transport and its progress thread (feature `mpi`) |
+//! | [`backoff`] | how idle progress threads wait without burning a core |
+//! | [`codec`] | serde encoding with size limits; raw bytes of plain numbers |
+//! | [`plain`] | the plain-number element types and reduction operations |
+//! | [`group`] | `Group`: typed collectives, serde and zero-copy flavours |
+
+pub mod backoff;
+pub mod codec;
+pub mod group;
+pub mod group_local;
+#[cfg(feature = "mpi")]
+pub mod group_mpi;
+pub mod local;
+#[cfg(feature = "mpi")]
+pub mod mpi_transport;
+pub mod plain;
+pub mod transport;

@@ -1,0 +1,242 @@
+//! The MPI transport: one progress thread per rank owns MPI point-to-point
+//! traffic; every other thread talks to it through channels.
+//!
+//! Sends are non-blocking (`MPI_Isend`) on buffers the progress thread owns
+//! until MPI reports them complete, so two ranks sending large messages to each
+//! other never deadlock. Receives probe for any source (`MPI_Improbe`) and
+//! receive the matched message whole. When idle the thread backs off (see
+//! [`backoff`](super::backoff)) instead of spinning.
+//!
+//! MPI must be initialised with at least `MPI_THREAD_SERIALIZED`: the thread that
+//! called `MPI_Init` starts this one and does not call MPI again until
+//! [`Transport::close`] has joined it.
+
+use super::backoff::Backoff;
+use super::transport::{Envelope, Outbox, Rank, Tag, Transport};
+use crate::error::{Error, Result};
+use mpi::point_to_point::{Destination, MatchedReceiveVec, Source};
+use mpi::request::{Request, StaticScope};
+use mpi::topology::{Communicator, SimpleCommunicator};
+use mpi::traits::Equivalence;
+use std::sync::mpsc::{channel, Receiver, RecvTimeoutError, Sender, TryRecvError};
+use std::sync::Arc;
+use std::thread::{JoinHandle, Thread};
+use std::time::Duration;
+
+enum Command {
+    Send {
+        dest: Rank,
+        tag: Tag,
+        payload: Vec<u8>,
+    },
+    Close,
+}
+
+/// A rank's MPI transport over `MPI_COMM_WORLD`.
+pub struct MpiTransport {
+    rank: Rank,
+    size: usize,
+    inbox: Receiver<Result<Envelope>>,
+    outbox: Arc<MpiOutbox>,
+    thread: Option<JoinHandle<()>>,
+}
+
+struct MpiOutbox {
+    size: usize,
+    commands: Sender<Command>,
+    progress: Thread,
+}
+
+impl MpiTransport {
+    /// Starts the progress thread. MPI must be initialised with at least
+    /// `MPI_THREAD_SERIALIZED`, and the calling thread must make no MPI calls
+    /// until [`Transport::close`] returns. Messages over `max_message_bytes` are
+    /// received (MPI needs them drained) and reported as errors.
+    pub fn start(max_message_bytes: usize) -> Result<Self> {
+        let world = SimpleCommunicator::world();
+        let rank = world.rank() as Rank;
+        let size = world.size() as usize;
+        let (cmd_tx, cmd_rx) = channel();
+        let (in_tx, in_rx) = channel();
+        let thread = std::thread::Builder::new()
+            .name(format!("rankflow-progress-{rank}"))
+            .spawn(move || progress_loop(cmd_rx, in_tx, max_message_bytes))?;
+        let progress = thread.thread().clone();
+        Ok(MpiTransport {
+            rank,
+            size,
+            inbox: in_rx,
+            outbox: Arc::new(MpiOutbox {
+                size,
+                commands: cmd_tx,
+                progress,
+            }),
+            thread: Some(thread),
+        })
+    }
+}
+
+impl Outbox for MpiOutbox {
+    fn send(&self, dest: Rank, tag: Tag, payload: Vec<u8>) -> Result<()> {
+        if dest >= self.size {
+            return Err(Error::invalid(format!(
+                "rank {dest} does not exist in a world of {}",
+                self.size
+            )));
+        }
+        if payload.len() > crate::config::MAX_MESSAGE_CEILING {
+            return Err(Error::codec(format!(
+                "message of {} bytes is over MPI's 2 GiB count limit",
+                payload.len()
+            )));
+        }
+        self.commands
+            .send(Command::Send { dest, tag, payload })
+            .map_err(|_| Error::transport("the MPI progress thread has stopped"))?;
+        self.progress.unpark();
+        Ok(())
+    }
+}
+
+impl Transport for MpiTransport {
+    fn rank(&self) -> Rank {
+        self.rank
+    }
+
+    fn size(&self) -> usize {
+        self.size
+    }
+
+    fn outbox(&self) -> Arc<dyn Outbox> {
+        self.outbox.clone()
+    }
+
+    fn recv_timeout(&mut self, timeout: Option<Duration>) -> Result<Option<Envelope>> {
+        let got = match timeout {
+            None => self
+                .inbox
+                .recv()
+                .map_err(|_| RecvTimeoutError::Disconnected),
+            Some(t) => self.inbox.recv_timeout(t),
+        };
+        match got {
+            Ok(r) => r.map(Some),
+            Err(RecvTimeoutError::Timeout) => Ok(None),
+            Err(RecvTimeoutError::Disconnected) => {
+                Err(Error::transport("the MPI progress thread has stopped"))
+            }
+        }
+    }
+
+    fn close(mut self: Box<Self>) -> Result<()> {
+        let _ = self.outbox.commands.send(Command::Close);
+        self.outbox.progress.unpark();
+        if let Some(t) = self.thread.take() {
+            t.join()
+                .map_err(|_| Error::transport("the MPI progress thread panicked"))?;
+        }
+        Ok(())
+    }
+}
+
+/// A send in flight: the request and the buffer it reads.
+struct InFlight {
+    request: Request<'static, [u8], StaticScope>,
+    buffer: *mut [u8],
+}
+
+impl InFlight {
+    fn start(world: &SimpleCommunicator, dest: Rank, tag: Tag, payload: Vec<u8>) -> Self {
+        let buffer: &'static mut [u8] = Box::leak(payload.into_boxed_slice());
+        let raw: *mut [u8] = buffer;
+        let request = world.process_at_rank(dest as i32).immediate_send_with_tag(
+            StaticScope,
+            &*buffer,
+            i32::from(tag),
+        );
+        InFlight {
+            request,
+            buffer: raw,
+        }
+    }
+
+    /// Tests for completion; frees the buffer when MPI is done with it.
+    fn poll(self) -> Option<Self> {
+        match self.request.test() {
+            Ok(_) => {
+                // SAFETY: `buffer` came from `Box::leak` in `start`, and the only
+                // borrow of it was held by the request, which has completed and
+                // been consumed by `test`; MPI no longer reads it and nothing
+                // else points to it, so the box can be rebuilt and dropped once.
+                drop(unsafe { Box::from_raw(self.buffer) });
+                None
+            }
+            Err(request) => Some(InFlight { request, ..self }),
+        }
+    }
+}
+
+fn progress_loop(
+    commands: Receiver<Command>,
+    inbox: Sender<Result<Envelope>>,
+    max_message_bytes: usize,
+) {
+    let world = SimpleCommunicator::world();
+    let mut in_flight: Vec<InFlight> = Vec::new();
+    let mut closing = false;
+    let mut backoff = Backoff::default();
+    loop {
+        let mut active = false;
+        loop {
+            match commands.try_recv() {
+                Ok(Command::Send { dest, tag, payload }) => {
+                    in_flight.push(InFlight::start(&world, dest, tag, payload));
+                    active = true;
+                }
+                Ok(Command::Close) | Err(TryRecvError::Disconnected) => {
+                    closing = true;
+                    break;
+                }
+                Err(TryRecvError::Empty) => break,
+            }
+        }
+        if !in_flight.is_empty() {
+            let before = in_flight.len();
+            in_flight = in_flight.into_iter().filter_map(InFlight::poll).collect();
+            active |= in_flight.len() != before;
+        }
+        while let Some((message, status)) = world.any_process().immediate_matched_probe() {
+            active = true;
+            let count = status.count(u8::equivalent_datatype()).max(0) as usize;
+            let (payload, status) = (message, status).matched_receive_vec::<u8>();
+            let source = status.source_rank() as Rank;
+            let delivered = if count > max_message_bytes {
+                Err(Error::codec(format!(
+                    "rank {source} sent a message of {count} bytes, over the \
+                     {max_message_bytes}-byte limit (RANKFLOW_MAX_MESSAGE); it was dropped"
+                )))
+            } else {
+                match Tag::try_from(status.tag()) {
+                    Ok(tag) => Ok(Envelope {
+                        source,
+                        tag,
+                        payload,
+                    }),
+                    Err(_) => Err(Error::protocol(format!(
+                        "rank {source} sent a message with tag {}, outside rankflow's range",
+                        status.tag()
+                    ))),
+                }
+            };
+            let _ = inbox.send(delivered);
+        }
+        if closing && in_flight.is_empty() {
+            return;
+        }
+        if active {
+            backoff.reset();
+        } else {
+            backoff.idle();
+        }
+    }
+}

@@ -1,0 +1,61 @@
+//! The transport: tagged byte messages between ranks.
+//!
+//! One trait, two backends: [`MpiTransport`](super::mpi_transport::MpiTransport),
+//! where one progress thread per rank owns MPI, and
+//! [`LocalTransport`](super::local::LocalTransport), channels between threads of
+//! one process for the embedded cluster and unit tests. Nothing above this layer
+//! knows which one it talks to.
+
+use crate::error::Result;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// A process's index in the world (0 = scheduler, 1 = client, 2.. = workers).
+pub type Rank = usize;
+
+/// A message tag; different tags never match one another.
+pub type Tag = u16;
+
+/// Tag of control messages (protocol enums).
+pub const TAG_CONTROL: Tag = 1;
+
+/// One received message.
+#[derive(Debug)]
+pub struct Envelope {
+    /// The sender's rank.
+    pub source: Rank,
+    /// The tag it was sent with.
+    pub tag: Tag,
+    /// The bytes.
+    pub payload: Vec<u8>,
+}
+
+/// The sending half of a transport: cheap to clone, usable from any thread.
+pub trait Outbox: Send + Sync {
+    /// Queues `payload` for `dest`. Returns once the transport owns the bytes;
+    /// delivery happens in order per (sender, receiver) pair.
+    fn send(&self, dest: Rank, tag: Tag, payload: Vec<u8>) -> Result<()>;
+}
+
+/// A rank's connection to all the others.
+pub trait Transport: Send {
+    /// This rank.
+    fn rank(&self) -> Rank;
+    /// Ranks in the world.
+    fn size(&self) -> usize;
+    /// A handle for sending, shareable across threads.
+    fn outbox(&self) -> Arc<dyn Outbox>;
+    /// Waits for the next message, at most `timeout` (forever if `None`).
+    /// `Ok(None)` means the time ran out.
+    fn recv_timeout(&mut self, timeout: Option<Duration>) -> Result<Option<Envelope>>;
+    /// Waits for the next message.
+    fn recv(&mut self) -> Result<Envelope> {
+        loop {
+            if let Some(e) = self.recv_timeout(None)? {
+                return Ok(e);
+            }
+        }
+    }
+    /// Completes every queued send and stops the transport.
+    fn close(self: Box<Self>) -> Result<()>;
+}

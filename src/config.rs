@@ -1,0 +1,626 @@
+//! Every setting rankflow reads, in one place: builder methods, `RANKFLOW_*`
+//! environment variables, and what is taken from the batch system.
+//!
+//! A value is resolved in this order, first found wins:
+//!
+//! 1. a builder method on [`Config`] (`Config::new().threads_per_worker(4)`),
+//! 2. the `RANKFLOW_*` environment variable,
+//! 3. what the batch system exports (Slurm, PBS/Torque, SGE, LSF),
+//! 4. the default.
+//!
+//! | setting | builder | variable | batch system | default |
+//! |---|---|---|---|---|
+//! | executor threads per worker rank | `threads_per_worker` | `RANKFLOW_THREADS` | `SLURM_CPUS_PER_TASK`; else `PBS_NUM_PPN`, `NCPUS` (PBS), `NSLOTS` (SGE), `LSB_DJOB_NUMPROC` (LSF) divided by the ranks that share them | 1 |
+//! | memory limit per worker rank | `memory_limit` | `RANKFLOW_MEMORY_LIMIT` (`4GiB`, `500MB`, bytes) | `SLURM_MEM_PER_CPU` × threads, else `SLURM_MEM_PER_NODE` ÷ local ranks | none |
+//! | local scratch directory | `local_directory` | `RANKFLOW_LOCAL_DIR` | `TMPDIR` (Slurm and PBS point it at job scratch) | `/tmp` |
+//! | log level | `log_level` | `RANKFLOW_LOG`, then `RUST_LOG` | — | `warn` |
+//! | workers of the embedded cluster | `local_workers` | `RANKFLOW_LOCAL_WORKERS` | — | cores available, at least 1 |
+//! | largest message accepted | `max_message_bytes` | `RANKFLOW_MAX_MESSAGE` | — | 1 GiB |
+//! | launch mode | `mode` | `RANKFLOW_MODE` (`auto`, `mpi`, `local`) | `auto` looks for `OMPI_COMM_WORLD_SIZE`, `PMI_SIZE`, `PMIX_RANK` | `auto` |
+//!
+//! A bad value is an [`Error`] of kind [`ErrorKind::Config`](crate::ErrorKind::Config)
+//! whose message names the variable and the value. Nothing here panics.
+
+use crate::error::{Error, Result};
+use std::path::PathBuf;
+
+/// Hard ceiling on one message: MPI counts are 32-bit.
+pub const MAX_MESSAGE_CEILING: usize = i32::MAX as usize;
+
+/// How `initialize` decides between MPI and the embedded cluster.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// MPI when a launcher's environment is present, else the embedded cluster.
+    Auto,
+    /// Always MPI (fails if rankflow was built without the `mpi` feature).
+    Mpi,
+    /// Always the embedded in-process cluster.
+    Local,
+}
+
+/// Settings for `initialize`, built with chained methods; anything left unset is
+/// resolved from the environment when the cluster starts.
+#[derive(Debug, Clone, Default)]
+pub struct Config {
+    threads_per_worker: Option<usize>,
+    memory_limit: Option<u64>,
+    local_directory: Option<PathBuf>,
+    log_level: Option<String>,
+    local_workers: Option<usize>,
+    max_message_bytes: Option<usize>,
+    mode: Option<Mode>,
+}
+
+/// Every setting with its final value, after builder, environment, batch system
+/// and defaults have been applied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    /// Executor threads in each worker rank.
+    pub threads_per_worker: usize,
+    /// Memory limit per worker rank in bytes, if any.
+    pub memory_limit: Option<u64>,
+    /// Scratch directory for spilled data.
+    pub local_directory: PathBuf,
+    /// Log filter in env_logger syntax (`info`, `rankflow=debug`).
+    pub log_level: String,
+    /// Worker count of the embedded cluster.
+    pub local_workers: usize,
+    /// Largest message a rank accepts, in bytes.
+    pub max_message_bytes: usize,
+    /// Launch mode.
+    pub mode: Mode,
+    /// Where each value came from, by setting name (`"threads_per_worker"` ->
+    /// `"SLURM_CPUS_PER_TASK"`), for `rankflow info` and logs.
+    pub sources: Vec<(&'static str, String)>,
+}
+
+impl Config {
+    /// A configuration with nothing set: everything comes from the environment.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Executor threads per worker rank.
+    pub fn threads_per_worker(mut self, n: usize) -> Self {
+        self.threads_per_worker = Some(n);
+        self
+    }
+
+    /// Memory limit per worker rank, in bytes.
+    pub fn memory_limit(mut self, bytes: u64) -> Self {
+        self.memory_limit = Some(bytes);
+        self
+    }
+
+    /// Scratch directory for each rank.
+    pub fn local_directory(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.local_directory = Some(dir.into());
+        self
+    }
+
+    /// Log filter, in env_logger syntax.
+    pub fn log_level(mut self, level: impl Into<String>) -> Self {
+        self.log_level = Some(level.into());
+        self
+    }
+
+    /// Worker count of the embedded cluster (no mpirun).
+    pub fn local_workers(mut self, n: usize) -> Self {
+        self.local_workers = Some(n);
+        self
+    }
+
+    /// Largest message a rank accepts, in bytes.
+    pub fn max_message_bytes(mut self, n: usize) -> Self {
+        self.max_message_bytes = Some(n);
+        self
+    }
+
+    /// MPI, embedded, or decided from the environment.
+    pub fn mode(mut self, mode: Mode) -> Self {
+        self.mode = Some(mode);
+        self
+    }
+
+    /// Resolves every setting against this process's environment.
+    pub fn resolve(&self) -> Result<Settings> {
+        self.resolve_with(&|name| std::env::var(name).ok())
+    }
+
+    /// Resolves every setting against `env`, a lookup of environment variables.
+    /// Tests pass a map here instead of changing the process environment.
+    pub fn resolve_with(&self, env: &dyn Fn(&str) -> Option<String>) -> Result<Settings> {
+        let mut sources = Vec::new();
+        let local_ranks = local_rank_count(env)?;
+        let world_ranks = world_rank_count(env)?;
+
+        let threads_per_worker = match self.threads_per_worker {
+            Some(n) => {
+                sources.push(("threads_per_worker", "builder".to_string()));
+                n
+            }
+            None => match env_threads(env, local_ranks, world_ranks)? {
+                Some((n, var)) => {
+                    sources.push(("threads_per_worker", var.to_string()));
+                    n
+                }
+                None => {
+                    sources.push(("threads_per_worker", "default".to_string()));
+                    1
+                }
+            },
+        };
+        if threads_per_worker == 0 {
+            return Err(Error::config(
+                "threads_per_worker must be at least 1, got 0",
+            ));
+        }
+
+        let memory_limit = match self.memory_limit {
+            Some(b) => {
+                sources.push(("memory_limit", "builder".to_string()));
+                Some(b)
+            }
+            None => match env_memory(env, threads_per_worker, local_ranks)? {
+                Some((b, var)) => {
+                    sources.push(("memory_limit", var.to_string()));
+                    Some(b)
+                }
+                None => {
+                    sources.push(("memory_limit", "default".to_string()));
+                    None
+                }
+            },
+        };
+
+        let local_directory = match &self.local_directory {
+            Some(p) => {
+                sources.push(("local_directory", "builder".to_string()));
+                p.clone()
+            }
+            None => {
+                let (dir, var) = match (env("RANKFLOW_LOCAL_DIR"), env("TMPDIR")) {
+                    (Some(d), _) if !d.is_empty() => (PathBuf::from(d), "RANKFLOW_LOCAL_DIR"),
+                    (_, Some(d)) if !d.is_empty() => (PathBuf::from(d), "TMPDIR"),
+                    _ => (PathBuf::from("/tmp"), "default"),
+                };
+                sources.push(("local_directory", var.to_string()));
+                dir
+            }
+        };
+
+        let log_level = match &self.log_level {
+            Some(l) => {
+                sources.push(("log_level", "builder".to_string()));
+                l.clone()
+            }
+            None => {
+                let (level, var) = match (env("RANKFLOW_LOG"), env("RUST_LOG")) {
+                    (Some(l), _) if !l.is_empty() => (l, "RANKFLOW_LOG"),
+                    (_, Some(l)) if !l.is_empty() => (l, "RUST_LOG"),
+                    _ => ("warn".to_string(), "default"),
+                };
+                sources.push(("log_level", var.to_string()));
+                level
+            }
+        };
+        validate_log_level(&log_level)?;
+
+        let local_workers = match self.local_workers {
+            Some(n) => {
+                sources.push(("local_workers", "builder".to_string()));
+                n
+            }
+            None => match env("RANKFLOW_LOCAL_WORKERS") {
+                Some(v) => {
+                    sources.push(("local_workers", "RANKFLOW_LOCAL_WORKERS".to_string()));
+                    parse_count("RANKFLOW_LOCAL_WORKERS", &v)?
+                }
+                None => {
+                    sources.push(("local_workers", "default".to_string()));
+                    std::thread::available_parallelism().map_or(1, |n| n.get())
+                }
+            },
+        };
+        if local_workers == 0 {
+            return Err(Error::config("local_workers must be at least 1, got 0"));
+        }
+
+        let max_message_bytes = match self.max_message_bytes {
+            Some(n) => {
+                sources.push(("max_message_bytes", "builder".to_string()));
+                n
+            }
+            None => match env("RANKFLOW_MAX_MESSAGE") {
+                Some(v) => {
+                    sources.push(("max_message_bytes", "RANKFLOW_MAX_MESSAGE".to_string()));
+                    let b = parse_bytes("RANKFLOW_MAX_MESSAGE", &v)?;
+                    usize::try_from(b).map_err(|_| {
+                        Error::config(format!("RANKFLOW_MAX_MESSAGE={v:?} does not fit in memory"))
+                    })?
+                }
+                None => {
+                    sources.push(("max_message_bytes", "default".to_string()));
+                    1 << 30
+                }
+            },
+        };
+        if !(1024..=MAX_MESSAGE_CEILING).contains(&max_message_bytes) {
+            return Err(Error::config(format!(
+                "max_message_bytes must be between 1 KiB and {MAX_MESSAGE_CEILING} bytes \
+                 (MPI counts are 32-bit), got {max_message_bytes}"
+            )));
+        }
+
+        let mode = match self.mode {
+            Some(m) => {
+                sources.push(("mode", "builder".to_string()));
+                m
+            }
+            None => match env("RANKFLOW_MODE") {
+                Some(v) => {
+                    sources.push(("mode", "RANKFLOW_MODE".to_string()));
+                    parse_mode(&v)?
+                }
+                None => {
+                    sources.push(("mode", "default".to_string()));
+                    Mode::Auto
+                }
+            },
+        };
+
+        Ok(Settings {
+            threads_per_worker,
+            memory_limit,
+            local_directory,
+            log_level,
+            local_workers,
+            max_message_bytes,
+            mode,
+            sources,
+        })
+    }
+}
+
+impl Settings {
+    /// True when this process was started by an MPI launcher (mpirun, srun).
+    pub fn launched_by_mpi(env: &dyn Fn(&str) -> Option<String>) -> bool {
+        ["OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_RANK", "PMI_RANK"]
+            .iter()
+            .any(|v| env(v).is_some())
+    }
+
+    /// Whether this run should use MPI, given the mode and the environment.
+    pub fn use_mpi(&self, env: &dyn Fn(&str) -> Option<String>) -> bool {
+        match self.mode {
+            Mode::Mpi => true,
+            Mode::Local => false,
+            Mode::Auto => Self::launched_by_mpi(env),
+        }
+    }
+}
+
+/// The resolved configuration of this process as a table, for `rankflow info`.
+pub fn describe() -> Result<String> {
+    let s = Config::new().resolve()?;
+    let source = |name: &str| {
+        s.sources
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map_or("default".to_string(), |(_, v)| v.clone())
+    };
+    let mem = s
+        .memory_limit
+        .map_or("none".to_string(), |b| format!("{b} bytes"));
+    let rows = [
+        ("threads_per_worker", s.threads_per_worker.to_string()),
+        ("memory_limit", mem),
+        ("local_directory", s.local_directory.display().to_string()),
+        ("log_level", s.log_level.clone()),
+        ("local_workers", s.local_workers.to_string()),
+        ("max_message_bytes", s.max_message_bytes.to_string()),
+        ("mode", format!("{:?}", s.mode).to_lowercase()),
+    ];
+    let mut out = format!("{:<20} {:<24} {}\n", "setting", "value", "from");
+    for (name, value) in rows {
+        out.push_str(&format!("{name:<20} {value:<24} {}\n", source(name)));
+    }
+    out.push_str(&format!(
+        "mpi support          {}\n",
+        if cfg!(feature = "mpi") {
+            "yes"
+        } else {
+            "no (built without the mpi feature)"
+        }
+    ));
+    Ok(out)
+}
+
+fn parse_mode(v: &str) -> Result<Mode> {
+    match v.trim().to_ascii_lowercase().as_str() {
+        "auto" => Ok(Mode::Auto),
+        "mpi" => Ok(Mode::Mpi),
+        "local" => Ok(Mode::Local),
+        _ => Err(Error::config(format!(
+            "RANKFLOW_MODE={v:?} is not one of auto, mpi, local"
+        ))),
+    }
+}
+
+fn validate_log_level(level: &str) -> Result<()> {
+    const LEVELS: [&str; 6] = ["off", "error", "warn", "info", "debug", "trace"];
+    for directive in level.split(',').filter(|d| !d.trim().is_empty()) {
+        let lvl = directive.rsplit('=').next().unwrap_or("").trim();
+        let is_module_only = !directive.contains('=') && !LEVELS.contains(&lvl);
+        if !LEVELS.contains(&lvl.to_ascii_lowercase().as_str()) && !is_module_only {
+            return Err(Error::config(format!(
+                "log level {level:?} (from RANKFLOW_LOG, RUST_LOG or the builder) has \
+                 an unknown level {lvl:?}; use one of {}",
+                LEVELS.join(", ")
+            )));
+        }
+        if is_module_only
+            && !lvl
+                .chars()
+                .all(|c| c.is_alphanumeric() || c == '_' || c == ':')
+        {
+            return Err(Error::config(format!(
+                "log level {level:?} (from RANKFLOW_LOG, RUST_LOG or the builder) is not \
+                 a level or a module path"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Parses a positive whole number, naming `var` in the error.
+pub(crate) fn parse_count(var: &str, v: &str) -> Result<usize> {
+    match v.trim().parse::<usize>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err(Error::config(format!(
+            "{var}={v:?} is not a positive whole number"
+        ))),
+    }
+}
+
+/// Parses a byte size: `1024`, `500MB`, `4GiB`, `2G` (binary units for `K`,
+/// `M`, `G`, `T` with or without `iB`; decimal for `KB`, `MB`, `GB`, `TB`).
+pub fn parse_bytes(var: &str, v: &str) -> Result<u64> {
+    let s = v.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let bad = || {
+        Error::config(format!(
+            "{var}={v:?} is not a byte size (examples: 1048576, 500MB, 4GiB)"
+        ))
+    };
+    let n: u64 = num.parse().map_err(|_| bad())?;
+    let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kib" => 1 << 10,
+        "m" | "mib" => 1 << 20,
+        "g" | "gib" => 1 << 30,
+        "t" | "tib" => 1 << 40,
+        "kb" => 1_000,
+        "mb" => 1_000_000,
+        "gb" => 1_000_000_000,
+        "tb" => 1_000_000_000_000,
+        _ => return Err(bad()),
+    };
+    n.checked_mul(mult).ok_or_else(bad)
+}
+
+fn optional_count(env: &dyn Fn(&str) -> Option<String>, var: &str) -> Result<Option<usize>> {
+    env(var).map(|v| parse_count(var, &v)).transpose()
+}
+
+/// Ranks of this job on this node, from the launcher (1 when unknown).
+fn local_rank_count(env: &dyn Fn(&str) -> Option<String>) -> Result<usize> {
+    for var in [
+        "OMPI_COMM_WORLD_LOCAL_SIZE",
+        "MPI_LOCALNRANKS",
+        "SLURM_NTASKS_PER_NODE",
+    ] {
+        if let Some(n) = optional_count(env, var)? {
+            return Ok(n);
+        }
+    }
+    Ok(1)
+}
+
+/// Ranks of this job in all, from the launcher (1 when unknown).
+fn world_rank_count(env: &dyn Fn(&str) -> Option<String>) -> Result<usize> {
+    for var in ["OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "SLURM_NTASKS"] {
+        if let Some(n) = optional_count(env, var)? {
+            return Ok(n);
+        }
+    }
+    Ok(1)
+}
+
+fn env_threads(
+    env: &dyn Fn(&str) -> Option<String>,
+    local_ranks: usize,
+    world_ranks: usize,
+) -> Result<Option<(usize, &'static str)>> {
+    if let Some(n) = optional_count(env, "RANKFLOW_THREADS")? {
+        return Ok(Some((n, "RANKFLOW_THREADS")));
+    }
+    if let Some(n) = optional_count(env, "SLURM_CPUS_PER_TASK")? {
+        return Ok(Some((n, "SLURM_CPUS_PER_TASK")));
+    }
+    // Per-node core counts are shared by the ranks on the node.
+    for var in ["PBS_NUM_PPN", "NCPUS"] {
+        if let Some(n) = optional_count(env, var)? {
+            return Ok(Some(((n / local_ranks).max(1), var)));
+        }
+    }
+    // Whole-job slot counts are shared by all ranks.
+    for var in ["NSLOTS", "LSB_DJOB_NUMPROC"] {
+        if let Some(n) = optional_count(env, var)? {
+            return Ok(Some(((n / world_ranks).max(1), var)));
+        }
+    }
+    Ok(None)
+}
+
+fn env_memory(
+    env: &dyn Fn(&str) -> Option<String>,
+    threads: usize,
+    local_ranks: usize,
+) -> Result<Option<(u64, &'static str)>> {
+    if let Some(v) = env("RANKFLOW_MEMORY_LIMIT") {
+        return Ok(Some((
+            parse_bytes("RANKFLOW_MEMORY_LIMIT", &v)?,
+            "RANKFLOW_MEMORY_LIMIT",
+        )));
+    }
+    // Slurm gives megabytes, with an optional unit suffix.
+    let slurm_mb = |var: &str, v: &str| -> Result<u64> {
+        let t = v.trim();
+        if t.chars().all(|c| c.is_ascii_digit()) {
+            parse_bytes(var, t).map(|n| n.saturating_mul(1 << 20))
+        } else {
+            parse_bytes(var, t)
+        }
+    };
+    if let Some(v) = env("SLURM_MEM_PER_CPU") {
+        let per_cpu = slurm_mb("SLURM_MEM_PER_CPU", &v)?;
+        return Ok(Some((
+            per_cpu.saturating_mul(threads as u64),
+            "SLURM_MEM_PER_CPU",
+        )));
+    }
+    if let Some(v) = env("SLURM_MEM_PER_NODE") {
+        let per_node = slurm_mb("SLURM_MEM_PER_NODE", &v)?;
+        return Ok(Some((per_node / local_ranks as u64, "SLURM_MEM_PER_NODE")));
+    }
+    Ok(None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn resolve(vars: &[(&str, &str)]) -> Result<Settings> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::new().resolve_with(&move |k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_without_environment() {
+        let s = resolve(&[]).unwrap();
+        assert_eq!(s.threads_per_worker, 1);
+        assert_eq!(s.memory_limit, None);
+        assert_eq!(s.local_directory, PathBuf::from("/tmp"));
+        assert_eq!(s.log_level, "warn");
+        assert_eq!(s.mode, Mode::Auto);
+        assert!(s.local_workers >= 1);
+        assert_eq!(s.max_message_bytes, 1 << 30);
+    }
+
+    #[test]
+    fn builder_beats_environment() {
+        let map: HashMap<&str, &str> = [("RANKFLOW_THREADS", "8")].into();
+        let s = Config::new()
+            .threads_per_worker(3)
+            .resolve_with(&|k| map.get(k).map(|v| v.to_string()))
+            .unwrap();
+        assert_eq!(s.threads_per_worker, 3);
+    }
+
+    #[test]
+    fn rankflow_variable_beats_batch_system() {
+        let s = resolve(&[("RANKFLOW_THREADS", "6"), ("SLURM_CPUS_PER_TASK", "4")]).unwrap();
+        assert_eq!(s.threads_per_worker, 6);
+    }
+
+    #[test]
+    fn slurm_detection() {
+        let s = resolve(&[("SLURM_CPUS_PER_TASK", "4"), ("SLURM_MEM_PER_CPU", "2000")]).unwrap();
+        assert_eq!(s.threads_per_worker, 4);
+        assert_eq!(s.memory_limit, Some(4 * 2000 * (1 << 20)));
+        let s = resolve(&[
+            ("SLURM_MEM_PER_NODE", "64G"),
+            ("OMPI_COMM_WORLD_LOCAL_SIZE", "4"),
+        ])
+        .unwrap();
+        assert_eq!(s.memory_limit, Some(16 << 30));
+    }
+
+    #[test]
+    fn pbs_sge_lsf_detection() {
+        let s = resolve(&[("PBS_NUM_PPN", "16"), ("OMPI_COMM_WORLD_LOCAL_SIZE", "4")]).unwrap();
+        assert_eq!(s.threads_per_worker, 4);
+        let s = resolve(&[("NSLOTS", "32"), ("OMPI_COMM_WORLD_SIZE", "8")]).unwrap();
+        assert_eq!(s.threads_per_worker, 4);
+        let s = resolve(&[("LSB_DJOB_NUMPROC", "2"), ("OMPI_COMM_WORLD_SIZE", "8")]).unwrap();
+        assert_eq!(s.threads_per_worker, 1);
+    }
+
+    #[test]
+    fn bad_values_name_the_variable_and_value() {
+        for (var, val) in [
+            ("RANKFLOW_THREADS", "many"),
+            ("RANKFLOW_THREADS", "0"),
+            ("RANKFLOW_MEMORY_LIMIT", "4 lots"),
+            ("RANKFLOW_LOCAL_WORKERS", "-2"),
+            ("RANKFLOW_MAX_MESSAGE", "12XB"),
+            ("RANKFLOW_MODE", "cloud"),
+            ("SLURM_CPUS_PER_TASK", "four"),
+            ("SLURM_MEM_PER_CPU", "lots"),
+            ("NSLOTS", "1.5"),
+        ] {
+            let err = resolve(&[(var, val)]).unwrap_err();
+            assert_eq!(err.kind(), crate::ErrorKind::Config, "{var}");
+            let text = err.to_string();
+            assert!(text.contains(var), "{text} should name {var}");
+            assert!(text.contains(val), "{text} should show {val}");
+        }
+    }
+
+    #[test]
+    fn bad_log_level_is_an_error() {
+        let err = resolve(&[("RANKFLOW_LOG", "loud")]);
+        // A bare word is taken as a module path by env_logger, so only a bad
+        // level after `=` is rejected.
+        assert!(err.is_ok());
+        let err = resolve(&[("RANKFLOW_LOG", "rankflow=loud")]).unwrap_err();
+        assert!(err.to_string().contains("loud"));
+    }
+
+    #[test]
+    fn byte_sizes() {
+        assert_eq!(parse_bytes("X", "1024").unwrap(), 1024);
+        assert_eq!(parse_bytes("X", "4GiB").unwrap(), 4 << 30);
+        assert_eq!(parse_bytes("X", "500MB").unwrap(), 500_000_000);
+        assert_eq!(parse_bytes("X", "2g").unwrap(), 2 << 30);
+        assert!(parse_bytes("X", "99999999999999T").is_err());
+        assert!(parse_bytes("X", "").is_err());
+    }
+
+    #[test]
+    fn message_limit_bounds() {
+        assert!(resolve(&[("RANKFLOW_MAX_MESSAGE", "10")]).is_err());
+        assert!(resolve(&[("RANKFLOW_MAX_MESSAGE", "4GiB")]).is_err());
+        assert_eq!(
+            resolve(&[("RANKFLOW_MAX_MESSAGE", "64MiB")])
+                .unwrap()
+                .max_message_bytes,
+            64 << 20
+        );
+    }
+
+    #[test]
+    fn mode_detection() {
+        let s = resolve(&[]).unwrap();
+        assert!(!s.use_mpi(&|_| None));
+        assert!(s.use_mpi(&|k| (k == "OMPI_COMM_WORLD_SIZE").then(|| "4".to_string())));
+        let s = resolve(&[("RANKFLOW_MODE", "local")]).unwrap();
+        assert!(!s.use_mpi(&|_| Some("4".to_string())));
+    }
+}

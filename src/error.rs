@@ -1,0 +1,116 @@
+//! The crate's error type: one opaque [`Error`] with a public [`ErrorKind`].
+//!
+//! Follows rayon-core's `ThreadPoolBuildError`: callers match on
+//! [`Error::kind`], never on the text of the message.
+
+use std::fmt;
+
+/// What went wrong, broadly. More kinds may be added; match with a `_` arm.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// Fewer than three ranks under mpirun: rank 0 schedules, rank 1 runs the
+    /// client, so at least one more rank is needed as a worker.
+    WorldTooSmall,
+    /// A setting (builder value or environment variable) is invalid.
+    Config,
+    /// A value could not be encoded or decoded, or a message was over the size limit.
+    Codec,
+    /// The transport between ranks failed or was closed.
+    Transport,
+    /// MPI could not be initialised, or gave too low a thread level.
+    Mpi,
+    /// A peer sent a message that does not fit the protocol.
+    Protocol,
+    /// The cluster has been shut down; nothing more can be asked of it.
+    ShutDown,
+    /// Ranks run different executables.
+    BinaryMismatch,
+    /// A collective was called with arguments that cannot work (a scatter with
+    /// the wrong number of items, a root outside the group, mismatched lengths).
+    InvalidArgument,
+    /// An operating-system call failed.
+    Io,
+    /// Waiting for a reply took longer than allowed.
+    Timeout,
+    /// User code panicked.
+    Panicked,
+}
+
+/// The error type of every fallible rankflow call.
+#[derive(Debug, Clone)]
+pub struct Error {
+    kind: ErrorKind,
+    message: String,
+}
+
+/// `Result` with rankflow's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// Builds an error of `kind` with a human-readable message.
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Error {
+            kind,
+            message: message.into(),
+        }
+    }
+
+    /// The broad class of this error.
+    pub fn kind(&self) -> ErrorKind {
+        self.kind
+    }
+
+    /// The message, without the kind prefix.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    pub(crate) fn config(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Config, message)
+    }
+
+    pub(crate) fn codec(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Codec, message)
+    }
+
+    pub(crate) fn transport(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Transport, message)
+    }
+
+    pub(crate) fn protocol(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Protocol, message)
+    }
+
+    pub(crate) fn invalid(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::InvalidArgument, message)
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let what = match self.kind {
+            ErrorKind::WorldTooSmall => "too few ranks",
+            ErrorKind::Config => "bad configuration",
+            ErrorKind::Codec => "encoding error",
+            ErrorKind::Transport => "transport error",
+            ErrorKind::Mpi => "MPI error",
+            ErrorKind::Protocol => "protocol error",
+            ErrorKind::ShutDown => "cluster is shut down",
+            ErrorKind::BinaryMismatch => "ranks run different executables",
+            ErrorKind::InvalidArgument => "invalid argument",
+            ErrorKind::Io => "I/O error",
+            ErrorKind::Timeout => "timed out",
+            ErrorKind::Panicked => "panicked",
+        };
+        write!(f, "rankflow: {what}: {}", self.message)
+    }
+}
+
+impl std::error::Error for Error {}
+
+impl From<std::io::Error> for Error {
+    fn from(e: std::io::Error) -> Self {
+        Error::new(ErrorKind::Io, e.to_string())
+    }
+}

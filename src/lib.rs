@@ -1,0 +1,60 @@
+//! # rankflow
+//!
+//! MPI-native task scheduling, a direct worker interface and typed collectives
+//! for HPC batch jobs: what dask-mpi, dask.distributed, ipyparallel and mpi4py
+//! give Python users, in a Rust crate you link into your own binary.
+//!
+//! ## Roles
+//!
+//! ```text
+//! mpirun -n N ./my_program
+//!   rank 0      scheduler   task metadata, placement, where results live
+//!   rank 1      client      your main, after rankflow::initialize(..) returns
+//!   rank 2..N-1 workers     executor threads and an object store
+//! ```
+//!
+//! N must be at least 3 under mpirun. Without mpirun the same program runs an
+//! embedded cluster (scheduler and workers as threads in this process).
+//!
+//! ## Quick start
+//!
+//! ```no_run
+//! fn main() -> Result<(), rankflow::Error> {
+//!     let mut client = rankflow::initialize(rankflow::Config::new())?;
+//!     for w in client.workers() {
+//!         println!("worker {} on {} (pid {})", w.rank, w.hostname, w.pid);
+//!     }
+//!     client.ping()?;
+//!     client.shutdown()
+//! }
+//! ```
+//!
+//! Collectives only, mpi4py style:
+//!
+//! ```no_run
+//! let total = rankflow::spmd(rankflow::Config::new(), |world| {
+//!     world.allreduce(world.rank() as u64, |a, b| a + b)
+//! })??;
+//! # Ok::<(), rankflow::Error>(())
+//! ```
+
+#![deny(missing_docs)]
+
+pub mod client;
+pub mod comm;
+pub mod config;
+pub mod error;
+pub mod jobscript;
+pub mod launch;
+pub mod logging;
+pub mod protocol;
+pub mod scheduler;
+pub mod worker;
+
+pub use client::Client;
+pub use comm::group::{Group, Status};
+pub use comm::plain::{Op, Plain};
+pub use config::{Config, Mode};
+pub use error::{Error, ErrorKind, Result};
+pub use launch::{initialize, spmd, MIN_RANKS};
+pub use protocol::WorkerInfo;

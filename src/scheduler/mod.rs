@@ -1,0 +1,335 @@
+//! The scheduler: a pure state machine (events in, commands out, no MPI
+//! inside) and the loop that drives it over a transport.
+//!
+//! This part covers the cluster's life: registration of every worker, the
+//! executable check, pings, and the shutdown handshake. The task graph comes
+//! on top of the same machine.
+
+use crate::comm::codec;
+use crate::comm::transport::{Rank, Transport, TAG_CONTROL};
+use crate::error::{Error, ErrorKind, Result};
+use crate::protocol::{
+    ClientToScheduler, SchedulerToClient, SchedulerToWorker, WorkerInfo, WorkerToScheduler,
+};
+use std::collections::BTreeMap;
+
+/// Rank of the scheduler.
+pub const SCHEDULER: Rank = 0;
+/// Rank of the client.
+pub const CLIENT: Rank = 1;
+/// Rank of the first worker.
+pub const FIRST_WORKER: Rank = 2;
+
+/// A message arriving at the scheduler.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// From the client.
+    Client(ClientToScheduler),
+    /// From worker `rank`.
+    Worker(Rank, WorkerToScheduler),
+}
+
+/// What the scheduler wants done.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// Send to the client.
+    ToClient(SchedulerToClient),
+    /// Send to worker `rank`.
+    ToWorker(Rank, SchedulerToWorker),
+    /// The scheduler is done: `Ok` after a clean shutdown, `Err` after an abort.
+    Stop(std::result::Result<(), String>),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Starting,
+    Running,
+    ShuttingDown,
+    Stopped,
+}
+
+/// The scheduler's state.
+#[derive(Debug)]
+pub struct Scheduler {
+    world_size: usize,
+    fingerprint: u64,
+    workers: BTreeMap<Rank, WorkerInfo>,
+    fingerprints: BTreeMap<Rank, u64>,
+    client_fingerprint: Option<u64>,
+    remaining: usize,
+    phase: Phase,
+}
+
+impl Scheduler {
+    /// A scheduler for a world of `world_size` ranks whose own executable has
+    /// `fingerprint`.
+    pub fn new(world_size: usize, fingerprint: u64) -> Self {
+        Scheduler {
+            world_size,
+            fingerprint,
+            workers: BTreeMap::new(),
+            fingerprints: BTreeMap::new(),
+            client_fingerprint: None,
+            remaining: 0,
+            phase: Phase::Starting,
+        }
+    }
+
+    fn worker_ranks(&self) -> std::ops::Range<Rank> {
+        FIRST_WORKER..self.world_size
+    }
+
+    /// Whether the scheduler has stopped.
+    pub fn stopped(&self) -> bool {
+        self.phase == Phase::Stopped
+    }
+
+    /// Handles one event; returns what to send, in order.
+    pub fn handle(&mut self, event: Event) -> Vec<Command> {
+        match event {
+            Event::Worker(rank, WorkerToScheduler::Register { info, fingerprint }) => {
+                if !self.worker_ranks().contains(&rank) || self.phase != Phase::Starting {
+                    log::warn!("ignoring registration from rank {rank}");
+                    return Vec::new();
+                }
+                self.workers.insert(rank, info);
+                self.fingerprints.insert(rank, fingerprint);
+                self.try_start()
+            }
+            Event::Client(ClientToScheduler::Hello { fingerprint }) => {
+                self.client_fingerprint = Some(fingerprint);
+                self.try_start()
+            }
+            Event::Client(ClientToScheduler::Ping { id }) => {
+                vec![Command::ToClient(SchedulerToClient::Pong { id })]
+            }
+            Event::Client(ClientToScheduler::Shutdown) => self.begin_shutdown(),
+            Event::Worker(rank, WorkerToScheduler::Goodbye) => {
+                if self.phase != Phase::ShuttingDown || self.workers.remove(&rank).is_none() {
+                    log::warn!("unexpected goodbye from rank {rank}");
+                    return Vec::new();
+                }
+                self.remaining -= 1;
+                if self.remaining == 0 {
+                    self.phase = Phase::Stopped;
+                    vec![
+                        Command::ToClient(SchedulerToClient::Finished),
+                        Command::Stop(Ok(())),
+                    ]
+                } else {
+                    Vec::new()
+                }
+            }
+        }
+    }
+
+    fn try_start(&mut self) -> Vec<Command> {
+        let expected = self.worker_ranks().len();
+        let Some(client_fp) = self.client_fingerprint else {
+            return Vec::new();
+        };
+        if self.phase != Phase::Starting || self.workers.len() < expected {
+            return Vec::new();
+        }
+        let mut differing: Vec<Rank> = self
+            .fingerprints
+            .iter()
+            .filter(|(_, &fp)| fp != self.fingerprint)
+            .map(|(&r, _)| r)
+            .collect();
+        if client_fp != self.fingerprint {
+            differing.insert(0, CLIENT);
+        }
+        if !differing.is_empty() {
+            let reason = format!(
+                "ranks {differing:?} run a different executable than the scheduler (rank 0); \
+                 every rank must run the same build of the same program"
+            );
+            self.phase = Phase::Stopped;
+            let mut out: Vec<Command> = self
+                .worker_ranks()
+                .map(|r| {
+                    Command::ToWorker(
+                        r,
+                        SchedulerToWorker::Abort {
+                            reason: reason.clone(),
+                        },
+                    )
+                })
+                .collect();
+            out.push(Command::ToClient(SchedulerToClient::Abort {
+                reason: reason.clone(),
+            }));
+            out.push(Command::Stop(Err(reason)));
+            return out;
+        }
+        self.phase = Phase::Running;
+        vec![Command::ToClient(SchedulerToClient::Welcome {
+            workers: self.workers.values().cloned().collect(),
+        })]
+    }
+
+    fn begin_shutdown(&mut self) -> Vec<Command> {
+        if self.phase == Phase::ShuttingDown || self.phase == Phase::Stopped {
+            return Vec::new();
+        }
+        self.phase = Phase::ShuttingDown;
+        self.remaining = self.workers.len();
+        if self.remaining == 0 {
+            self.phase = Phase::Stopped;
+            return vec![
+                Command::ToClient(SchedulerToClient::Finished),
+                Command::Stop(Ok(())),
+            ];
+        }
+        self.workers
+            .keys()
+            .map(|&r| Command::ToWorker(r, SchedulerToWorker::Shutdown))
+            .collect()
+    }
+}
+
+/// Runs the scheduler over `transport` until shutdown or abort.
+pub fn run(transport: &mut dyn Transport, fingerprint: u64) -> Result<()> {
+    let mut state = Scheduler::new(transport.size(), fingerprint);
+    let outbox = transport.outbox();
+    log::info!(
+        "scheduler up, waiting for {} workers",
+        transport.size().saturating_sub(FIRST_WORKER)
+    );
+    loop {
+        let envelope = transport.recv()?;
+        let event = match decode_event(envelope.source, &envelope.payload) {
+            Ok(e) => e,
+            Err(e) => {
+                log::error!("dropping a malformed message: {e}");
+                continue;
+            }
+        };
+        log::debug!("event {event:?}");
+        for command in state.handle(event) {
+            match command {
+                Command::ToClient(m) => outbox.send(CLIENT, TAG_CONTROL, codec::encode(&m)?)?,
+                Command::ToWorker(r, m) => outbox.send(r, TAG_CONTROL, codec::encode(&m)?)?,
+                Command::Stop(Ok(())) => {
+                    log::info!("every worker has stopped; scheduler exits");
+                    return Ok(());
+                }
+                Command::Stop(Err(reason)) => {
+                    return Err(Error::new(ErrorKind::BinaryMismatch, reason));
+                }
+            }
+        }
+    }
+}
+
+fn decode_event(source: Rank, payload: &[u8]) -> Result<Event> {
+    match source {
+        CLIENT => Ok(Event::Client(codec::decode(payload)?)),
+        SCHEDULER => Err(Error::protocol("a message from the scheduler to itself")),
+        r => Ok(Event::Worker(r, codec::decode(payload)?)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn info(rank: Rank) -> WorkerInfo {
+        WorkerInfo {
+            rank,
+            hostname: "h".into(),
+            pid: 1,
+            threads: 1,
+        }
+    }
+
+    fn register(s: &mut Scheduler, rank: Rank, fp: u64) -> Vec<Command> {
+        s.handle(Event::Worker(
+            rank,
+            WorkerToScheduler::Register {
+                info: info(rank),
+                fingerprint: fp,
+            },
+        ))
+    }
+
+    #[test]
+    fn welcome_only_after_every_worker_and_the_client() {
+        let mut s = Scheduler::new(5, 7);
+        assert!(register(&mut s, 2, 7).is_empty());
+        assert!(s
+            .handle(Event::Client(ClientToScheduler::Hello { fingerprint: 7 }))
+            .is_empty());
+        assert!(register(&mut s, 4, 7).is_empty());
+        let out = register(&mut s, 3, 7);
+        assert_eq!(
+            out,
+            vec![Command::ToClient(SchedulerToClient::Welcome {
+                workers: vec![info(2), info(3), info(4)]
+            })]
+        );
+    }
+
+    #[test]
+    fn mismatched_executable_aborts_everyone() {
+        let mut s = Scheduler::new(4, 7);
+        register(&mut s, 2, 7);
+        register(&mut s, 3, 8);
+        let out = s.handle(Event::Client(ClientToScheduler::Hello { fingerprint: 7 }));
+        assert_eq!(out.len(), 4);
+        assert!(
+            matches!(&out[0], Command::ToWorker(2, SchedulerToWorker::Abort { reason }) if reason.contains("[3]"))
+        );
+        assert!(matches!(
+            &out[2],
+            Command::ToClient(SchedulerToClient::Abort { .. })
+        ));
+        assert!(matches!(&out[3], Command::Stop(Err(_))));
+        assert!(s.stopped());
+    }
+
+    #[test]
+    fn shutdown_waits_for_every_goodbye() {
+        let mut s = Scheduler::new(4, 1);
+        register(&mut s, 2, 1);
+        register(&mut s, 3, 1);
+        s.handle(Event::Client(ClientToScheduler::Hello { fingerprint: 1 }));
+        let out = s.handle(Event::Client(ClientToScheduler::Shutdown));
+        assert_eq!(
+            out,
+            vec![
+                Command::ToWorker(2, SchedulerToWorker::Shutdown),
+                Command::ToWorker(3, SchedulerToWorker::Shutdown)
+            ]
+        );
+        assert!(s
+            .handle(Event::Client(ClientToScheduler::Shutdown))
+            .is_empty());
+        assert!(s
+            .handle(Event::Worker(3, WorkerToScheduler::Goodbye))
+            .is_empty());
+        assert!(s
+            .handle(Event::Worker(3, WorkerToScheduler::Goodbye))
+            .is_empty());
+        let out = s.handle(Event::Worker(2, WorkerToScheduler::Goodbye));
+        assert_eq!(
+            out,
+            vec![
+                Command::ToClient(SchedulerToClient::Finished),
+                Command::Stop(Ok(()))
+            ]
+        );
+        assert!(s.stopped());
+    }
+
+    #[test]
+    fn ping_is_answered_and_strangers_ignored() {
+        let mut s = Scheduler::new(3, 1);
+        assert_eq!(
+            s.handle(Event::Client(ClientToScheduler::Ping { id: 9 })),
+            vec![Command::ToClient(SchedulerToClient::Pong { id: 9 })]
+        );
+        assert!(register(&mut s, 7, 1).is_empty());
+    }
+}
