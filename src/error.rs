@@ -38,7 +38,10 @@ pub enum ErrorKind {
 }
 
 /// The error type of every fallible rankflow call.
-#[derive(Debug, Clone)]
+///
+/// `Debug` prints the same text as `Display`, so `fn main() -> Result<(), Error>`
+/// ends with a readable message.
+#[derive(Clone)]
 pub struct Error {
     kind: ErrorKind,
     message: String,
@@ -104,6 +107,12 @@ impl fmt::Display for Error {
             ErrorKind::Panicked => "panicked",
         };
         write!(f, "rankflow: {what}: {}", self.message)
+    }
+}
+
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
     }
 }
 

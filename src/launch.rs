@@ -11,7 +11,6 @@ use crate::client::{Client, Finisher};
 use crate::comm::group::{Backend, Group, RawGroup};
 use crate::comm::group_local::LocalGroup;
 use crate::comm::local::LocalTransport;
-use crate::comm::transport::Transport;
 use crate::config::{Config, Settings};
 use crate::error::{Error, ErrorKind, Result};
 use crate::logging::{self, Role};
@@ -192,7 +191,7 @@ fn launch_mpi(settings: &Settings) -> Result<Client> {
         };
         worker::run(&mut transport, info, fingerprint)
     };
-    let closed = Box::new(transport).close();
+    let closed = crate::comm::transport::Transport::close(Box::new(transport));
     drop(universe);
     match outcome.and(closed) {
         Ok(()) => std::process::exit(0),

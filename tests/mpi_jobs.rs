@@ -1,0 +1,126 @@
+//! Whole MPI jobs watched from outside: each test runs mpirun on a built
+//! example and checks the exit code, the time it took and what it printed.
+//! MPI initialises once per process, so every case is its own job.
+
+#![cfg(feature = "mpi")]
+
+mod common;
+use common::{example, mpirun, run_with_deadline};
+use std::time::Duration;
+
+const DEADLINE: Duration = Duration::from_secs(60);
+
+#[test]
+fn two_ranks_fail_fast_naming_the_minimum() {
+    let mut cmd = mpirun(2);
+    cmd.arg(example("hello"));
+    let out = run_with_deadline(cmd, Duration::from_secs(30));
+    assert_ne!(out.code, Some(0), "{}", out.all_output());
+    assert!(
+        out.elapsed < Duration::from_secs(10),
+        "took {:?}",
+        out.elapsed
+    );
+    assert!(
+        out.all_output().contains("at least 3 MPI ranks"),
+        "{}",
+        out.all_output()
+    );
+}
+
+#[test]
+fn hello_on_three_ranks() {
+    let mut cmd = mpirun(3);
+    cmd.arg(example("hello"));
+    let out = run_with_deadline(cmd, DEADLINE);
+    assert_eq!(out.code, Some(0), "{}", out.all_output());
+    assert!(out.stdout.contains("worker rank 2 on"), "{}", out.stdout);
+    assert!(out.stdout.contains("hello: ok"));
+}
+
+#[test]
+fn bad_environment_value_is_named() {
+    let mut cmd = mpirun(3);
+    cmd.arg(example("hello"))
+        .env("RANKFLOW_MAX_MESSAGE", "huge");
+    let out = run_with_deadline(cmd, DEADLINE);
+    assert_ne!(out.code, Some(0));
+    let text = out.all_output();
+    assert!(
+        text.contains("RANKFLOW_MAX_MESSAGE") && text.contains("huge"),
+        "{text}"
+    );
+}
+
+#[test]
+fn mismatched_binaries_are_refused_before_any_work() {
+    let mut cmd = mpirun(3);
+    cmd.arg(example("hello"))
+        .arg(":")
+        .arg("-n")
+        .arg("1")
+        .arg(example("exit_paths"))
+        .arg("ok");
+    let out = run_with_deadline(cmd, DEADLINE);
+    assert_ne!(out.code, Some(0));
+    let text = out.all_output();
+    assert!(text.contains("different executable"), "{text}");
+    assert!(text.contains("[3]"), "names the odd rank: {text}");
+    assert!(!text.contains("hello: ok"), "no work ran: {text}");
+}
+
+#[test]
+fn client_error_ends_the_job_non_zero() {
+    let mut cmd = mpirun(3);
+    cmd.arg(example("exit_paths")).arg("error");
+    let out = run_with_deadline(cmd, DEADLINE);
+    assert_eq!(out.code, Some(1), "{}", out.all_output());
+    assert!(out.all_output().contains("the user's program failed"));
+}
+
+#[test]
+fn client_panic_ends_the_job_non_zero() {
+    let mut cmd = mpirun(4);
+    cmd.arg(example("exit_paths"))
+        .arg("panic")
+        .env("RUST_BACKTRACE", "0");
+    let out = run_with_deadline(cmd, DEADLINE);
+    assert_ne!(out.code, Some(0), "{}", out.all_output());
+    assert!(out.all_output().contains("the user's program panicked"));
+}
+
+#[test]
+fn dropping_the_client_stops_every_rank() {
+    for mode in ["ok", "drop"] {
+        let mut cmd = mpirun(4);
+        cmd.arg(example("exit_paths")).arg(mode);
+        let out = run_with_deadline(cmd, DEADLINE);
+        assert_eq!(out.code, Some(0), "{mode}: {}", out.all_output());
+    }
+}
+
+#[test]
+fn one_rank_under_mpirun_runs_the_embedded_cluster() {
+    let mut cmd = mpirun(1);
+    cmd.arg(example("hello")).env("RANKFLOW_LOCAL_WORKERS", "2");
+    let out = run_with_deadline(cmd, DEADLINE);
+    assert_eq!(out.code, Some(0), "{}", out.all_output());
+    assert!(out.stdout.contains("hello: ok"));
+}
+
+#[test]
+fn collective_examples_on_three_ranks() {
+    for name in [
+        "send_recv",
+        "bcast",
+        "scatter_gather",
+        "reduce",
+        "ring",
+        "collectives_check",
+    ] {
+        let mut cmd = mpirun(3);
+        cmd.arg(example(name));
+        let out = run_with_deadline(cmd, DEADLINE);
+        assert_eq!(out.code, Some(0), "{name}: {}", out.all_output());
+    }
+}
