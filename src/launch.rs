@@ -8,8 +8,8 @@
 //! process over the in-process transport.
 
 use crate::client::{Client, Finisher};
+use crate::comm::group::local::LocalGroup;
 use crate::comm::group::{Backend, Group, RawGroup};
-use crate::comm::group_local::LocalGroup;
 use crate::comm::local::LocalTransport;
 use crate::config::{Config, Settings};
 use crate::error::{Error, ErrorKind, Result};
@@ -226,7 +226,7 @@ where
 
 #[cfg(feature = "mpi")]
 fn spmd_mpi<R, F: Fn(&Group) -> R>(f: F) -> Result<R> {
-    use crate::comm::group_mpi::MpiGroup;
+    use crate::comm::group::mpi::MpiGroup;
     let universe = init_mpi()?;
     let group = Group::from_backend(Backend::Mpi(MpiGroup::world()));
     logging::set_process_role(group.rank(), Role::Spmd);

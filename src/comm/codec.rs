@@ -1,10 +1,14 @@
 //! Serde encoding of values and control messages, with a size limit, plus the
 //! raw path for plain-number slices that never loops over elements.
 //!
-//! The binary format is bincode 2 (standard configuration: little-endian,
-//! variable-length integers). It sits behind [`encode`] and [`decode`] alone, so
-//! swapping it for another serde codec touches this file only. The README gives
-//! the measurements that chose it over postcard.
+//! The binary format is postcard 1 (variable-length integers, a documented and
+//! stable wire format, actively maintained). It sits behind [`encode`] and
+//! [`decode`] alone, so swapping it for another serde codec touches this file
+//! only. `examples/codec_bench.rs` measured it against bincode 2.0.1 on our
+//! control messages; the README gives the figures.
+//!
+//! Decoding never allocates more than the input can justify: a length prefix
+//! larger than the bytes that follow fails instead of reserving memory.
 
 use crate::comm::plain::Plain;
 use crate::error::{Error, Result};
@@ -13,8 +17,7 @@ use serde::Serialize;
 
 /// Encodes `value` with the crate's codec.
 pub fn encode<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>> {
-    bincode::serde::encode_to_vec(value, bincode::config::standard())
-        .map_err(|e| Error::codec(format!("cannot encode value: {e}")))
+    postcard::to_stdvec(value).map_err(|e| Error::codec(format!("cannot encode value: {e}")))
 }
 
 /// Decodes a `T` from `bytes`, refusing to allocate more than `limit` bytes and
@@ -26,18 +29,17 @@ pub fn decode_limited<T: DeserializeOwned>(bytes: &[u8], limit: usize) -> Result
             bytes.len()
         )));
     }
-    let config = bincode::config::standard().with_limit::<{ crate::config::MAX_MESSAGE_CEILING }>();
-    let (value, used) = bincode::serde::decode_from_slice(bytes, config).map_err(|e| {
+    let (value, rest) = postcard::take_from_bytes::<T>(bytes).map_err(|e| {
         Error::codec(format!(
             "cannot decode {} bytes as {}: {e}",
             bytes.len(),
             std::any::type_name::<T>()
         ))
     })?;
-    if used != bytes.len() {
+    if !rest.is_empty() {
         return Err(Error::codec(format!(
             "{} bytes left over after decoding {}: sender and receiver disagree on the type",
-            bytes.len() - used,
+            rest.len(),
             std::any::type_name::<T>()
         )));
     }
@@ -108,9 +110,8 @@ mod tests {
 
     #[test]
     fn oversized_length_prefix_does_not_allocate() {
-        // A vector that claims u32::MAX elements but carries none.
-        let mut bytes = vec![252u8];
-        bytes.extend_from_slice(&u32::MAX.to_le_bytes());
+        // A vector that claims u32::MAX elements (LEB128 varint) but carries none.
+        let bytes = [0xff, 0xff, 0xff, 0xff, 0x0f];
         let err = decode::<Vec<u64>>(&bytes).unwrap_err();
         assert_eq!(err.kind(), crate::ErrorKind::Codec);
     }

@@ -9,14 +9,11 @@
 //! | [`backoff`] | how idle progress threads wait without burning a core |
 //! | [`codec`] | serde encoding with size limits; raw bytes of plain numbers |
 //! | [`plain`] | the plain-number element types and reduction operations |
-//! | [`group`] | `Group`: typed collectives, serde and zero-copy flavours |
+//! | [`group`] | `Group`: typed collectives, serde and zero-copy flavours, over MPI or in-process |
 
 pub mod backoff;
 pub mod codec;
 pub mod group;
-pub mod group_local;
-#[cfg(feature = "mpi")]
-pub mod group_mpi;
 pub mod local;
 #[cfg(feature = "mpi")]
 pub mod mpi_transport;

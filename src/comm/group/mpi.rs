@@ -1,11 +1,11 @@
-//! The MPI backend of [`Group`](super::group::Group): every operation is the
+//! The MPI backend of [`Group`](super::Group): every operation is the
 //! matching MPI call on the group's communicator, handed the caller's own
 //! memory. Arguments arrive already checked by `group.rs` (counts agreed by
 //! every member, element totals within MPI's 32-bit counts).
 
-use super::group::{RawGroup, Status};
-use super::plain::{Op, Plain};
-use super::transport::Tag;
+use super::{RawGroup, Status};
+use crate::comm::plain::{Op, Plain};
+use crate::comm::transport::Tag;
 use crate::error::{Error, Result};
 use mpi::collective::SystemOperation;
 use mpi::datatype::{Partition, PartitionMut};

@@ -1,4 +1,4 @@
-//! The in-process backend of [`Group`](super::group::Group): members are
+//! The in-process backend of [`Group`](super::Group): members are
 //! threads of one process and collectives are linear exchanges through
 //! per-member mailboxes. Serves `spmd` without mpirun and unit tests of the
 //! collective layer.
@@ -7,10 +7,10 @@
 //! every group split from it) so that members waiting in a collective return
 //! an error instead of waiting for a message that will never come.
 
-use super::codec::{copy_plain_from_bytes, plain_bytes, plain_vec_from_bytes};
-use super::group::{RawGroup, Status};
-use super::plain::{Op, Plain};
-use super::transport::Tag;
+use super::{RawGroup, Status};
+use crate::comm::codec::{copy_plain_from_bytes, plain_bytes, plain_vec_from_bytes};
+use crate::comm::plain::{Op, Plain};
+use crate::comm::transport::Tag;
 use crate::error::{Error, ErrorKind, Result};
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};

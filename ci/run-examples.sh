@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Runs every self-checking example under mpirun -n 3, 4 and 5 and in local
+# mode (no mpirun). Each example asserts its results and exits non-zero on a
+# wrong answer; each run has a time limit, so a hang fails too.
+#   bash ci/run-examples.sh            # all ranks counts
+#   RANKS="4" bash ci/run-examples.sh  # one count
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source ci/mpi-env.sh
+
+RANKS="${RANKS:-3 4 5}"
+LIMIT="${LIMIT:-180}"
+# name and arguments; bcast_array moves 256 MiB per repetition.
+EXAMPLES=(
+    "hello"
+    "send_recv"
+    "bcast"
+    "scatter_gather"
+    "reduce"
+    "ring"
+    "collectives_check"
+    "bcast_array 256 3"
+    "exit_paths ok"
+    "exit_paths drop"
+)
+
+cargo build --release --examples --quiet
+failed=0
+passed=0
+run() {
+    local label="$1"; shift
+    local log
+    log="$(mktemp)"
+    if timeout "$LIMIT" "$@" >"$log" 2>&1; then
+        passed=$((passed + 1))
+        echo "ok    $label"
+        grep '^{"bench"' "$log" || true
+    else
+        failed=$((failed + 1))
+        echo "FAIL  $label (exit $?)"
+        sed 's/^/      /' "$log" | tail -n 30
+    fi
+    rm -f "$log"
+}
+
+for entry in "${EXAMPLES[@]}"; do
+    read -r -a words <<<"$entry"
+    name="${words[0]}"
+    args=("${words[@]:1}")
+    for n in $RANKS; do
+        run "mpirun -n $n $entry" mpirun -n "$n" "target/release/examples/$name" "${args[@]}"
+    done
+    run "local $entry" env RANKFLOW_MODE=local RANKFLOW_LOCAL_WORKERS=3 "target/release/examples/$name" "${args[@]}"
+done
+
+# mpirun -n 2 must fail within 10 s, naming the 3-rank minimum.
+log="$(mktemp)"
+start=$(date +%s)
+if timeout 30 mpirun -n 2 target/release/examples/hello >"$log" 2>&1; then
+    failed=$((failed + 1)); echo "FAIL  mpirun -n 2 hello exited 0"
+elif ! grep -q "at least 3 MPI ranks" "$log" || [ $(( $(date +%s) - start )) -gt 10 ]; then
+    failed=$((failed + 1)); echo "FAIL  mpirun -n 2 hello: no clear error within 10 s"; cat "$log"
+else
+    passed=$((passed + 1)); echo "ok    mpirun -n 2 hello fails fast naming the minimum"
+fi
+rm -f "$log"
+
+run "mpirun -n 4 idle_cpu" mpirun -n 4 target/release/examples/idle_cpu 2
+
+echo "examples: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]

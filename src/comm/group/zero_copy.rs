@@ -1,0 +1,355 @@
+//! The zero-copy flavour (mpi4py's uppercase `Bcast`, `Scatterv`, ...): slices
+//! of [`Plain`] numbers handed to MPI as their own memory. Names say what
+//! happens to the buffer: `bcast_into` fills it, `gather_into` fills the root's,
+//! `_vec` variants allocate the result.
+
+use super::{Backend, Group, RawGroup, Refusal, BCAST_CHUNK, MAX_COUNT};
+use crate::comm::group::Status;
+use crate::comm::plain::{Op, Plain};
+use crate::comm::transport::Tag;
+use crate::error::{Error, Result};
+
+impl Group {
+    /// Fills every member's `buf` with the root's. A member whose `buf` has a
+    /// different length than the root's still takes part, then gets an error.
+    ///
+    /// # Examples — see `examples/bcast_array.rs`.
+    pub fn bcast_into<T: Plain>(&self, buf: &mut [T], root: usize) -> Result<()> {
+        self.check_root(root)?;
+        let len = self.bcast_header(buf.len() as u64, root)? as usize;
+        if len == buf.len() {
+            self.bcast_chunked(buf, root)
+        } else {
+            let mut scratch = vec![T::zeroed(); len];
+            self.bcast_chunked(&mut scratch, root)?;
+            Err(Error::invalid(format!(
+                "bcast_into: root {root} sent {len} elements into a buffer of {}",
+                buf.len()
+            )))
+        }
+    }
+
+    pub(super) fn bcast_chunked<T: Plain>(&self, buf: &mut [T], root: usize) -> Result<()> {
+        for chunk in buf.chunks_mut(BCAST_CHUNK) {
+            raw!(self, g => g.bcast(chunk, root))?;
+        }
+        Ok(())
+    }
+
+    /// Sends the root's `send` in equal consecutive parts, part `i` into member
+    /// `i`'s `recv`. `send` must hold `size × recv.len()` elements.
+    pub fn scatter_into<T: Plain>(
+        &self,
+        send: Option<&[T]>,
+        recv: &mut [T],
+        root: usize,
+    ) -> Result<()> {
+        self.check_root(root)?;
+        let counts = if self.rank() == root {
+            send.map(|s| vec![s.len() / self.size(); self.size()])
+        } else {
+            None
+        };
+        let refusal = match (self.rank() == root, send) {
+            (true, None) => Some(Refusal::Missing),
+            (true, Some(s)) if s.len() % self.size() != 0 => Some(Refusal::WrongCount),
+            _ => None,
+        };
+        self.scatterv_checked(send, counts.as_deref(), refusal, recv, root)
+    }
+
+    /// Sends `counts[i]` consecutive elements of the root's `data` into member
+    /// `i`'s `recv` (MPI_Scatterv). Uneven parts are fine.
+    pub fn scatterv_into<T: Plain>(
+        &self,
+        send: Option<(&[T], &[usize])>,
+        recv: &mut [T],
+        root: usize,
+    ) -> Result<()> {
+        self.check_root(root)?;
+        let refusal = match (self.rank() == root, send) {
+            (true, None) => Some(Refusal::Missing),
+            (true, Some((data, counts)))
+                if counts.len() != self.size() || counts.iter().sum::<usize>() != data.len() =>
+            {
+                Some(Refusal::BadCounts)
+            }
+            _ => None,
+        };
+        self.scatterv_checked(send.map(|s| s.0), send.map(|s| s.1), refusal, recv, root)
+    }
+
+    /// Like [`scatterv_into`](Self::scatterv_into), into a new vector of the right length.
+    pub fn scatterv_vec<T: Plain>(
+        &self,
+        send: Option<(&[T], &[usize])>,
+        root: usize,
+    ) -> Result<Vec<T>> {
+        self.check_root(root)?;
+        let refusal = match (self.rank() == root, send) {
+            (true, None) => Some(Refusal::Missing),
+            (true, Some((data, counts)))
+                if counts.len() != self.size() || counts.iter().sum::<usize>() != data.len() =>
+            {
+                Some(Refusal::BadCounts)
+            }
+            _ => None,
+        };
+        let (data, counts) = (send.map(|s| s.0), send.map(|s| s.1));
+        let mine = self.send_scatter_headers(data, counts, refusal, root)?;
+        let mut out = vec![T::zeroed(); mine];
+        raw!(self, g => g.scatterv(data.zip(counts).filter(|_| self.rank() == root), &mut out, root))?;
+        Ok(out)
+    }
+
+    /// Root: checks and scatters the counts (or a refusal); everyone: returns
+    /// their own count or the refusal as an error.
+    pub(super) fn send_scatter_headers<T: Plain>(
+        &self,
+        data: Option<&[T]>,
+        counts: Option<&[usize]>,
+        mut refusal: Option<Refusal>,
+        root: usize,
+    ) -> Result<usize> {
+        let headers = if self.rank() == root {
+            if refusal.is_none() {
+                let total = data.map_or(0, |d| d.len());
+                if total > MAX_COUNT {
+                    refusal = Some(Refusal::TooLarge);
+                }
+            }
+            Some(match (refusal, counts) {
+                (None, Some(c)) => c.iter().map(|&n| n as u64).collect::<Vec<_>>(),
+                (r, _) => vec![r.unwrap_or(Refusal::Missing).code(); self.size()],
+            })
+        } else {
+            None
+        };
+        let mine = self.scatter_headers(headers.as_deref(), root)?;
+        if let Some(r) = Refusal::from_code(mine) {
+            return Err(r.error("scatter", root));
+        }
+        Ok(mine as usize)
+    }
+
+    pub(super) fn scatterv_checked<T: Plain>(
+        &self,
+        data: Option<&[T]>,
+        counts: Option<&[usize]>,
+        refusal: Option<Refusal>,
+        recv: &mut [T],
+        root: usize,
+    ) -> Result<()> {
+        let mine = self.send_scatter_headers(data, counts, refusal, root)?;
+        let send = data.zip(counts).filter(|_| self.rank() == root);
+        if mine == recv.len() {
+            raw!(self, g => g.scatterv(send, recv, root))
+        } else {
+            let mut scratch = vec![T::zeroed(); mine];
+            raw!(self, g => g.scatterv(send, &mut scratch, root))?;
+            Err(Error::invalid(format!(
+                "scatter: root {root} sent {mine} elements into a buffer of {}",
+                recv.len()
+            )))
+        }
+    }
+
+    /// Gathers every member's `send` into the root's `recv`, in rank order
+    /// (MPI_Gatherv). Members may send different lengths; the root's `recv`
+    /// must hold their sum. Returns the counts on every member.
+    pub fn gather_into<T: Plain>(
+        &self,
+        send: &[T],
+        recv: Option<&mut [T]>,
+        root: usize,
+    ) -> Result<Vec<usize>> {
+        self.check_root(root)?;
+        let counts = self.all_counts(send.len())?;
+        let total: usize = counts.iter().sum();
+        if total > MAX_COUNT {
+            return Err(Error::invalid(format!(
+                "gather of {total} elements is over MPI's 2^31-element limit for one call"
+            )));
+        }
+        if self.rank() != root {
+            raw!(self, g => g.gatherv(send, None, root))?;
+            return Ok(counts);
+        }
+        match recv {
+            Some(buf) if buf.len() == total => {
+                raw!(self, g => g.gatherv(send, Some((buf, &counts)), root))?;
+                Ok(counts)
+            }
+            other => {
+                let mut scratch = vec![T::zeroed(); total];
+                raw!(self, g => g.gatherv(send, Some((&mut scratch, &counts)), root))?;
+                Err(Error::invalid(format!(
+                    "gather_into: {total} elements arrived at root {root} for a buffer of {}",
+                    other.map_or(0, |b| b.len())
+                )))
+            }
+        }
+    }
+
+    /// Gathers every member's `send` at the root into a new vector, with each
+    /// member's count. Non-roots get `None`.
+    pub fn gatherv_vec<T: Plain>(
+        &self,
+        send: &[T],
+        root: usize,
+    ) -> Result<Option<(Vec<T>, Vec<usize>)>> {
+        self.check_root(root)?;
+        let counts = self.all_counts(send.len())?;
+        let total: usize = counts.iter().sum();
+        if total > MAX_COUNT {
+            return Err(Error::invalid(format!(
+                "gather of {total} elements is over MPI's 2^31-element limit for one call"
+            )));
+        }
+        if self.rank() == root {
+            let mut out = vec![T::zeroed(); total];
+            raw!(self, g => g.gatherv(send, Some((&mut out, &counts)), root))?;
+            Ok(Some((out, counts)))
+        } else {
+            raw!(self, g => g.gatherv(send, None, root))?;
+            Ok(None)
+        }
+    }
+
+    /// Every member's `send`, concatenated in rank order, into every member's
+    /// `recv` (MPI_Allgatherv). Returns the counts.
+    pub fn allgather_into<T: Plain>(&self, send: &[T], recv: &mut [T]) -> Result<Vec<usize>> {
+        let counts = self.all_counts(send.len())?;
+        let total: usize = counts.iter().sum();
+        if total > MAX_COUNT {
+            return Err(Error::invalid(format!(
+                "allgather of {total} elements is over MPI's 2^31-element limit for one call"
+            )));
+        }
+        if recv.len() == total {
+            raw!(self, g => g.allgatherv(send, recv, &counts))?;
+            Ok(counts)
+        } else {
+            let mut scratch = vec![T::zeroed(); total];
+            raw!(self, g => g.allgatherv(send, &mut scratch, &counts))?;
+            Err(Error::invalid(format!(
+                "allgather_into: {total} elements arrived for a buffer of {}",
+                recv.len()
+            )))
+        }
+    }
+
+    /// Every member's `send`, concatenated in rank order, as a new vector.
+    pub fn allgather_vec<T: Plain>(&self, send: &[T]) -> Result<(Vec<T>, Vec<usize>)> {
+        let counts = self.all_counts(send.len())?;
+        let total: usize = counts.iter().sum();
+        if total > MAX_COUNT {
+            return Err(Error::invalid(format!(
+                "allgather of {total} elements is over MPI's 2^31-element limit for one call"
+            )));
+        }
+        let mut out = vec![T::zeroed(); total];
+        raw!(self, g => g.allgatherv(send, &mut out, &counts))?;
+        Ok((out, counts))
+    }
+
+    /// Checks that every member passes the same length; the same verdict on all.
+    pub(super) fn agree_on_length(&self, len: usize, what: &str) -> Result<()> {
+        let counts = self.all_counts(len)?;
+        if counts.iter().any(|&c| c != counts[0]) {
+            return Err(Error::invalid(format!(
+                "{what}: members passed different lengths {counts:?}"
+            )));
+        }
+        if len > MAX_COUNT {
+            return Err(Error::invalid(format!(
+                "{what} of {len} elements is over MPI's 2^31-element limit for one call"
+            )));
+        }
+        Ok(())
+    }
+
+    /// Combines every member's `send` element by element with `op` into the
+    /// root's `recv` (MPI_Reduce). All `send`s must have one length.
+    pub fn reduce_into<T: Plain>(
+        &self,
+        send: &[T],
+        recv: Option<&mut [T]>,
+        op: Op,
+        root: usize,
+    ) -> Result<()> {
+        self.check_root(root)?;
+        self.agree_on_length(send.len(), "reduce")?;
+        if self.rank() != root {
+            return raw!(self, g => g.reduce(send, None, op, root));
+        }
+        match recv {
+            Some(buf) if buf.len() == send.len() => {
+                raw!(self, g => g.reduce(send, Some(buf), op, root))
+            }
+            other => {
+                let mut scratch = vec![T::zeroed(); send.len()];
+                raw!(self, g => g.reduce(send, Some(&mut scratch), op, root))?;
+                Err(Error::invalid(format!(
+                    "reduce_into: result of {} elements for a buffer of {}",
+                    send.len(),
+                    other.map_or(0, |b| b.len())
+                )))
+            }
+        }
+    }
+
+    /// Combines every member's `send` element by element with `op` into every
+    /// member's `recv` (MPI_Allreduce).
+    pub fn allreduce_into<T: Plain>(&self, send: &[T], recv: &mut [T], op: Op) -> Result<()> {
+        self.agree_on_length(send.len(), "allreduce")?;
+        if recv.len() == send.len() {
+            raw!(self, g => g.allreduce(send, recv, op))
+        } else {
+            let mut scratch = vec![T::zeroed(); send.len()];
+            raw!(self, g => g.allreduce(send, &mut scratch, op))?;
+            Err(Error::invalid(format!(
+                "allreduce_into: result of {} elements for a buffer of {}",
+                send.len(),
+                recv.len()
+            )))
+        }
+    }
+
+    /// Sends a slice of plain numbers to `dest` (MPI_Send semantics: may wait
+    /// for the matching receive when the message is large).
+    pub fn send_slice<T: Plain>(&self, data: &[T], dest: usize, tag: Tag) -> Result<()> {
+        self.check_peer(dest, tag)?;
+        if data.len() > MAX_COUNT {
+            return Err(Error::invalid("send of over 2^31 elements"));
+        }
+        raw!(self, g => g.send(data, dest, tag))
+    }
+
+    /// Receives a message of exactly `buf.len()` elements into `buf`. `None`
+    /// matches any source or tag. A message of another length is received,
+    /// dropped and reported as an error.
+    pub fn recv_into<T: Plain>(
+        &self,
+        buf: &mut [T],
+        source: Option<usize>,
+        tag: Option<Tag>,
+    ) -> Result<Status> {
+        if let Some(s) = source {
+            self.check_peer(s, tag.unwrap_or(0))?;
+        }
+        raw!(self, g => g.recv_into(buf, source, tag))
+    }
+
+    /// Receives a message of plain numbers of any length.
+    pub fn recv_vec<T: Plain>(
+        &self,
+        source: Option<usize>,
+        tag: Option<Tag>,
+    ) -> Result<(Vec<T>, Status)> {
+        if let Some(s) = source {
+            self.check_peer(s, tag.unwrap_or(0))?;
+        }
+        raw!(self, g => g.recv_vec(source, tag))
+    }
+}
