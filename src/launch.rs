@@ -81,13 +81,14 @@ fn launch_local(settings: &Settings) -> Result<Client> {
         (Some(s), Some(c)) => (s, c),
         _ => return Err(Error::transport("could not build the in-process world")),
     };
+    let (worker_groups, _poison) = LocalGroup::world(settings.local_workers);
     let mut threads = Vec::with_capacity(size - 1);
     threads.push(spawn_role("rankflow-scheduler", move || {
         logging::set_thread_role(0, Role::Scheduler);
         let mut t = scheduler_end;
         scheduler::run(&mut t, LOCAL_FINGERPRINT)
     })?);
-    for (i, end) in ends.enumerate() {
+    for (i, (end, group)) in ends.zip(worker_groups).enumerate() {
         let rank = FIRST_WORKER + i;
         let info = WorkerInfo {
             rank,
@@ -98,7 +99,8 @@ fn launch_local(settings: &Settings) -> Result<Client> {
         threads.push(spawn_role(&format!("rankflow-worker-{rank}"), move || {
             logging::set_thread_role(rank, Role::Worker);
             let mut t = end;
-            worker::run(&mut t, info, LOCAL_FINGERPRINT)
+            let workers = Group::from_backend(Backend::Local(group));
+            worker::run(&mut t, info, LOCAL_FINGERPRINT, workers)
         })?);
     }
     Client::connect(
@@ -145,6 +147,7 @@ fn init_mpi() -> Result<mpi::environment::Universe> {
 
 #[cfg(feature = "mpi")]
 fn launch_mpi(settings: &Settings) -> Result<Client> {
+    use crate::comm::group::mpi::MpiGroup;
     use crate::comm::mpi_transport::MpiTransport;
     use mpi::topology::Communicator;
 
@@ -175,6 +178,10 @@ fn launch_mpi(settings: &Settings) -> Result<Client> {
         eprintln!("[rank {rank}] error: {message}");
         std::process::exit(1);
     }
+    // The workers-only communicator: every rank takes part in the split,
+    // before any progress thread touches MPI.
+    let workers = Group::from_backend(Backend::Mpi(MpiGroup::world()))
+        .split((role == Role::Worker).then_some(0), rank as i32)?;
     let fingerprint = executable_fingerprint()?;
     let mut transport = MpiTransport::start(settings.max_message_bytes)?;
     if role == Role::Client {
@@ -189,7 +196,10 @@ fn launch_mpi(settings: &Settings) -> Result<Client> {
             pid: std::process::id(),
             threads: settings.threads_per_worker,
         };
-        worker::run(&mut transport, info, fingerprint)
+        match workers {
+            Some(group) => worker::run(&mut transport, info, fingerprint, group),
+            None => Err(Error::new(ErrorKind::Mpi, "a worker rank got no workers group")),
+        }
     };
     let closed = crate::comm::transport::Transport::close(Box::new(transport));
     drop(universe);

@@ -2,26 +2,49 @@
 //!
 //! Open MPI's blocking receive spins at 100% of a core. The scheduler and
 //! client ranks are idle most of the time and often share cores with workers,
-//! so the progress thread polls instead: it spins briefly (yielding the core)
-//! right after activity, when the next message is likely close, then sleeps for
-//! doubling periods up to [`MAX_SLEEP`]. Any activity resets it. A local thread
-//! that queues a send unparks the progress thread, so sends never wait out a
-//! sleep; only a message arriving from another rank can wait, at most
-//! [`MAX_SLEEP`]. The README gives the measured CPU use of idle ranks.
+//! so the progress thread polls instead, in three stages after its last
+//! activity:
+//!
+//! 1. **spin**: [`SPIN_ROUNDS`] rounds of yielding the core, when the next
+//!    message (a reply, the next task) is most likely;
+//! 2. **doze**: sleeps doubling from [`MIN_SLEEP`] to [`DOZE_SLEEP`], for up to
+//!    [`DOZE_FOR`] of idleness;
+//! 3. **sleep**: [`DEEP_SLEEP`] per poll after that, for ranks idle for long
+//!    stretches (a client running user code, a scheduler between phases).
+//!
+//! Any activity starts again at stage 1. A local thread that queues a send
+//! unparks the progress thread, so sends never wait out a sleep; only a message
+//! arriving from another rank can wait, at most one sleep period. The README
+//! gives the measured CPU use of idle ranks (`examples/idle_cpu.rs`).
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Rounds of yielding before the first sleep.
-const SPIN_ROUNDS: u32 = 50;
+pub const SPIN_ROUNDS: u32 = 50;
 /// First sleep period.
-const MIN_SLEEP: Duration = Duration::from_micros(8);
-/// Longest sleep period: the worst added latency for a message from another rank.
-pub const MAX_SLEEP: Duration = Duration::from_micros(500);
+pub const MIN_SLEEP: Duration = Duration::from_micros(8);
+/// Longest sleep while dozing.
+pub const DOZE_SLEEP: Duration = Duration::from_micros(250);
+/// How long a thread dozes before it sleeps deeply.
+pub const DOZE_FOR: Duration = Duration::from_millis(20);
+/// Sleep period of a long-idle thread: the worst added latency for a message
+/// from another rank to a rank that has been idle for a while.
+pub const DEEP_SLEEP: Duration = Duration::from_millis(2);
 
 /// Spin-then-sleep state of one polling loop.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Backoff {
     idle_rounds: u32,
+    idle_since: Instant,
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Backoff {
+            idle_rounds: 0,
+            idle_since: Instant::now(),
+        }
+    }
 }
 
 impl Backoff {
@@ -32,12 +55,17 @@ impl Backoff {
 
     /// Nothing happened this round: yield or park for a while.
     pub fn idle(&mut self) {
+        if self.idle_rounds == 0 {
+            self.idle_since = Instant::now();
+        }
         if self.idle_rounds < SPIN_ROUNDS {
             std::thread::yield_now();
-        } else {
+        } else if self.idle_since.elapsed() < DOZE_FOR {
             let doublings = (self.idle_rounds - SPIN_ROUNDS).min(16);
-            let sleep = MIN_SLEEP.saturating_mul(1 << doublings).min(MAX_SLEEP);
+            let sleep = MIN_SLEEP.saturating_mul(1 << doublings).min(DOZE_SLEEP);
             std::thread::park_timeout(sleep);
+        } else {
+            std::thread::park_timeout(DEEP_SLEEP);
         }
         self.idle_rounds = self.idle_rounds.saturating_add(1);
     }

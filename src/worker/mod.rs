@@ -7,10 +7,35 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::protocol::{
     ClientToWorker, SchedulerToWorker, WorkerInfo, WorkerToClient, WorkerToScheduler,
 };
-use crate::scheduler::{CLIENT, SCHEDULER};
+use crate::scheduler::{CLIENT, FIRST_WORKER, SCHEDULER};
+use crate::Group;
+
+/// The workers group must hold world ranks 2.. in order, this one included.
+fn check_workers_group(workers: &Group, rank: usize) -> Result<()> {
+    let members = workers.allgather(&rank)?;
+    let expected: Vec<usize> = (FIRST_WORKER..FIRST_WORKER + workers.size()).collect();
+    if members != expected || members.get(workers.rank()) != Some(&rank) {
+        return Err(Error::protocol(format!(
+            "the workers group holds world ranks {members:?}, expected {expected:?}"
+        )));
+    }
+    log::debug!("workers group: rank {} of {}", workers.rank(), workers.size());
+    Ok(())
+}
 
 /// Serves until the scheduler says `Shutdown` (`Ok`) or `Abort` (`Err`).
-pub fn run(transport: &mut dyn Transport, info: WorkerInfo, fingerprint: u64) -> Result<()> {
+///
+/// `workers` is the workers-only group (every worker rank, in rank order),
+/// made at start-up for the collective sections that run on workers alone.
+/// Before registering, the worker checks that its members are exactly world
+/// ranks 2.. in order.
+pub fn run(
+    transport: &mut dyn Transport,
+    info: WorkerInfo,
+    fingerprint: u64,
+    workers: Group,
+) -> Result<()> {
+    check_workers_group(&workers, info.rank)?;
     let outbox = transport.outbox();
     log::info!(
         "worker up on {} (pid {}, {} threads)",
