@@ -6,5 +6,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash ci/install-deps.sh
 source ci/mpi-env.sh
+BIN="${CARGO_TARGET_DIR:-target}/release/examples"
 cargo build --release --examples --quiet
-mpirun -n 4 target/release/examples/hello
+mpirun -n 4 "$BIN/hello"

@@ -7,6 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source ci/mpi-env.sh
+BIN="${CARGO_TARGET_DIR:-target}/release/examples"
 
 RANKS="${RANKS:-3 4 5}"
 LIMIT="${LIMIT:-180}"
@@ -48,15 +49,15 @@ for entry in "${EXAMPLES[@]}"; do
     name="${words[0]}"
     args=("${words[@]:1}")
     for n in $RANKS; do
-        run "mpirun -n $n $entry" mpirun -n "$n" "target/release/examples/$name" "${args[@]}"
+        run "mpirun -n $n $entry" mpirun -n "$n" "$BIN/$name" "${args[@]}"
     done
-    run "local $entry" env RANKFLOW_MODE=local RANKFLOW_LOCAL_WORKERS=3 "target/release/examples/$name" "${args[@]}"
+    run "local $entry" env RANKFLOW_MODE=local RANKFLOW_LOCAL_WORKERS=3 "$BIN/$name" "${args[@]}"
 done
 
 # mpirun -n 2 must fail within 10 s, naming the 3-rank minimum.
 log="$(mktemp)"
 start=$(date +%s)
-if timeout 30 mpirun -n 2 target/release/examples/hello >"$log" 2>&1; then
+if timeout 30 mpirun -n 2 "$BIN/hello" >"$log" 2>&1; then
     failed=$((failed + 1)); echo "FAIL  mpirun -n 2 hello exited 0"
 elif ! grep -q "at least 3 MPI ranks" "$log" || [ $(( $(date +%s) - start )) -gt 10 ]; then
     failed=$((failed + 1)); echo "FAIL  mpirun -n 2 hello: no clear error within 10 s"; cat "$log"
@@ -65,7 +66,7 @@ else
 fi
 rm -f "$log"
 
-run "mpirun -n 4 idle_cpu" mpirun -n 4 target/release/examples/idle_cpu 2
+run "mpirun -n 4 idle_cpu" mpirun -n 4 "$BIN/idle_cpu" 2
 
 echo "examples: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
