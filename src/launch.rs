@@ -198,7 +198,10 @@ fn launch_mpi(settings: &Settings) -> Result<Client> {
         };
         match workers {
             Some(group) => worker::run(&mut transport, info, fingerprint, group),
-            None => Err(Error::new(ErrorKind::Mpi, "a worker rank got no workers group")),
+            None => Err(Error::new(
+                ErrorKind::Mpi,
+                "a worker rank got no workers group",
+            )),
         }
     };
     let closed = crate::comm::transport::Transport::close(Box::new(transport));

@@ -19,7 +19,11 @@ fn check_workers_group(workers: &Group, rank: usize) -> Result<()> {
             "the workers group holds world ranks {members:?}, expected {expected:?}"
         )));
     }
-    log::debug!("workers group: rank {} of {}", workers.rank(), workers.size());
+    log::debug!(
+        "workers group: rank {} of {}",
+        workers.rank(),
+        workers.size()
+    );
     Ok(())
 }
 
