@@ -21,6 +21,11 @@ EXAMPLES=(
     "ring"
     "collectives_check"
     "bcast_array 256 3"
+    "pi"
+    "sleeping_map"
+    "tree_sum"
+    "memoize"
+    "errors"
     "exit_paths ok"
     "exit_paths drop"
 )

@@ -12,7 +12,7 @@ use rankflow::{Config, Error, ErrorKind};
 
 fn main() -> Result<(), Error> {
     let mode = std::env::args().nth(1).unwrap_or_else(|| "ok".to_string());
-    let mut client = rankflow::initialize(Config::new())?;
+    let client = rankflow::initialize(Config::new())?;
     client.ping()?;
     match mode.as_str() {
         "ok" => client.shutdown(),

@@ -10,7 +10,7 @@ use rankflow::{Config, Error};
 use std::collections::BTreeSet;
 
 fn main() -> Result<(), Error> {
-    let mut client = rankflow::initialize(Config::new())?;
+    let client = rankflow::initialize(Config::new())?;
     let workers = client.workers().to_vec();
     for w in &workers {
         println!(

@@ -35,6 +35,11 @@ pub enum ErrorKind {
     Timeout,
     /// User code panicked.
     Panicked,
+    /// A task failed: it panicked, returned `Err`, or a task it depends on
+    /// failed. [`Error::task_failure`] has the details.
+    Task,
+    /// The task was cancelled.
+    Cancelled,
 }
 
 /// The error type of every fallible rankflow call.
@@ -45,6 +50,7 @@ pub enum ErrorKind {
 pub struct Error {
     kind: ErrorKind,
     message: String,
+    task: Option<Box<crate::task::TaskFailure>>,
 }
 
 /// `Result` with rankflow's [`Error`].
@@ -56,7 +62,23 @@ impl Error {
         Error {
             kind,
             message: message.into(),
+            task: None,
         }
+    }
+
+    /// The error of a future whose task failed.
+    pub fn task(failure: crate::task::TaskFailure) -> Self {
+        Error {
+            kind: ErrorKind::Task,
+            message: failure.to_string(),
+            task: Some(Box::new(failure)),
+        }
+    }
+
+    /// For [`ErrorKind::Task`]: the failed task's key, worker, message and,
+    /// for a dependent, the root cause.
+    pub fn task_failure(&self) -> Option<&crate::task::TaskFailure> {
+        self.task.as_deref()
     }
 
     /// The broad class of this error.
@@ -105,6 +127,8 @@ impl fmt::Display for Error {
             ErrorKind::Io => "I/O error",
             ErrorKind::Timeout => "timed out",
             ErrorKind::Panicked => "panicked",
+            ErrorKind::Task => "task failed",
+            ErrorKind::Cancelled => "cancelled",
         };
         write!(f, "rankflow: {what}: {}", self.message)
     }

@@ -8,9 +8,10 @@
 //! process over the in-process transport.
 
 use crate::client::{Client, Finisher};
-use crate::comm::group::local::LocalGroup;
+use crate::comm::group::local::{LocalGroup, PoisonHandle};
 use crate::comm::group::{Backend, Group, RawGroup};
 use crate::comm::local::LocalTransport;
+use crate::comm::transport::Transport;
 use crate::config::{Config, Settings};
 use crate::error::{Error, ErrorKind, Result};
 use crate::logging::{self, Role};
@@ -81,13 +82,19 @@ fn launch_local(settings: &Settings) -> Result<Client> {
         (Some(s), Some(c)) => (s, c),
         _ => return Err(Error::transport("could not build the in-process world")),
     };
-    let (worker_groups, _poison) = LocalGroup::world(settings.local_workers);
+    let (worker_groups, poison) = LocalGroup::world(settings.local_workers);
     let mut threads = Vec::with_capacity(size - 1);
-    threads.push(spawn_role("rankflow-scheduler", move || {
-        logging::set_thread_role(0, Role::Scheduler);
-        let mut t = scheduler_end;
-        scheduler::run(&mut t, LOCAL_FINGERPRINT)
-    })?);
+    let outbox = scheduler_end.outbox();
+    threads.push(spawn_role(
+        0,
+        Role::Scheduler,
+        outbox,
+        poison.clone(),
+        move || {
+            let mut t = scheduler_end;
+            scheduler::run(&mut t, LOCAL_FINGERPRINT)
+        },
+    )?);
     for (i, (end, group)) in ends.zip(worker_groups).enumerate() {
         let rank = FIRST_WORKER + i;
         let info = WorkerInfo {
@@ -96,12 +103,20 @@ fn launch_local(settings: &Settings) -> Result<Client> {
             pid: std::process::id(),
             threads: settings.threads_per_worker,
         };
-        threads.push(spawn_role(&format!("rankflow-worker-{rank}"), move || {
-            logging::set_thread_role(rank, Role::Worker);
-            let mut t = end;
-            let workers = Group::from_backend(Backend::Local(group));
-            worker::run(&mut t, info, LOCAL_FINGERPRINT, workers)
-        })?);
+        let outbox = end.outbox();
+        threads.push(spawn_role(
+            rank,
+            Role::Worker,
+            outbox,
+            poison.clone(),
+            move || {
+                let mut t = end;
+                // The workers group lives as long as the worker.
+                let workers = Group::from_backend(Backend::Local(group));
+                worker::check_workers_group(&workers, rank)?;
+                worker::run(&mut t, info, LOCAL_FINGERPRINT)
+            },
+        )?);
     }
     Client::connect(
         Box::new(client_end),
@@ -110,13 +125,40 @@ fn launch_local(settings: &Settings) -> Result<Client> {
     )
 }
 
+/// Runs a role of the embedded cluster on its own thread. If it fails or
+/// panics, its last word (`TAG_ABORT`) goes to the client and the scheduler,
+/// and the workers group is poisoned, so nobody waits for it.
 fn spawn_role(
-    name: &str,
+    rank: usize,
+    role: Role,
+    outbox: std::sync::Arc<dyn crate::comm::transport::Outbox>,
+    poison: PoisonHandle,
     f: impl FnOnce() -> Result<()> + Send + 'static,
 ) -> Result<std::thread::JoinHandle<Result<()>>> {
+    use crate::comm::transport::TAG_ABORT;
+    use crate::scheduler::{CLIENT, SCHEDULER};
     Ok(std::thread::Builder::new()
-        .name(name.to_string())
-        .spawn(f)?)
+        .name(format!("rankflow-{role}-{rank}"))
+        .spawn(move || {
+            logging::set_thread_role(rank, role);
+            let outcome =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|p| {
+                    Err(Error::new(
+                        ErrorKind::Panicked,
+                        format!("{role} panicked: {}", panic_text(p.as_ref())),
+                    ))
+                });
+            if let Err(e) = &outcome {
+                log::error!("{e}");
+                let why = e.to_string().into_bytes();
+                let _ = outbox.send(CLIENT, TAG_ABORT, why.clone());
+                if rank != SCHEDULER {
+                    let _ = outbox.send(SCHEDULER, TAG_ABORT, why);
+                }
+                poison.poison(format!("rank {rank} failed: {e}"));
+            }
+            outcome
+        })?)
 }
 
 #[cfg(not(feature = "mpi"))]
@@ -128,17 +170,24 @@ fn launch_mpi(_settings: &Settings) -> Result<Client> {
     ))
 }
 
+/// Initialises MPI with at least `needed` thread support.
 #[cfg(feature = "mpi")]
-fn init_mpi() -> Result<mpi::environment::Universe> {
+fn init_mpi(needed: mpi::Threading) -> Result<mpi::environment::Universe> {
     use mpi::Threading;
     let (universe, level) = mpi::initialize_with_threading(Threading::Multiple)
         .ok_or_else(|| Error::new(ErrorKind::Mpi, "MPI is already initialised in this process"))?;
-    if matches!(level, Threading::Single | Threading::Funneled) {
+    let order = |t: Threading| match t {
+        Threading::Single => 0,
+        Threading::Funneled => 1,
+        Threading::Serialized => 2,
+        Threading::Multiple => 3,
+    };
+    if order(level) < order(needed) {
         return Err(Error::new(
             ErrorKind::Mpi,
             format!(
-                "the MPI library gives thread level {level:?}; rankflow needs at least \
-                 MPI_THREAD_SERIALIZED"
+                "the MPI library gives thread level {level:?}; this needs {needed:?} \
+                 (on Cray MPICH set MPICH_MAX_THREAD_SAFETY=multiple)"
             ),
         ));
     }
@@ -151,7 +200,8 @@ fn launch_mpi(settings: &Settings) -> Result<Client> {
     use crate::comm::mpi_transport::MpiTransport;
     use mpi::topology::Communicator;
 
-    let universe = init_mpi()?;
+    // The workers' threads and the progress thread may both call MPI.
+    let universe = init_mpi(mpi::Threading::Multiple)?;
     let world = universe.world();
     let (rank, size) = (world.rank() as usize, world.size() as usize);
     if size == 1 {
@@ -178,41 +228,69 @@ fn launch_mpi(settings: &Settings) -> Result<Client> {
         eprintln!("[rank {rank}] error: {message}");
         std::process::exit(1);
     }
-    // The workers-only communicator: every rank takes part in the split,
-    // before any progress thread touches MPI.
-    let workers = Group::from_backend(Backend::Mpi(MpiGroup::world()))
-        .split((role == Role::Worker).then_some(0), rank as i32)?;
-    let fingerprint = executable_fingerprint()?;
-    let mut transport = MpiTransport::start(settings.max_message_bytes)?;
-    if role == Role::Client {
-        return Client::connect(Box::new(transport), fingerprint, Finisher::Mpi(universe));
-    }
-    let outcome = if role == Role::Scheduler {
-        scheduler::run(&mut transport, fingerprint)
-    } else {
-        let info = WorkerInfo {
-            rank,
-            hostname: hostname(),
-            pid: std::process::id(),
-            threads: settings.threads_per_worker,
-        };
-        match workers {
-            Some(group) => worker::run(&mut transport, info, fingerprint, group),
-            None => Err(Error::new(
-                ErrorKind::Mpi,
-                "a worker rank got no workers group",
-            )),
-        }
+
+    // From here on, a failure the other ranks do not hear about ends the whole
+    // job (MPI_Abort) instead of leaving them waiting.
+    let abort = |e: &dyn std::fmt::Display| -> ! {
+        eprintln!("[rank {rank} {role}] error: {e}; aborting the MPI job");
+        world.abort(1)
     };
-    let closed = crate::comm::transport::Transport::close(Box::new(transport));
-    drop(universe);
-    match outcome.and(closed) {
-        Ok(()) => std::process::exit(0),
-        Err(e) => {
+    let started = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| -> Result<_> {
+        // Every rank takes part in the split, before any progress thread runs.
+        let workers = Group::from_backend(Backend::Mpi(MpiGroup::world()))
+            .split((role == Role::Worker).then_some(0), rank as i32)?;
+        if let Some(group) = &workers {
+            worker::check_workers_group(group, rank)?;
+        }
+        let fingerprint = executable_fingerprint()?;
+        let transport = MpiTransport::start(settings.max_message_bytes)?;
+        Ok((workers, fingerprint, transport))
+    }));
+    let (workers, fingerprint, mut transport) = match started {
+        Ok(Ok(parts)) => parts,
+        Ok(Err(e)) => abort(&e),
+        Err(p) => abort(&panic_text(p.as_ref())),
+    };
+    if role == Role::Client {
+        drop(workers);
+        return match Client::connect(Box::new(transport), fingerprint, Finisher::Mpi(universe)) {
+            Ok(client) => Ok(client),
+            Err(e) if e.kind() == ErrorKind::BinaryMismatch => Err(e),
+            Err(e) => abort(&e),
+        };
+    }
+    let served = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        if role == Role::Scheduler {
+            scheduler::run(&mut transport, fingerprint)
+        } else {
+            let info = WorkerInfo {
+                rank,
+                hostname: hostname(),
+                pid: std::process::id(),
+                threads: settings.threads_per_worker,
+            };
+            worker::run(&mut transport, info, fingerprint)
+        }
+    }));
+    match served {
+        Ok(Ok(())) => {}
+        // Every rank heard this abort and leaves the same way.
+        Ok(Err(e)) if e.kind() == ErrorKind::BinaryMismatch => {
             eprintln!("[rank {rank} {role}] error: {e}");
+            let _ = crate::comm::transport::Transport::close(Box::new(transport));
+            drop(workers);
+            drop(universe);
             std::process::exit(1);
         }
+        Ok(Err(e)) => abort(&e),
+        Err(p) => abort(&panic_text(p.as_ref())),
     }
+    if let Err(e) = crate::comm::transport::Transport::close(Box::new(transport)) {
+        abort(&e);
+    }
+    drop(workers);
+    drop(universe);
+    std::process::exit(0);
 }
 
 /// Runs `f` on every rank with the world as a [`Group`] — the classic mpi4py
@@ -240,10 +318,23 @@ where
 #[cfg(feature = "mpi")]
 fn spmd_mpi<R, F: Fn(&Group) -> R>(f: F) -> Result<R> {
     use crate::comm::group::mpi::MpiGroup;
-    let universe = init_mpi()?;
+    use mpi::topology::Communicator;
+    let universe = init_mpi(mpi::Threading::Serialized)?;
     let group = Group::from_backend(Backend::Mpi(MpiGroup::world()));
     logging::set_process_role(group.rank(), Role::Spmd);
-    let result = f(&group);
+    // A panic on one rank must not leave the others inside a collective:
+    // abort the job instead of finalizing.
+    let result = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(&group))) {
+        Ok(r) => r,
+        Err(p) => {
+            eprintln!(
+                "[rank {} spmd] panicked: {}; aborting the MPI job",
+                group.rank(),
+                panic_text(p.as_ref())
+            );
+            universe.world().abort(101)
+        }
+    };
     drop(group);
     drop(universe);
     Ok(result)

@@ -49,12 +49,15 @@ pub mod launch;
 pub mod logging;
 pub mod protocol;
 pub mod scheduler;
+pub mod task;
 pub mod worker;
 
-pub use client::Client;
+pub use client::{AsCompleted, Client, Future, FutureStatus, WaitFor, WaitResult};
 pub use comm::group::{Group, Status};
 pub use comm::plain::{Op, Plain};
 pub use config::{Config, Mode};
 pub use error::{Error, ErrorKind, Result};
 pub use launch::{initialize, spmd, MIN_RANKS};
 pub use protocol::WorkerInfo;
+pub use task::{FailureKind, Key, TaskFailure, TaskOptions};
+pub use worker::executor::current_worker;

@@ -7,7 +7,96 @@
 //! Shutdown: client `Shutdown` -> scheduler `Shutdown` to each worker -> each
 //! worker `Goodbye` -> scheduler `Finished` to the client -> every rank exits.
 
+use crate::task::args::Part;
+use crate::task::shipping::FnRef;
+use crate::task::{Key, TaskFailure};
 use serde::{Deserialize, Serialize};
+
+/// A task as the client submits it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskSpec {
+    /// Its key.
+    pub key: Key,
+    /// What to run.
+    pub function: FnRef,
+    /// The argument's positions: inline values (at most the inline limit) or
+    /// keys of tasks and placed data.
+    pub parts: Vec<Part>,
+    /// Higher runs first.
+    pub priority: i32,
+    /// Extra attempts after a failure.
+    pub retries: u32,
+    /// Worker ranks it may run on; `None` for any.
+    pub workers: Option<Vec<usize>>,
+    /// With `workers`: others may run it too.
+    pub allow_other_workers: bool,
+}
+
+/// Data the client put on a worker itself (arguments over the inline limit).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Placed {
+    /// The data's key.
+    pub key: Key,
+    /// The worker holding it.
+    pub worker: usize,
+    /// Its size.
+    pub nbytes: u64,
+}
+
+/// Where a worker finds one argument position.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Input {
+    /// The encoded value itself.
+    Inline(Vec<u8>),
+    /// In this worker's store (or about to be put there by the client).
+    Local(Key),
+    /// In another worker's store.
+    Remote {
+        /// The data's key.
+        key: Key,
+        /// The worker holding it.
+        worker: usize,
+    },
+}
+
+/// A task as the scheduler hands it to a worker.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ComputeSpec {
+    /// Its key.
+    pub key: Key,
+    /// What to run.
+    pub function: FnRef,
+    /// Where each argument position is.
+    pub inputs: Vec<Input>,
+}
+
+/// How one task ended on a worker.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Outcome {
+    /// It produced a result of `nbytes`, in `micros` of run time.
+    Done {
+        /// Its key.
+        key: Key,
+        /// Encoded size of the result.
+        nbytes: u64,
+        /// Run time in microseconds.
+        micros: u64,
+    },
+    /// It failed.
+    Failed(TaskFailure),
+}
+
+/// A result as the worker hands it to the client.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Delivered {
+    /// The encoded value (small results come straight away).
+    Value(Vec<u8>),
+    /// Kept on the worker; fetch it when needed.
+    Stored {
+        /// Encoded size.
+        nbytes: u64,
+    },
+}
 
 /// What a worker rank reports about itself.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -37,6 +126,23 @@ pub enum ClientToScheduler {
     },
     /// Stop every rank.
     Shutdown,
+    /// New tasks, and the data their large arguments were put in.
+    Submit {
+        /// The tasks.
+        tasks: Vec<TaskSpec>,
+        /// Data the client put on workers for them.
+        placed: Vec<Placed>,
+    },
+    /// The client holds no more futures for these keys.
+    Release {
+        /// The keys.
+        keys: Vec<Key>,
+    },
+    /// Do not run these if they have not started.
+    Cancel {
+        /// The keys.
+        keys: Vec<Key>,
+    },
 }
 
 /// Scheduler -> client.
@@ -54,6 +160,12 @@ pub enum SchedulerToClient {
     },
     /// Every worker has stopped; the client may finalize.
     Finished,
+    /// Tasks that will not produce a result (failed after their retries,
+    /// failed dependencies, cancelled).
+    Failed {
+        /// Why, per task.
+        failures: Vec<TaskFailure>,
+    },
     /// The job cannot go on; every rank exits non-zero.
     Abort {
         /// What happened.
@@ -73,6 +185,11 @@ pub enum WorkerToScheduler {
     },
     /// Answer to `Shutdown`: the worker is about to exit.
     Goodbye,
+    /// Tasks that ended.
+    Finished {
+        /// One per task.
+        outcomes: Vec<Outcome>,
+    },
 }
 
 /// Scheduler -> worker.
@@ -80,6 +197,16 @@ pub enum WorkerToScheduler {
 pub enum SchedulerToWorker {
     /// Stop serving and exit.
     Shutdown,
+    /// Run these.
+    Compute {
+        /// The tasks, in the order to start them.
+        tasks: Vec<ComputeSpec>,
+    },
+    /// Drop these results from the store.
+    Free {
+        /// The keys.
+        keys: Vec<Key>,
+    },
     /// The job cannot go on; exit non-zero.
     Abort {
         /// What happened.
@@ -95,6 +222,18 @@ pub enum ClientToWorker {
         /// Echoed back in `Pong`.
         id: u64,
     },
+    /// Send me this result (answered with `Data`).
+    Fetch {
+        /// The key.
+        key: Key,
+    },
+    /// Keep this data (a large task argument).
+    Put {
+        /// Its key.
+        key: Key,
+        /// The encoded value.
+        bytes: Vec<u8>,
+    },
 }
 
 /// Worker -> client, directly.
@@ -104,5 +243,32 @@ pub enum WorkerToClient {
     Pong {
         /// The ping's id.
         id: u64,
+    },
+    /// Tasks that succeeded here.
+    Results {
+        /// Per task: the value, or where it is kept.
+        results: Vec<(Key, Delivered)>,
+    },
+    /// Answer to `Fetch`; `None` if the worker does not hold the key.
+    Data {
+        /// The key.
+        key: Key,
+        /// The encoded value.
+        bytes: Option<Vec<u8>>,
+    },
+}
+
+/// Worker -> worker, for task inputs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum WorkerToWorker {
+    /// Send me these (answered with `Data`).
+    Fetch {
+        /// The keys.
+        keys: Vec<Key>,
+    },
+    /// Answer to `Fetch`.
+    Data {
+        /// The values, by key.
+        items: Vec<(Key, Vec<u8>)>,
     },
 }

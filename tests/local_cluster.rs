@@ -15,7 +15,7 @@ fn local(workers: usize) -> Config {
 
 #[test]
 fn every_worker_is_registered_when_initialize_returns() {
-    let mut client = rankflow::initialize(local(3).threads_per_worker(2)).unwrap();
+    let client = rankflow::initialize(local(3).threads_per_worker(2)).unwrap();
     let ranks: Vec<usize> = client.workers().iter().map(|w| w.rank).collect();
     assert_eq!(ranks, vec![2, 3, 4]);
     assert!(client.workers().iter().all(|w| w.threads == 2));
@@ -32,7 +32,7 @@ fn every_worker_is_registered_when_initialize_returns() {
 #[test]
 fn dropping_the_client_stops_the_cluster_and_clusters_can_follow() {
     for n in [1, 2, 4] {
-        let mut client = rankflow::initialize(local(n)).unwrap();
+        let client = rankflow::initialize(local(n)).unwrap();
         assert_eq!(client.workers().len(), n);
         client.ping().unwrap();
         drop(client);

@@ -1,18 +1,39 @@
 //! The client handle that `initialize` returns on rank 1 (or in the embedded
-//! cluster): the worker list, pings, and shutdown.
+//! cluster): the task API (`submit`, `map`, `gather`, `as_completed`, `wait`),
+//! the worker list, pings, and shutdown.
 //!
 //! Dropping the handle shuts the cluster down, also while a panic unwinds
 //! through the user's `main`, so no rank is left waiting.
 
-use crate::comm::codec;
-use crate::comm::transport::{Rank, Transport, TAG_CONTROL};
+mod future;
+mod state;
+
+pub use future::{AsCompleted, Future, FutureStatus, WaitFor, WaitResult};
+
+use crate::comm::transport::{Rank, Transport, TAG_ABORT};
 use crate::error::{Error, ErrorKind, Result};
 use crate::protocol::{
-    ClientToScheduler, ClientToWorker, SchedulerToClient, WorkerInfo, WorkerToClient,
+    ClientToScheduler, ClientToWorker, Placed, SchedulerToClient, TaskSpec, WorkerInfo,
 };
+use crate::scheduler::graph::INLINE_LIMIT;
 use crate::scheduler::SCHEDULER;
+use crate::task::args::{Args, Part};
+use crate::task::shipping::FnRef;
+use crate::task::{fallible_function_ref, function_ref, task_key, Key, TaskOptions};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use state::{Entry, Inner, State, Status};
+use std::collections::hash_map::DefaultHasher;
+use std::fmt::Display;
+use std::hash::{Hash, Hasher};
+use std::marker::PhantomData;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
+
+/// Tasks per `Submit` message when mapping.
+const SUBMIT_BATCH: usize = 4096;
 
 /// How the rest of the cluster is stopped once the scheduler says `Finished`.
 pub(crate) enum Finisher {
@@ -24,9 +45,12 @@ pub(crate) enum Finisher {
 }
 
 impl Finisher {
-    fn finish(self) -> Result<()> {
+    /// Stops the cluster. `clean` says whether every rank said goodbye; if
+    /// not, the embedded cluster's threads are left to end on their own
+    /// rather than joined.
+    fn finish(self, clean: bool) -> Result<()> {
         match self {
-            Finisher::Local(threads) => {
+            Finisher::Local(threads) if clean => {
                 let mut first_err = None;
                 for t in threads {
                     let outcome = t
@@ -38,6 +62,7 @@ impl Finisher {
                 }
                 first_err.map_or(Ok(()), Err)
             }
+            Finisher::Local(_) => Ok(()),
             #[cfg(feature = "mpi")]
             Finisher::Mpi(universe) => {
                 drop(universe);
@@ -47,56 +72,56 @@ impl Finisher {
     }
 }
 
-struct Connection {
-    transport: Box<dyn Transport>,
-    finisher: Finisher,
-}
-
-impl Connection {
-    /// Closes the transport, then stops the cluster's threads or MPI.
-    fn close(self) -> Result<()> {
-        let closed = self.transport.close();
-        let finished = self.finisher.finish();
-        closed.and(finished)
-    }
-}
-
 /// A handle on a running cluster.
+///
+/// It is not `Send`: under MPI it finalizes MPI when dropped, which must
+/// happen on the thread that initialised it. Its [`Future`]s can go anywhere.
 pub struct Client {
-    connection: Option<Connection>,
+    inner: Arc<Inner>,
+    finisher: Option<Finisher>,
     workers: Vec<WorkerInfo>,
-    next_id: u64,
+    _not_send: PhantomData<*const ()>,
 }
 
 impl Client {
     /// Says hello to the scheduler and waits until every worker is registered.
     pub(crate) fn connect(
-        transport: Box<dyn Transport>,
+        mut transport: Box<dyn Transport>,
         fingerprint: u64,
         finisher: Finisher,
     ) -> Result<Self> {
-        let mut connection = Connection {
-            transport,
-            finisher,
-        };
+        let outbox = transport.outbox();
         let hello = ClientToScheduler::Hello { fingerprint };
-        let welcome = send_to_scheduler(&mut connection, &hello).and_then(|()| {
-            wait_for_scheduler(&mut connection, |m| match m {
-                SchedulerToClient::Welcome { workers } => Some(workers),
-                _ => None,
-            })
-        });
+        let welcome = crate::comm::codec::encode(&hello)
+            .and_then(|b| outbox.send(SCHEDULER, crate::comm::transport::TAG_CONTROL, b))
+            .and_then(|()| wait_for_welcome(transport.as_mut()));
         match welcome {
             Ok(workers) => {
                 log::info!("{} workers registered", workers.len());
+                let inner = Arc::new(Inner {
+                    transport: Mutex::new(Some(transport)),
+                    outbox,
+                    state: Mutex::new(State::default()),
+                    changed: Condvar::new(),
+                    fingerprint,
+                    worker_ranks: workers.iter().map(|w| w.rank).collect(),
+                    next_worker: AtomicUsize::new(0),
+                    nonce: AtomicU64::new(0),
+                    next_id: AtomicU64::new(0),
+                });
                 Ok(Client {
-                    connection: Some(connection),
+                    inner,
+                    finisher: Some(finisher),
                     workers,
-                    next_id: 0,
+                    _not_send: PhantomData,
                 })
             }
             Err(e) => {
-                if let Err(close) = connection.close() {
+                // Best effort: let the scheduler stop the others.
+                if let Ok(b) = crate::comm::codec::encode(&ClientToScheduler::Shutdown) {
+                    let _ = outbox.send(SCHEDULER, crate::comm::transport::TAG_CONTROL, b);
+                }
+                if let Err(close) = transport.close().and(finisher.finish(false)) {
                     log::warn!("while closing after a failed start: {close}");
                 }
                 Err(e)
@@ -109,71 +134,340 @@ impl Client {
         &self.workers
     }
 
-    fn connection(&mut self) -> Result<&mut Connection> {
-        self.connection
-            .as_mut()
-            .ok_or_else(|| Error::new(ErrorKind::ShutDown, "the client has been shut down"))
+    fn next_id(&self) -> u64 {
+        self.inner.next_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    fn wait_pong(&self, id: u64) -> Result<()> {
+        self.inner.wait_until(None, |st| st.pongs.remove(&id))?;
+        Ok(())
     }
 
     /// Round trip to the scheduler and back.
-    pub fn ping(&mut self) -> Result<Duration> {
-        let id = self.next_id;
-        self.next_id += 1;
-        let conn = self.connection()?;
+    pub fn ping(&self) -> Result<Duration> {
+        let id = self.next_id();
         let start = Instant::now();
-        send_to_scheduler(conn, &ClientToScheduler::Ping { id })?;
-        wait_for_scheduler(conn, |m| match m {
-            SchedulerToClient::Pong { id: got } if got == id => Some(()),
-            _ => None,
-        })?;
+        self.inner.send_scheduler(&ClientToScheduler::Ping { id })?;
+        self.wait_pong(id)?;
         Ok(start.elapsed())
     }
 
     /// Round trip to worker `rank` and back, directly (not through the scheduler).
-    pub fn ping_worker(&mut self, rank: Rank) -> Result<Duration> {
-        if !self.workers.iter().any(|w| w.rank == rank) {
+    pub fn ping_worker(&self, rank: Rank) -> Result<Duration> {
+        if !self.inner.worker_ranks.contains(&rank) {
             return Err(Error::invalid(format!("rank {rank} is not a worker")));
         }
-        let id = self.next_id;
-        self.next_id += 1;
-        let conn = self.connection()?;
+        let id = self.next_id();
         let start = Instant::now();
-        let ping = codec::encode(&ClientToWorker::Ping { id })?;
-        conn.transport.outbox().send(rank, TAG_CONTROL, ping)?;
-        loop {
-            let envelope = conn.transport.recv()?;
-            if envelope.source == SCHEDULER {
-                check_abort(&envelope.payload)?;
-                continue;
-            }
-            match codec::decode::<WorkerToClient>(&envelope.payload) {
-                Ok(WorkerToClient::Pong { id: got }) if got == id && envelope.source == rank => {
-                    return Ok(start.elapsed());
-                }
-                Ok(other) => log::warn!("ignoring {other:?} from rank {}", envelope.source),
-                Err(e) => log::error!("dropping a malformed message: {e}"),
+        self.inner.send_worker(rank, &ClientToWorker::Ping { id })?;
+        self.wait_pong(id)?;
+        Ok(start.elapsed())
+    }
+
+    // ----- submitting -----------------------------------------------------------
+
+    /// Runs `f(arg)` on a worker. `arg` may hold futures of earlier tasks
+    /// (`submit(add, (&x, &y))`), which makes this task wait for them; see
+    /// [`Args`]. `f` is a plain function or a closure that captures nothing.
+    ///
+    /// # Examples — see `examples/tree_sum.rs`.
+    pub fn submit<X, A, R>(&self, f: fn(A) -> R, arg: X) -> Result<Future<R>>
+    where
+        X: Args<A>,
+        R: Serialize + DeserializeOwned,
+    {
+        self.submit_with_options(f, arg, &TaskOptions::default())
+    }
+
+    /// [`submit`](Self::submit) with options: purity, priority, retries,
+    /// target workers.
+    pub fn submit_with_options<X, A, R>(
+        &self,
+        f: fn(A) -> R,
+        arg: X,
+        options: &TaskOptions,
+    ) -> Result<Future<R>>
+    where
+        X: Args<A>,
+        R: Serialize + DeserializeOwned,
+    {
+        let function = function_ref::<X, A, R>(f, self.inner.fingerprint);
+        let parts = arg.parts()?;
+        let mut futures = self.submit_batch(function, vec![parts], options)?;
+        drop(arg);
+        futures
+            .pop()
+            .ok_or_else(|| Error::protocol("submit produced no future"))
+    }
+
+    /// Runs a function that returns `Result`: an `Err` fails the task, and
+    /// its future, with the error's text.
+    pub fn submit_fallible<X, A, T, E>(
+        &self,
+        f: fn(A) -> std::result::Result<T, E>,
+        arg: X,
+        options: &TaskOptions,
+    ) -> Result<Future<T>>
+    where
+        X: Args<A>,
+        T: Serialize + DeserializeOwned,
+        E: Display,
+    {
+        let function = fallible_function_ref::<X, A, T, E>(f, self.inner.fingerprint);
+        let parts = arg.parts()?;
+        let mut futures = self.submit_batch(function, vec![parts], options)?;
+        drop(arg);
+        futures
+            .pop()
+            .ok_or_else(|| Error::protocol("submit produced no future"))
+    }
+
+    /// Runs `f((state, arg))`: the way to give a task what a closure would
+    /// capture. `state` travels as a serde value.
+    pub fn submit_with<S, X, A, R>(&self, state: S, f: fn((S, A)) -> R, arg: X) -> Result<Future<R>>
+    where
+        (S, X): Args<(S, A)>,
+        R: Serialize + DeserializeOwned,
+    {
+        self.submit(f, (state, arg))
+    }
+
+    /// Runs `f` on every item, in batches of thousands of tasks per message.
+    /// The futures come back in the items' order.
+    ///
+    /// # Examples — see `examples/pi.rs`.
+    pub fn map<X, A, R, I>(&self, f: fn(A) -> R, items: I) -> Result<Vec<Future<R>>>
+    where
+        I: IntoIterator<Item = X>,
+        X: Args<A>,
+        R: Serialize + DeserializeOwned,
+    {
+        self.map_with_options(f, items, &TaskOptions::default())
+    }
+
+    /// [`map`](Self::map) with options for every task.
+    pub fn map_with_options<X, A, R, I>(
+        &self,
+        f: fn(A) -> R,
+        items: I,
+        options: &TaskOptions,
+    ) -> Result<Vec<Future<R>>>
+    where
+        I: IntoIterator<Item = X>,
+        X: Args<A>,
+        R: Serialize + DeserializeOwned,
+    {
+        let function = function_ref::<X, A, R>(f, self.inner.fingerprint);
+        let items: Vec<X> = items.into_iter().collect();
+        let mut all = Vec::with_capacity(items.len());
+        for chunk in items.chunks(SUBMIT_BATCH) {
+            let parts = chunk.iter().map(Args::parts).collect::<Result<Vec<_>>>()?;
+            all.extend(self.submit_batch(function, parts, options)?);
+        }
+        drop(items);
+        Ok(all)
+    }
+
+    /// Registers and sends tasks that call `function` on each argument.
+    fn submit_batch<R>(
+        &self,
+        function: FnRef,
+        args: Vec<Vec<Part>>,
+        options: &TaskOptions,
+    ) -> Result<Vec<Future<R>>> {
+        self.inner.flush_releases()?;
+        if let Some(list) = &options.workers {
+            if let Some(bad) = list.iter().find(|r| !self.inner.worker_ranks.contains(r)) {
+                return Err(Error::invalid(format!("rank {bad} is not a worker")));
             }
         }
+        let mut placed = Vec::new();
+        let mut specs = Vec::new();
+        let mut futures = Vec::with_capacity(args.len());
+        let mut st = self.inner.lock();
+        if let Some(why) = &st.closed {
+            return Err(Error::new(ErrorKind::ShutDown, why.clone()));
+        }
+        for mut parts in args {
+            for part in parts.iter_mut() {
+                if let Part::Inline(bytes) = part {
+                    if bytes.len() > INLINE_LIMIT {
+                        *part = Part::Future(self.place(std::mem::take(bytes), &mut placed)?);
+                    }
+                }
+            }
+            let nonce = (!options.pure).then(|| self.inner.nonce.fetch_add(1, Ordering::Relaxed));
+            let key = task_key(&function, &parts, nonce);
+            let resubmit = match st.entries.get_mut(&key) {
+                Some(e) if !matches!(e.status, Status::Cancelled) => {
+                    e.refs += 1;
+                    false
+                }
+                Some(e) => {
+                    e.refs += 1;
+                    e.status = Status::Pending;
+                    true
+                }
+                None => {
+                    st.entries.insert(
+                        key,
+                        Entry {
+                            refs: 1,
+                            status: Status::Pending,
+                            done_seq: 0,
+                        },
+                    );
+                    true
+                }
+            };
+            if resubmit {
+                specs.push(TaskSpec {
+                    key,
+                    function,
+                    parts,
+                    priority: options.priority,
+                    retries: options.retries,
+                    workers: options.workers.clone(),
+                    allow_other_workers: options.allow_other_workers,
+                });
+            }
+            futures.push(Future::counted(key, self.inner.clone()));
+        }
+        drop(st);
+        if !specs.is_empty() || !placed.is_empty() {
+            self.inner.send_scheduler(&ClientToScheduler::Submit {
+                tasks: specs,
+                placed,
+            })?;
+        }
+        Ok(futures)
     }
+
+    /// Puts a large argument straight on a worker (round robin) and returns
+    /// the key it is kept under.
+    fn place(&self, bytes: Vec<u8>, placed: &mut Vec<Placed>) -> Result<Key> {
+        let mut h = DefaultHasher::new();
+        ("rankflow-placed", &bytes).hash(&mut h);
+        let key = Key(h.finish());
+        if placed.iter().any(|p: &Placed| p.key == key) {
+            return Ok(key);
+        }
+        let ranks = &self.inner.worker_ranks;
+        let i = self.inner.next_worker.fetch_add(1, Ordering::Relaxed) % ranks.len().max(1);
+        let worker = *ranks
+            .get(i)
+            .ok_or_else(|| Error::invalid("there are no workers"))?;
+        let nbytes = bytes.len() as u64;
+        self.inner
+            .send_worker(worker, &ClientToWorker::Put { key, bytes })?;
+        placed.push(Placed {
+            key,
+            worker,
+            nbytes,
+        });
+        Ok(key)
+    }
+
+    // ----- collecting -------------------------------------------------------------
+
+    /// Every future's result, in order; the first failure (in order) is the error.
+    pub fn gather<T: DeserializeOwned>(&self, futures: &[Future<T>]) -> Result<Vec<T>> {
+        self.inner.flush_releases()?;
+        let keys: Vec<Key> = futures.iter().map(Future::key).collect();
+        self.inner.wait_until(None, |st| {
+            keys.iter()
+                .all(|k| !matches!(st.entries.get(k).map(|e| &e.status), Some(Status::Pending)))
+        })?;
+        futures.iter().map(Future::result).collect()
+    }
+
+    /// Yields the futures in the order they end (finish, fail or are cancelled).
+    ///
+    /// # Examples — see `examples/sleeping_map.rs`.
+    pub fn as_completed<T>(&self, futures: Vec<Future<T>>) -> AsCompleted<T> {
+        AsCompleted::new(futures, self.inner.clone())
+    }
+
+    /// Waits until `until` holds for `futures` or `timeout` passes, and splits
+    /// them into done and not done.
+    pub fn wait<T>(
+        &self,
+        futures: Vec<Future<T>>,
+        until: WaitFor,
+        timeout: Option<Duration>,
+    ) -> Result<WaitResult<T>> {
+        self.inner.flush_releases()?;
+        let keys: Vec<Key> = futures.iter().map(Future::key).collect();
+        let deadline = timeout.map(|t| Instant::now() + t);
+        self.inner.wait_until(deadline, |st| {
+            let statuses: Vec<&Status> = keys
+                .iter()
+                .filter_map(|k| st.entries.get(k).map(|e| &e.status))
+                .collect();
+            let ended = statuses
+                .iter()
+                .filter(|s| !matches!(s, Status::Pending))
+                .count();
+            match until {
+                WaitFor::FirstCompleted => ended > 0 || keys.is_empty(),
+                WaitFor::AllCompleted => ended == keys.len(),
+                WaitFor::FirstException => {
+                    ended == keys.len()
+                        || statuses
+                            .iter()
+                            .any(|s| matches!(s, Status::Failed(_) | Status::Cancelled))
+                }
+            }
+        })?;
+        let st = self.inner.lock();
+        let ended: Vec<bool> = keys
+            .iter()
+            .map(|k| !matches!(st.entries.get(k).map(|e| &e.status), Some(Status::Pending)))
+            .collect();
+        drop(st);
+        let (mut done, mut not_done) = (Vec::new(), Vec::new());
+        for (f, e) in futures.into_iter().zip(ended) {
+            if e {
+                done.push(f);
+            } else {
+                not_done.push(f);
+            }
+        }
+        Ok(WaitResult { done, not_done })
+    }
+
+    // ----- shutting down --------------------------------------------------------------
 
     /// Stops every rank: the scheduler tells each worker, each worker says
     /// goodbye, then this returns. Dropping the client does the same.
+    /// Futures that outlive it report [`ErrorKind::ShutDown`].
     pub fn shutdown(mut self) -> Result<()> {
         self.shutdown_inner()
     }
 
     fn shutdown_inner(&mut self) -> Result<()> {
-        let Some(mut conn) = self.connection.take() else {
+        let Some(finisher) = self.finisher.take() else {
             return Ok(());
         };
-        let asked = send_to_scheduler(&mut conn, &ClientToScheduler::Shutdown).and_then(|()| {
-            wait_for_scheduler(&mut conn, |m| match m {
-                SchedulerToClient::Finished => Some(()),
-                _ => None,
-            })
-        });
-        let closed = conn.close();
-        asked.and(closed)
+        let asked = self
+            .inner
+            .flush_releases()
+            .and_then(|()| self.inner.send_scheduler(&ClientToScheduler::Shutdown))
+            .and_then(|()| self.inner.wait_until(None, |st| st.finished));
+        let clean = asked.is_ok();
+        let transport = {
+            let mut guard = self
+                .inner
+                .transport
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            guard.take()
+        };
+        self.inner.lock().closed = Some("the client has been shut down".to_string());
+        self.inner.changed.notify_all();
+        let closed = transport.map_or(Ok(()), |t| t.close());
+        let finished = finisher.finish(clean);
+        asked.map(|_| ()).and(closed).and(finished)
     }
 }
 
@@ -185,40 +479,31 @@ impl Drop for Client {
     }
 }
 
-fn send_to_scheduler(conn: &mut Connection, message: &ClientToScheduler) -> Result<()> {
-    conn.transport
-        .outbox()
-        .send(SCHEDULER, TAG_CONTROL, codec::encode(message)?)
-}
-
-/// Returns an error if `payload` is the scheduler's `Abort`.
-fn check_abort(payload: &[u8]) -> Result<()> {
-    if let Ok(SchedulerToClient::Abort { reason }) = codec::decode(payload) {
-        return Err(Error::new(ErrorKind::BinaryMismatch, reason));
-    }
-    Ok(())
-}
-
-/// Waits for the scheduler message that `want` picks; an `Abort` is an error.
-fn wait_for_scheduler<T>(
-    conn: &mut Connection,
-    want: impl Fn(SchedulerToClient) -> Option<T>,
-) -> Result<T> {
+/// Waits for the scheduler's `Welcome` (every worker registered); an `Abort`
+/// or a failed rank's last word is an error.
+fn wait_for_welcome(transport: &mut dyn Transport) -> Result<Vec<WorkerInfo>> {
     loop {
-        let envelope = conn.transport.recv()?;
+        let envelope = transport.recv()?;
+        if envelope.tag == TAG_ABORT {
+            return Err(Error::new(
+                ErrorKind::Transport,
+                format!(
+                    "rank {} failed during start-up: {}",
+                    envelope.source,
+                    String::from_utf8_lossy(&envelope.payload)
+                ),
+            ));
+        }
         if envelope.source != SCHEDULER {
             log::warn!("ignoring a message from rank {}", envelope.source);
             continue;
         }
-        match codec::decode::<SchedulerToClient>(&envelope.payload) {
+        match crate::comm::codec::decode::<SchedulerToClient>(&envelope.payload) {
+            Ok(SchedulerToClient::Welcome { workers }) => return Ok(workers),
             Ok(SchedulerToClient::Abort { reason }) => {
                 return Err(Error::new(ErrorKind::BinaryMismatch, reason));
             }
-            Ok(m) => {
-                if let Some(v) = want(m) {
-                    return Ok(v);
-                }
-            }
+            Ok(other) => log::warn!("ignoring {other:?} before start-up finished"),
             Err(e) => log::error!("dropping a malformed message from the scheduler: {e}"),
         }
     }

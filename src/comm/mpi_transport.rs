@@ -42,9 +42,12 @@ pub struct MpiTransport {
 }
 
 struct MpiOutbox {
+    rank: Rank,
     size: usize,
     commands: Sender<Command>,
     progress: Thread,
+    /// Messages to this rank itself skip MPI.
+    to_self: Sender<Result<Envelope>>,
 }
 
 impl MpiTransport {
@@ -58,6 +61,7 @@ impl MpiTransport {
         let size = world.size() as usize;
         let (cmd_tx, cmd_rx) = channel();
         let (in_tx, in_rx) = channel();
+        let to_self = in_tx.clone();
         let thread = std::thread::Builder::new()
             .name(format!("rankflow-progress-{rank}"))
             .spawn(move || progress_loop(cmd_rx, in_tx, max_message_bytes))?;
@@ -67,9 +71,11 @@ impl MpiTransport {
             size,
             inbox: in_rx,
             outbox: Arc::new(MpiOutbox {
+                rank,
                 size,
                 commands: cmd_tx,
                 progress,
+                to_self,
             }),
             thread: Some(thread),
         })
@@ -83,6 +89,16 @@ impl Outbox for MpiOutbox {
                 "rank {dest} does not exist in a world of {}",
                 self.size
             )));
+        }
+        if dest == self.rank {
+            return self
+                .to_self
+                .send(Ok(Envelope {
+                    source: dest,
+                    tag,
+                    payload,
+                }))
+                .map_err(|_| Error::transport("this rank's inbox is closed"));
         }
         if payload.len() > crate::config::MAX_MESSAGE_CEILING {
             return Err(Error::codec(format!(

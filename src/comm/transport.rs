@@ -19,6 +19,14 @@ pub type Tag = u16;
 /// Tag of control messages (protocol enums).
 pub const TAG_CONTROL: Tag = 1;
 
+/// Tag of a rank's last word when it fails: the payload is the reason as UTF-8.
+/// Whoever gets one stops waiting for that rank.
+pub const TAG_ABORT: Tag = 2;
+
+/// Tag of a message a rank sends itself (a wake-up from its own threads); it
+/// never leaves the process.
+pub const TAG_LOCAL: Tag = 3;
+
 /// One received message.
 #[derive(Debug)]
 pub struct Envelope {

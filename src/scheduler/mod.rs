@@ -1,12 +1,14 @@
 //! The scheduler: a pure state machine (events in, commands out, no MPI
 //! inside) and the loop that drives it over a transport.
 //!
-//! This part covers the cluster's life: registration of every worker, the
-//! executable check, pings, and the shutdown handshake. The task graph comes
-//! on top of the same machine.
+//! [`Scheduler`] covers the cluster's life (registration of every worker, the
+//! executable check, pings, the shutdown handshake) and hands task events to
+//! the [`graph::TaskGraph`], which decides what runs where.
+
+pub mod graph;
 
 use crate::comm::codec;
-use crate::comm::transport::{Rank, Transport, TAG_CONTROL};
+use crate::comm::transport::{Rank, Transport, TAG_ABORT, TAG_CONTROL};
 use crate::error::{Error, ErrorKind, Result};
 use crate::protocol::{
     ClientToScheduler, SchedulerToClient, SchedulerToWorker, WorkerInfo, WorkerToScheduler,
@@ -58,6 +60,7 @@ pub struct Scheduler {
     client_fingerprint: Option<u64>,
     remaining: usize,
     phase: Phase,
+    graph: graph::TaskGraph,
 }
 
 impl Scheduler {
@@ -72,6 +75,7 @@ impl Scheduler {
             client_fingerprint: None,
             remaining: 0,
             phase: Phase::Starting,
+            graph: graph::TaskGraph::new(),
         }
     }
 
@@ -92,6 +96,7 @@ impl Scheduler {
                     log::warn!("ignoring registration from rank {rank}");
                     return Vec::new();
                 }
+                self.graph.add_worker(rank, info.threads);
                 self.workers.insert(rank, info);
                 self.fingerprints.insert(rank, fingerprint);
                 self.try_start()
@@ -104,6 +109,18 @@ impl Scheduler {
                 vec![Command::ToClient(SchedulerToClient::Pong { id })]
             }
             Event::Client(ClientToScheduler::Shutdown) => self.begin_shutdown(),
+            Event::Client(ClientToScheduler::Submit { tasks, placed }) => {
+                self.with_graph(|g, fx| g.submit(tasks, placed, fx))
+            }
+            Event::Client(ClientToScheduler::Release { keys }) => {
+                self.with_graph(|g, fx| g.release(&keys, fx))
+            }
+            Event::Client(ClientToScheduler::Cancel { keys }) => {
+                self.with_graph(|g, fx| g.cancel(&keys, fx))
+            }
+            Event::Worker(rank, WorkerToScheduler::Finished { outcomes }) => {
+                self.with_graph(|g, fx| g.finished(rank, outcomes, fx))
+            }
             Event::Worker(rank, WorkerToScheduler::Goodbye) => {
                 if self.phase != Phase::ShuttingDown || self.workers.remove(&rank).is_none() {
                     log::warn!("unexpected goodbye from rank {rank}");
@@ -121,6 +138,36 @@ impl Scheduler {
                 }
             }
         }
+    }
+
+    /// Runs a task event through the graph while the cluster runs, and turns
+    /// its effects into messages.
+    fn with_graph(
+        &mut self,
+        f: impl FnOnce(&mut graph::TaskGraph, &mut graph::Effects),
+    ) -> Vec<Command> {
+        if self.phase != Phase::Running {
+            log::debug!("ignoring a task event outside the running phase");
+            return Vec::new();
+        }
+        let mut fx = graph::Effects::default();
+        f(&mut self.graph, &mut fx);
+        let mut out = Vec::new();
+        for (rank, tasks) in fx.compute {
+            out.push(Command::ToWorker(
+                rank,
+                SchedulerToWorker::Compute { tasks },
+            ));
+        }
+        for (rank, keys) in fx.free {
+            out.push(Command::ToWorker(rank, SchedulerToWorker::Free { keys }));
+        }
+        if !fx.failures.is_empty() {
+            out.push(Command::ToClient(SchedulerToClient::Failed {
+                failures: fx.failures,
+            }));
+        }
+        out
     }
 
     fn try_start(&mut self) -> Vec<Command> {
@@ -199,6 +246,27 @@ pub fn run(transport: &mut dyn Transport, fingerprint: u64) -> Result<()> {
     );
     loop {
         let envelope = transport.recv()?;
+        if envelope.tag == TAG_ABORT {
+            let reason = format!(
+                "rank {} failed: {}",
+                envelope.source,
+                String::from_utf8_lossy(&envelope.payload)
+            );
+            // Nobody waits for the failed rank: tell every other rank.
+            for r in FIRST_WORKER..transport.size() {
+                if r != envelope.source {
+                    let m = SchedulerToWorker::Abort {
+                        reason: reason.clone(),
+                    };
+                    let _ = outbox.send(r, TAG_CONTROL, codec::encode(&m)?);
+                }
+            }
+            let m = SchedulerToClient::Abort {
+                reason: reason.clone(),
+            };
+            let _ = outbox.send(CLIENT, TAG_CONTROL, codec::encode(&m)?);
+            return Err(Error::new(ErrorKind::Transport, reason));
+        }
         let event = match decode_event(envelope.source, &envelope.payload) {
             Ok(e) => e,
             Err(e) => {

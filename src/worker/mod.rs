@@ -1,17 +1,28 @@
-//! The worker loop: registers with the scheduler, answers the client directly,
-//! and leaves on the scheduler's word.
+//! The worker loop: registers with the scheduler, takes tasks, gathers their
+//! inputs (from its own store, from the client's `Put`s, or straight from
+//! other workers, never through the scheduler), hands them to the executor
+//! threads, serves its results to the client and to other workers, and leaves
+//! on the scheduler's word.
+
+pub mod executor;
 
 use crate::comm::codec;
-use crate::comm::transport::{Transport, TAG_CONTROL};
+use crate::comm::transport::{Envelope, Rank, Transport, TAG_ABORT, TAG_CONTROL, TAG_LOCAL};
 use crate::error::{Error, ErrorKind, Result};
 use crate::protocol::{
-    ClientToWorker, SchedulerToWorker, WorkerInfo, WorkerToClient, WorkerToScheduler,
+    ClientToWorker, ComputeSpec, Input, SchedulerToWorker, WorkerInfo, WorkerToClient,
+    WorkerToScheduler, WorkerToWorker,
 };
 use crate::scheduler::{CLIENT, FIRST_WORKER, SCHEDULER};
+use crate::task::Key;
 use crate::Group;
+use executor::{Executor, Job, FLUSH_AFTER};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::Instant;
 
 /// The workers group must hold world ranks 2.. in order, this one included.
-fn check_workers_group(workers: &Group, rank: usize) -> Result<()> {
+pub fn check_workers_group(workers: &Group, rank: usize) -> Result<()> {
     let members = workers.allgather(&rank)?;
     let expected: Vec<usize> = (FIRST_WORKER..FIRST_WORKER + workers.size()).collect();
     if members != expected || members.get(workers.rank()) != Some(&rank) {
@@ -27,19 +38,27 @@ fn check_workers_group(workers: &Group, rank: usize) -> Result<()> {
     Ok(())
 }
 
+/// A task still missing some inputs.
+struct Waiting {
+    spec: ComputeSpec,
+    inputs: Vec<Option<Arc<Vec<u8>>>>,
+    missing: usize,
+}
+
+struct Worker {
+    executor: Arc<Executor>,
+    outbox: Arc<dyn crate::comm::transport::Outbox>,
+    /// Tasks waiting for inputs, by task key.
+    waiting: HashMap<Key, Waiting>,
+    /// Which waiting tasks need which missing key.
+    needed_by: HashMap<Key, Vec<Key>>,
+    /// Fetches of keys this worker is promised but does not hold yet.
+    parked_fetches: HashMap<Key, Vec<Rank>>,
+    flush_at: Option<Instant>,
+}
+
 /// Serves until the scheduler says `Shutdown` (`Ok`) or `Abort` (`Err`).
-///
-/// `workers` is the workers-only group (every worker rank, in rank order),
-/// made at start-up for the collective sections that run on workers alone.
-/// Before registering, the worker checks that its members are exactly world
-/// ranks 2.. in order.
-pub fn run(
-    transport: &mut dyn Transport,
-    info: WorkerInfo,
-    fingerprint: u64,
-    workers: Group,
-) -> Result<()> {
-    check_workers_group(&workers, info.rank)?;
+pub fn run(transport: &mut dyn Transport, info: WorkerInfo, fingerprint: u64) -> Result<()> {
     let outbox = transport.outbox();
     log::info!(
         "worker up on {} (pid {}, {} threads)",
@@ -47,34 +66,215 @@ pub fn run(
         info.pid,
         info.threads
     );
+    let executor = Executor::start(info.rank, info.threads, fingerprint, outbox.clone())?;
+    let mut w = Worker {
+        executor,
+        outbox: outbox.clone(),
+        waiting: HashMap::new(),
+        needed_by: HashMap::new(),
+        parked_fetches: HashMap::new(),
+        flush_at: None,
+    };
     let hello = WorkerToScheduler::Register { info, fingerprint };
     outbox.send(SCHEDULER, TAG_CONTROL, codec::encode(&hello)?)?;
-    loop {
-        let envelope = transport.recv()?;
-        match envelope.source {
-            SCHEDULER => match codec::decode::<SchedulerToWorker>(&envelope.payload) {
+    let outcome = w.serve(transport);
+    w.executor.stop();
+    outcome
+}
+
+impl Worker {
+    fn serve(&mut self, transport: &mut dyn Transport) -> Result<()> {
+        loop {
+            let timeout = self
+                .flush_at
+                .map(|t| t.saturating_duration_since(Instant::now()));
+            let Some(envelope) = transport.recv_timeout(timeout)? else {
+                self.flush_at = None;
+                self.executor.flush();
+                continue;
+            };
+            if self.flush_at.is_some_and(|t| Instant::now() >= t) {
+                self.flush_at = None;
+                self.executor.flush();
+            }
+            if self.handle(envelope)? {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Handles one message; `true` when it is time to leave.
+    fn handle(&mut self, envelope: Envelope) -> Result<bool> {
+        match (envelope.tag, envelope.source) {
+            (TAG_LOCAL, _) => {
+                self.flush_at.get_or_insert(Instant::now() + FLUSH_AFTER);
+            }
+            (TAG_ABORT, source) => {
+                let why = String::from_utf8_lossy(&envelope.payload).into_owned();
+                return Err(Error::new(
+                    ErrorKind::Transport,
+                    format!("rank {source} failed: {why}"),
+                ));
+            }
+            (_, SCHEDULER) => match codec::decode::<SchedulerToWorker>(&envelope.payload) {
                 Ok(SchedulerToWorker::Shutdown) => {
-                    outbox.send(
-                        SCHEDULER,
-                        TAG_CONTROL,
-                        codec::encode(&WorkerToScheduler::Goodbye)?,
-                    )?;
+                    self.executor.flush();
+                    let bye = codec::encode(&WorkerToScheduler::Goodbye)?;
+                    self.outbox.send(SCHEDULER, TAG_CONTROL, bye)?;
                     log::info!("worker shutting down");
-                    return Ok(());
+                    return Ok(true);
                 }
                 Ok(SchedulerToWorker::Abort { reason }) => {
                     return Err(Error::new(ErrorKind::BinaryMismatch, reason));
                 }
+                Ok(SchedulerToWorker::Compute { tasks }) => self.compute(tasks)?,
+                Ok(SchedulerToWorker::Free { keys }) => {
+                    for k in keys {
+                        self.executor.store.free(k);
+                    }
+                }
                 Err(e) => log::error!("dropping a malformed message from the scheduler: {e}"),
             },
-            CLIENT => match codec::decode::<ClientToWorker>(&envelope.payload) {
+            (_, CLIENT) => match codec::decode::<ClientToWorker>(&envelope.payload) {
                 Ok(ClientToWorker::Ping { id }) => {
-                    let pong = WorkerToClient::Pong { id };
-                    outbox.send(CLIENT, TAG_CONTROL, codec::encode(&pong)?)?;
+                    self.reply(CLIENT, &WorkerToClient::Pong { id })?;
                 }
+                Ok(ClientToWorker::Fetch { key }) => {
+                    let bytes = self.executor.store.get(key).map(|b| b.to_vec());
+                    self.reply(CLIENT, &WorkerToClient::Data { key, bytes })?;
+                }
+                Ok(ClientToWorker::Put { key, bytes }) => self.arrived(key, Arc::new(bytes))?,
                 Err(e) => log::error!("dropping a malformed message from the client: {e}"),
             },
-            other => log::warn!("ignoring a message from rank {other}"),
+            (_, peer) => match codec::decode::<WorkerToWorker>(&envelope.payload) {
+                Ok(WorkerToWorker::Fetch { keys }) => {
+                    let mut items = Vec::new();
+                    for k in keys {
+                        match self.executor.store.get(k) {
+                            Some(b) => items.push((k, b.to_vec())),
+                            None => self.parked_fetches.entry(k).or_default().push(peer),
+                        }
+                    }
+                    if !items.is_empty() {
+                        self.reply(peer, &WorkerToWorker::Data { items })?;
+                    }
+                }
+                Ok(WorkerToWorker::Data { items }) => {
+                    for (k, bytes) in items {
+                        self.input_arrived(k, Arc::new(bytes));
+                    }
+                }
+                Err(e) => log::error!("dropping a malformed message from rank {peer}: {e}"),
+            },
         }
+        Ok(false)
+    }
+
+    fn reply<M: serde::Serialize>(&self, to: Rank, message: &M) -> Result<()> {
+        self.outbox.send(to, TAG_CONTROL, codec::encode(message)?)
+    }
+
+    /// New tasks: those with every input here start; the rest wait for data.
+    fn compute(&mut self, tasks: Vec<ComputeSpec>) -> Result<()> {
+        let mut ready = Vec::new();
+        let mut fetch: BTreeMap<Rank, Vec<Key>> = BTreeMap::new();
+        for spec in tasks {
+            let mut inputs = Vec::with_capacity(spec.inputs.len());
+            let mut missing = Vec::new();
+            for input in &spec.inputs {
+                match input {
+                    Input::Inline(b) => inputs.push(Some(Arc::new(b.clone()))),
+                    Input::Local(k) => {
+                        let got = self.executor.store.get(*k);
+                        if got.is_none() {
+                            missing.push(*k);
+                        }
+                        inputs.push(got);
+                    }
+                    Input::Remote { key, worker } => {
+                        inputs.push(None);
+                        missing.push(*key);
+                        let first = !self.needed_by.contains_key(key);
+                        if first {
+                            fetch.entry(*worker).or_default().push(*key);
+                        }
+                        self.needed_by.entry(*key).or_default();
+                    }
+                }
+            }
+            if missing.is_empty() {
+                ready.push(Job {
+                    key: spec.key,
+                    function: spec.function,
+                    inputs: inputs.into_iter().flatten().collect(),
+                });
+                continue;
+            }
+            missing.sort();
+            missing.dedup();
+            for k in &missing {
+                self.needed_by.entry(*k).or_default().push(spec.key);
+            }
+            self.waiting.insert(
+                spec.key,
+                Waiting {
+                    missing: missing.len(),
+                    spec,
+                    inputs,
+                },
+            );
+        }
+        self.executor.push(ready);
+        for (peer, mut keys) in fetch {
+            keys.dedup();
+            self.reply(peer, &WorkerToWorker::Fetch { keys })?;
+        }
+        Ok(())
+    }
+
+    /// Data the client put here: keep it, answer parked fetches, feed tasks.
+    fn arrived(&mut self, key: Key, bytes: Arc<Vec<u8>>) -> Result<()> {
+        self.executor.store.put(key, bytes.clone());
+        if let Some(peers) = self.parked_fetches.remove(&key) {
+            for p in peers {
+                let items = vec![(key, bytes.to_vec())];
+                self.reply(p, &WorkerToWorker::Data { items })?;
+            }
+        }
+        self.input_arrived(key, bytes);
+        Ok(())
+    }
+
+    /// An input reached this worker: fill it into the tasks that need it.
+    fn input_arrived(&mut self, key: Key, bytes: Arc<Vec<u8>>) {
+        let Some(tasks) = self.needed_by.remove(&key) else {
+            return;
+        };
+        let mut ready = Vec::new();
+        for t in tasks {
+            let Some(w) = self.waiting.get_mut(&t) else {
+                continue;
+            };
+            for (slot, input) in w.inputs.iter_mut().zip(&w.spec.inputs) {
+                let k = match input {
+                    Input::Local(k) | Input::Remote { key: k, .. } => *k,
+                    Input::Inline(_) => continue,
+                };
+                if k == key && slot.is_none() {
+                    *slot = Some(bytes.clone());
+                }
+            }
+            w.missing -= 1;
+            if w.missing == 0 {
+                if let Some(w) = self.waiting.remove(&t) {
+                    ready.push(Job {
+                        key: w.spec.key,
+                        function: w.spec.function,
+                        inputs: w.inputs.into_iter().flatten().collect(),
+                    });
+                }
+            }
+        }
+        self.executor.push(ready);
     }
 }

@@ -1,0 +1,287 @@
+//! [`Future`]: a handle on one task's result, and the ways to wait for many
+//! ([`as_completed`](super::Client::as_completed), [`wait`](super::Client::wait)).
+//!
+//! A future is cheap to clone and can move between threads. The result stays
+//! on the worker that made it (small results are also sent to the client at
+//! once) until the last handle to its key is dropped.
+
+use super::state::{Inner, Status};
+use crate::error::{Error, ErrorKind, Result};
+use crate::protocol::{ClientToScheduler, ClientToWorker};
+use crate::task::Key;
+use serde::de::DeserializeOwned;
+use std::fmt;
+use std::marker::PhantomData;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// The result of a task, to come.
+pub struct Future<T> {
+    key: Key,
+    inner: Arc<Inner>,
+    _result: PhantomData<fn() -> T>,
+}
+
+/// Where a future stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FutureStatus {
+    /// Not finished yet.
+    Pending,
+    /// Finished with a result.
+    Finished,
+    /// Failed (a panic, an `Err`, a failed dependency).
+    Failed,
+    /// Cancelled before it ran.
+    Cancelled,
+}
+
+impl<T> Future<T> {
+    /// A handle on `key`, whose reference the caller has already counted.
+    pub(crate) fn counted(key: Key, inner: Arc<Inner>) -> Self {
+        Future {
+            key,
+            inner,
+            _result: PhantomData,
+        }
+    }
+
+    /// The task's key.
+    pub fn key(&self) -> Key {
+        self.key
+    }
+
+    /// Where the task stands, after taking in any news that has arrived.
+    pub fn status(&self) -> FutureStatus {
+        self.inner.poll();
+        match self.inner.lock().entries.get(&self.key).map(|e| &e.status) {
+            Some(Status::Pending) | None => FutureStatus::Pending,
+            Some(Status::Value(_) | Status::Stored { .. }) => FutureStatus::Finished,
+            Some(Status::Failed(_)) => FutureStatus::Failed,
+            Some(Status::Cancelled) => FutureStatus::Cancelled,
+        }
+    }
+
+    /// Whether the task has finished, failed or been cancelled.
+    pub fn done(&self) -> bool {
+        self.status() != FutureStatus::Pending
+    }
+
+    /// Asks that the task not run. A task that has not started will not; one
+    /// that is running or finished is left alone, but this future reports
+    /// `Cancelled` from now on either way.
+    pub fn cancel(&self) -> Result<()> {
+        {
+            let mut st = self.inner.lock();
+            if let Some(e) = st.entries.get_mut(&self.key) {
+                e.status = Status::Cancelled;
+            }
+        }
+        self.inner.changed.notify_all();
+        self.inner.send_scheduler(&ClientToScheduler::Cancel {
+            keys: vec![self.key],
+        })
+    }
+
+    /// Waits up to `timeout` (forever if `None`) for the task to end;
+    /// `Ok(false)` if it has not.
+    pub fn wait(&self, timeout: Option<Duration>) -> Result<bool> {
+        let deadline = timeout.map(|t| Instant::now() + t);
+        let key = self.key;
+        self.inner.wait_until(deadline, |st| {
+            !matches!(
+                st.entries.get(&key).map(|e| &e.status),
+                Some(Status::Pending)
+            )
+        })
+    }
+}
+
+impl<T: DeserializeOwned> Future<T> {
+    /// Waits for the task and returns its result, or the task's failure.
+    pub fn result(&self) -> Result<T> {
+        self.result_timeout(None)
+    }
+
+    /// Like [`result`](Self::result), giving up after `timeout` with an error
+    /// of kind [`Timeout`](ErrorKind::Timeout).
+    pub fn result_timeout(&self, timeout: Option<Duration>) -> Result<T> {
+        self.decode_as(timeout)
+    }
+}
+
+impl<T> Future<T> {
+    /// The result read as another type `U` with the same serde shape (a
+    /// newer version of a struct, say). A result that does not decode as `U`
+    /// is an error of kind [`Codec`](ErrorKind::Codec), never a crash.
+    pub fn result_as<U: DeserializeOwned>(&self) -> Result<U> {
+        self.decode_as(None)
+    }
+
+    fn decode_as<U: DeserializeOwned>(&self, timeout: Option<Duration>) -> Result<U> {
+        let deadline = timeout.map(|t| Instant::now() + t);
+        let bytes = self.bytes(deadline)?;
+        crate::comm::codec::decode(&bytes).map_err(|e| {
+            Error::new(
+                ErrorKind::Codec,
+                format!(
+                    "the result of task {} does not decode as {}: {}",
+                    self.key,
+                    std::any::type_name::<U>(),
+                    e.message()
+                ),
+            )
+        })
+    }
+
+    /// The encoded result, fetched from its worker if it was kept there.
+    pub(crate) fn bytes(&self, deadline: Option<Instant>) -> Result<Arc<Vec<u8>>> {
+        let key = self.key;
+        let mut fetch_from = None;
+        let mut outcome = None;
+        let arrived = self.inner.wait_until(deadline, |st| {
+            let Some(e) = st.entries.get_mut(&key) else {
+                outcome = Some(Err(Error::new(
+                    ErrorKind::ShutDown,
+                    format!("task {key} is no longer known to the client"),
+                )));
+                return true;
+            };
+            match &mut e.status {
+                Status::Pending => false,
+                Status::Value(b) => {
+                    outcome = Some(Ok(b.clone()));
+                    true
+                }
+                Status::Stored { worker, fetching } => {
+                    if !*fetching {
+                        *fetching = true;
+                        fetch_from = Some(*worker);
+                        return true;
+                    }
+                    false
+                }
+                Status::Failed(f) => {
+                    outcome = Some(Err(Error::task(f.clone())));
+                    true
+                }
+                Status::Cancelled => {
+                    outcome = Some(Err(Error::new(
+                        ErrorKind::Cancelled,
+                        format!("task {key} was cancelled"),
+                    )));
+                    true
+                }
+            }
+        })?;
+        if let Some(o) = outcome {
+            return o;
+        }
+        if !arrived {
+            return Err(Error::new(
+                ErrorKind::Timeout,
+                format!("task {key} has not finished"),
+            ));
+        }
+        if let Some(worker) = fetch_from {
+            self.inner
+                .send_worker(worker, &ClientToWorker::Fetch { key })?;
+        }
+        self.bytes(deadline)
+    }
+}
+
+impl<T> Clone for Future<T> {
+    fn clone(&self) -> Self {
+        if let Some(e) = self.inner.lock().entries.get_mut(&self.key) {
+            e.refs += 1;
+        }
+        Future::counted(self.key, self.inner.clone())
+    }
+}
+
+impl<T> Drop for Future<T> {
+    fn drop(&mut self) {
+        self.inner.drop_ref(self.key);
+    }
+}
+
+impl<T> fmt::Debug for Future<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "Future<{}>({}, {:?})",
+            std::any::type_name::<T>(),
+            self.key,
+            self.status()
+        )
+    }
+}
+
+/// What [`Client::wait`](super::Client::wait) waits for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WaitFor {
+    /// Any one future ends.
+    FirstCompleted,
+    /// Any one future fails, or all end.
+    FirstException,
+    /// Every future ends.
+    AllCompleted,
+}
+
+/// The futures split by whether they had ended when `wait` returned.
+#[derive(Debug)]
+pub struct WaitResult<T> {
+    /// Ended (finished, failed or cancelled).
+    pub done: Vec<Future<T>>,
+    /// Still pending.
+    pub not_done: Vec<Future<T>>,
+}
+
+/// Futures in the order they end; see [`Client::as_completed`](super::Client::as_completed).
+pub struct AsCompleted<T> {
+    pending: Vec<Future<T>>,
+    inner: Arc<Inner>,
+}
+
+impl<T> AsCompleted<T> {
+    pub(crate) fn new(pending: Vec<Future<T>>, inner: Arc<Inner>) -> Self {
+        AsCompleted { pending, inner }
+    }
+
+    /// Futures not yet yielded.
+    pub fn remaining(&self) -> usize {
+        self.pending.len()
+    }
+}
+
+impl<T> Iterator for AsCompleted<T> {
+    type Item = Result<Future<T>>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.pending.is_empty() {
+            return None;
+        }
+        let keys: Vec<Key> = self.pending.iter().map(|f| f.key).collect();
+        let mut pick = None;
+        let waited = self.inner.wait_until(None, |st| {
+            pick = keys
+                .iter()
+                .enumerate()
+                .filter_map(|(i, k)| {
+                    let e = st.entries.get(k)?;
+                    (!matches!(e.status, Status::Pending)).then_some((e.done_seq, i))
+                })
+                .min()
+                .map(|(_, i)| i);
+            pick.is_some()
+        });
+        match (waited, pick) {
+            (Err(e), _) => {
+                self.pending.clear();
+                Some(Err(e))
+            }
+            (Ok(_), Some(i)) => Some(Ok(self.pending.swap_remove(i))),
+            (Ok(_), None) => None,
+        }
+    }
+}

@@ -1,0 +1,280 @@
+//! What the client knows about its futures, and how threads wait for news.
+//!
+//! Messages for the client (results from workers, failures and pongs from the
+//! scheduler) are received by whichever waiting thread holds the transport
+//! (leader/follower): a single-threaded program pays no thread switch, and
+//! several threads can wait on futures at once, the others sleeping on a
+//! condition variable until the receiver reports a change.
+
+use crate::comm::codec;
+use crate::comm::transport::{Envelope, Outbox, Rank, Transport, TAG_ABORT, TAG_CONTROL};
+use crate::error::{Error, ErrorKind, Result};
+use crate::protocol::{
+    ClientToScheduler, ClientToWorker, Delivered, SchedulerToClient, WorkerToClient,
+};
+use crate::scheduler::SCHEDULER;
+use crate::task::{Key, TaskFailure};
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, AtomicUsize};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+/// Releases are sent in batches of this many (or at the next client call).
+const RELEASE_BATCH: usize = 1024;
+
+/// Where a future's result stands.
+#[derive(Debug, Clone)]
+pub(crate) enum Status {
+    Pending,
+    Value(Arc<Vec<u8>>),
+    Stored { worker: Rank, fetching: bool },
+    Failed(TaskFailure),
+    Cancelled,
+}
+
+#[derive(Debug)]
+pub(crate) struct Entry {
+    pub refs: usize,
+    pub status: Status,
+    /// Order in which results arrived, for `as_completed`.
+    pub done_seq: u64,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct State {
+    pub entries: HashMap<Key, Entry>,
+    pub completions: u64,
+    pub pongs: HashSet<u64>,
+    pub finished: bool,
+    pub closed: Option<String>,
+    pub releases: Vec<Key>,
+}
+
+impl State {
+    fn complete(&mut self, key: Key, status: Status) {
+        if let Some(e) = self.entries.get_mut(&key) {
+            if matches!(e.status, Status::Pending | Status::Stored { .. }) {
+                self.completions += 1;
+                if matches!(e.status, Status::Pending) {
+                    e.done_seq = self.completions;
+                }
+                e.status = status;
+            }
+        }
+    }
+}
+
+/// The state shared by the client handle and its futures.
+pub(crate) struct Inner {
+    pub transport: Mutex<Option<Box<dyn Transport>>>,
+    pub outbox: Arc<dyn Outbox>,
+    pub state: Mutex<State>,
+    pub changed: Condvar,
+    pub fingerprint: u64,
+    pub worker_ranks: Vec<Rank>,
+    pub next_worker: AtomicUsize,
+    pub nonce: AtomicU64,
+    pub next_id: AtomicU64,
+}
+
+impl Inner {
+    pub fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn send_scheduler(&self, message: &ClientToScheduler) -> Result<()> {
+        self.outbox
+            .send(SCHEDULER, TAG_CONTROL, codec::encode(message)?)
+    }
+
+    pub fn send_worker(&self, rank: Rank, message: &ClientToWorker) -> Result<()> {
+        self.outbox.send(rank, TAG_CONTROL, codec::encode(message)?)
+    }
+
+    /// Sends the releases collected so far.
+    pub fn flush_releases(&self) -> Result<()> {
+        let keys = std::mem::take(&mut self.lock().releases);
+        if keys.is_empty() {
+            return Ok(());
+        }
+        self.send_scheduler(&ClientToScheduler::Release { keys })
+    }
+
+    /// One fewer handle on `key`; the last one releases it.
+    pub fn drop_ref(&self, key: Key) {
+        let flush = {
+            let mut st = self.lock();
+            let Some(e) = st.entries.get_mut(&key) else {
+                return;
+            };
+            e.refs = e.refs.saturating_sub(1);
+            if e.refs > 0 {
+                return;
+            }
+            st.entries.remove(&key);
+            if st.closed.is_some() {
+                return;
+            }
+            st.releases.push(key);
+            st.releases.len() >= RELEASE_BATCH
+        };
+        if flush {
+            if let Err(e) = self.flush_releases() {
+                log::warn!("could not send releases: {e}");
+            }
+        }
+    }
+
+    /// Applies one message to the state.
+    fn handle(&self, st: &mut State, envelope: Envelope) {
+        if envelope.tag == TAG_ABORT {
+            st.closed = Some(format!(
+                "rank {} failed: {}",
+                envelope.source,
+                String::from_utf8_lossy(&envelope.payload)
+            ));
+            return;
+        }
+        if envelope.source == SCHEDULER {
+            match codec::decode::<SchedulerToClient>(&envelope.payload) {
+                Ok(SchedulerToClient::Pong { id }) => {
+                    st.pongs.insert(id);
+                }
+                Ok(SchedulerToClient::Finished) => st.finished = true,
+                Ok(SchedulerToClient::Failed { failures }) => {
+                    for f in failures {
+                        let status = match f.kind {
+                            crate::task::FailureKind::Cancelled => Status::Cancelled,
+                            _ => Status::Failed(f.clone()),
+                        };
+                        st.complete(f.key, status);
+                    }
+                }
+                Ok(SchedulerToClient::Abort { reason }) => st.closed = Some(reason),
+                Ok(SchedulerToClient::Welcome { .. }) => {}
+                Err(e) => log::error!("dropping a malformed message from the scheduler: {e}"),
+            }
+            return;
+        }
+        match codec::decode::<WorkerToClient>(&envelope.payload) {
+            Ok(WorkerToClient::Pong { id }) => {
+                st.pongs.insert(id);
+            }
+            Ok(WorkerToClient::Results { results }) => {
+                for (key, delivered) in results {
+                    let status = match delivered {
+                        Delivered::Value(bytes) => Status::Value(Arc::new(bytes)),
+                        Delivered::Stored { .. } => Status::Stored {
+                            worker: envelope.source,
+                            fetching: false,
+                        },
+                    };
+                    st.complete(key, status);
+                }
+            }
+            Ok(WorkerToClient::Data { key, bytes }) => {
+                if let Some(e) = st.entries.get_mut(&key) {
+                    e.status = match bytes {
+                        Some(b) => Status::Value(Arc::new(b)),
+                        None => Status::Failed(TaskFailure {
+                            kind: crate::task::FailureKind::Refused,
+                            message: format!(
+                                "worker {} no longer holds the result",
+                                envelope.source
+                            ),
+                            key,
+                            worker: Some(envelope.source),
+                            root: None,
+                        }),
+                    };
+                }
+            }
+            Err(e) => log::error!(
+                "dropping a malformed message from rank {}: {e}",
+                envelope.source
+            ),
+        }
+    }
+
+    /// Waits until `ready` holds, receiving messages meanwhile. Returns
+    /// `Ok(false)` if `deadline` passes first, an error if the cluster is gone.
+    pub fn wait_until(
+        &self,
+        deadline: Option<Instant>,
+        mut ready: impl FnMut(&mut State) -> bool,
+    ) -> Result<bool> {
+        loop {
+            {
+                let mut st = self.lock();
+                if ready(&mut st) {
+                    return Ok(true);
+                }
+                if let Some(why) = &st.closed {
+                    return Err(Error::new(ErrorKind::ShutDown, why.clone()));
+                }
+            }
+            let left = match deadline {
+                Some(d) => match d.checked_duration_since(Instant::now()) {
+                    Some(left) if !left.is_zero() => Some(left),
+                    _ => return Ok(false),
+                },
+                None => None,
+            };
+            let slice = left.map_or(Duration::from_millis(50), |l| {
+                l.min(Duration::from_millis(50))
+            });
+            match self.transport.try_lock() {
+                Ok(mut guard) => {
+                    let Some(t) = guard.as_mut() else {
+                        return Err(Error::new(
+                            ErrorKind::ShutDown,
+                            "the client has been shut down",
+                        ));
+                    };
+                    match t.recv_timeout(Some(slice)) {
+                        Ok(Some(envelope)) => {
+                            let mut st = self.lock();
+                            self.handle(&mut st, envelope);
+                            // Take whatever else has arrived, without waiting.
+                            while let Ok(Some(more)) = t.recv_timeout(Some(Duration::ZERO)) {
+                                self.handle(&mut st, more);
+                            }
+                            drop(st);
+                            self.changed.notify_all();
+                        }
+                        Ok(None) => {}
+                        Err(e) => {
+                            self.lock().closed = Some(e.to_string());
+                            self.changed.notify_all();
+                            return Err(e);
+                        }
+                    }
+                }
+                Err(_) => {
+                    let st = self.lock();
+                    let _ = self
+                        .changed
+                        .wait_timeout(st, slice.min(Duration::from_millis(1)));
+                }
+            }
+        }
+    }
+
+    /// Receives whatever has already arrived, without waiting.
+    pub fn poll(&self) {
+        if let Ok(mut guard) = self.transport.try_lock() {
+            if let Some(t) = guard.as_mut() {
+                let mut st = self.lock();
+                let mut any = false;
+                while let Ok(Some(e)) = t.recv_timeout(Some(Duration::ZERO)) {
+                    self.handle(&mut st, e);
+                    any = true;
+                }
+                drop(st);
+                if any {
+                    self.changed.notify_all();
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,155 @@
+//! Naming a function by where it sits in this executable, so that another rank
+//! running the same binary can call it. All of rankflow's `unsafe` for this
+//! lives here.
+//!
+//! # How
+//!
+//! Every rank runs the same executable (checked at start-up by comparing
+//! fingerprints), so a function's offset from a fixed symbol, [`anchor`], is
+//! the same on every rank even when address-space layout randomisation puts
+//! the code at a different base. A task ships two offsets:
+//!
+//! * the user's function, a plain `fn(A) -> R` (non-capturing closures coerce
+//!   to one), and
+//! * a trampoline, `trampoline::<X, A, R>`, monomorphised at the submit site,
+//!   that decodes the argument parts, calls the function and encodes the
+//!   result, all behind one fixed signature, [`Trampoline`].
+//!
+//! # Why not registration by name
+//!
+//! The alternative, collecting named functions at link time (lamellar does it
+//! with `inventory`), needs an attribute on every task function. Offsets need
+//! nothing from the user, and the executable check already guarantees the one
+//! thing they rely on. Captured state travels as an explicit serde value
+//! (`submit_with`).
+//!
+//! # Guarding against bad offsets
+//!
+//! A message with a corrupted offset would make a worker jump to an arbitrary
+//! address. Each [`FnRef`] therefore carries a check value, a keyed hash of
+//! both offsets whose key is the executable fingerprint; a worker refuses a
+//! task whose check does not match before it turns anything into a pointer.
+
+use serde::{Deserialize, Serialize};
+use std::hash::{Hash, Hasher};
+
+/// The fixed symbol that function offsets are measured from.
+#[inline(never)]
+pub fn anchor() {}
+
+/// The one signature every trampoline has: the user's function address and
+/// the encoded argument parts in, the encoded result or a message out.
+pub type Trampoline = fn(usize, &[&[u8]]) -> Result<Vec<u8>, String>;
+
+/// A function and its trampoline, as offsets from [`anchor`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct FnRef {
+    function: i64,
+    trampoline: i64,
+    check: u64,
+}
+
+fn offset(addr: usize) -> i64 {
+    (addr as i64).wrapping_sub(anchor as fn() as usize as i64)
+}
+
+fn address(offset: i64) -> usize {
+    (anchor as fn() as usize as i64).wrapping_add(offset) as usize
+}
+
+fn check_value(function: i64, trampoline: i64, key: u64) -> u64 {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    (function, trampoline, key, "rankflow-fnref").hash(&mut h);
+    h.finish()
+}
+
+impl FnRef {
+    /// Names `function` (a fn pointer cast to `usize`) and its `trampoline`;
+    /// `key` is the executable fingerprint shared by all ranks.
+    pub fn new(function: usize, trampoline: Trampoline, key: u64) -> Self {
+        let function = offset(function);
+        let trampoline = offset(trampoline as usize);
+        FnRef {
+            function,
+            trampoline,
+            check: check_value(function, trampoline, key),
+        }
+    }
+
+    /// An identity for keys: the same function and trampoline give the same
+    /// value on every rank.
+    pub fn identity(&self) -> (i64, i64) {
+        (self.function, self.trampoline)
+    }
+
+    /// Calls the function on `parts` through its trampoline, after checking
+    /// that this reference was made by a rank with executable fingerprint `key`.
+    pub fn call(&self, key: u64, parts: &[&[u8]]) -> Result<Vec<u8>, String> {
+        if check_value(self.function, self.trampoline, key) != self.check {
+            return Err(
+                "refused a function reference that was not made by this executable \
+                 (corrupted message or a different binary)"
+                    .to_string(),
+            );
+        }
+        let addr = address(self.trampoline);
+        // SAFETY: the check value proves (up to a 64-bit hash collision) that
+        // this offset was computed by `FnRef::new` from a `Trampoline` in an
+        // executable with the same fingerprint, i.e. this very executable; the
+        // offset from `anchor` is layout-independent, so `addr` is the address
+        // of that same trampoline here, and `Trampoline` is its exact type.
+        let trampoline: Trampoline = unsafe { std::mem::transmute::<usize, Trampoline>(addr) };
+        trampoline(address(self.function), parts)
+    }
+}
+
+/// Turns the address of a `fn(A) -> R` back into the pointer.
+///
+/// # Safety
+///
+/// `addr` must be the address of a function of exactly type `fn(A) -> R` in
+/// this executable. Trampolines uphold this: they are monomorphised together
+/// with the function type at the submit site, and [`FnRef::call`] hands them
+/// only the address that was shipped with them.
+pub unsafe fn function_at<A, R>(addr: usize) -> fn(A) -> R {
+    debug_assert_ne!(addr, 0);
+    // SAFETY: the caller guarantees `addr` is a `fn(A) -> R` of this executable;
+    // fn pointers and usize have the same size on every platform Rust supports
+    // that MPI runs on.
+    unsafe { std::mem::transmute_copy::<usize, fn(A) -> R>(&addr) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn double(bytes: Vec<u8>) -> Vec<u8> {
+        bytes.iter().map(|b| b * 2).collect()
+    }
+
+    fn tramp(f: usize, parts: &[&[u8]]) -> Result<Vec<u8>, String> {
+        // SAFETY: the tests below only ship `double` with this trampoline.
+        let f: fn(Vec<u8>) -> Vec<u8> = unsafe { function_at(f) };
+        Ok(f(parts[0].to_vec()))
+    }
+
+    fn double_ref() -> FnRef {
+        FnRef::new(double as fn(Vec<u8>) -> Vec<u8> as usize, tramp, 42)
+    }
+
+    #[test]
+    fn round_trip_through_offsets() {
+        assert_eq!(double_ref().call(42, &[&[1, 2, 3]]).unwrap(), vec![2, 4, 6]);
+    }
+
+    #[test]
+    fn a_corrupted_reference_is_refused() {
+        let mut r = double_ref();
+        r.trampoline += 16;
+        assert!(r.call(42, &[&[1]]).unwrap_err().contains("refused"));
+        assert!(
+            double_ref().call(43, &[&[1]]).is_err(),
+            "another executable's reference"
+        );
+    }
+}

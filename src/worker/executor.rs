@@ -1,0 +1,260 @@
+//! A worker's executor threads and its object store.
+//!
+//! The worker loop puts tasks whose inputs are all here on a queue; each
+//! executor thread takes one, calls it through its [`FnRef`], catches a panic,
+//! keeps the result in the [`Store`], and queues two notices: the outcome for
+//! the scheduler and, for a result under the inline limit, the value for the
+//! client. Notices go out in batches: at once when the queue runs dry or a
+//! batch is full, otherwise within [`FLUSH_AFTER`] (the executor nudges the
+//! worker loop, which flushes on a timer), so a stream of short tasks costs
+//! few messages and a lone task still answers at once.
+
+use crate::comm::codec;
+use crate::comm::transport::{Outbox, Rank, TAG_CONTROL, TAG_LOCAL};
+use crate::protocol::{Delivered, Outcome, WorkerToClient, WorkerToScheduler};
+use crate::scheduler::graph::INLINE_LIMIT;
+use crate::scheduler::{CLIENT, SCHEDULER};
+use crate::task::shipping::FnRef;
+use crate::task::{FailureKind, Key, TaskFailure, RETURNED_ERR};
+use std::cell::Cell;
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+/// Longest a notice waits for company before it is sent.
+pub const FLUSH_AFTER: Duration = Duration::from_micros(200);
+
+/// Notices per batch.
+const BATCH: usize = 512;
+
+thread_local! {
+    static CURRENT_WORKER: Cell<Option<usize>> = const { Cell::new(None) };
+}
+
+/// The rank of the worker running the calling task, or `None` outside a task.
+pub fn current_worker() -> Option<usize> {
+    CURRENT_WORKER.with(Cell::get)
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Results held by this worker, by key.
+#[derive(Default)]
+pub struct Store {
+    data: Mutex<HashMap<Key, Arc<Vec<u8>>>>,
+}
+
+impl Store {
+    /// The value of `key`, if held.
+    pub fn get(&self, key: Key) -> Option<Arc<Vec<u8>>> {
+        lock(&self.data).get(&key).cloned()
+    }
+    /// Keeps `bytes` under `key`.
+    pub fn put(&self, key: Key, bytes: Arc<Vec<u8>>) {
+        lock(&self.data).insert(key, bytes);
+    }
+    /// Drops `key`.
+    pub fn free(&self, key: Key) {
+        lock(&self.data).remove(&key);
+    }
+    /// Number of values held.
+    pub fn len(&self) -> usize {
+        lock(&self.data).len()
+    }
+    /// Whether nothing is held.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// A task with every input at hand.
+pub struct Job {
+    /// Its key.
+    pub key: Key,
+    /// What to run.
+    pub function: FnRef,
+    /// The encoded argument positions.
+    pub inputs: Vec<Arc<Vec<u8>>>,
+}
+
+#[derive(Default)]
+struct Notices {
+    outcomes: Vec<Outcome>,
+    results: Vec<(Key, Delivered)>,
+}
+
+/// The executor threads of one worker, and what they share with its loop.
+pub struct Executor {
+    rank: Rank,
+    fingerprint: u64,
+    queue: Mutex<VecDeque<Job>>,
+    work: Condvar,
+    stopping: AtomicBool,
+    /// The worker's results.
+    pub store: Store,
+    notices: Mutex<Notices>,
+    outbox: Arc<dyn Outbox>,
+}
+
+impl Executor {
+    /// Starts `threads` executor threads for worker `rank`.
+    pub fn start(
+        rank: Rank,
+        threads: usize,
+        fingerprint: u64,
+        outbox: Arc<dyn Outbox>,
+    ) -> std::io::Result<Arc<Self>> {
+        let ex = Arc::new(Executor {
+            rank,
+            fingerprint,
+            queue: Mutex::new(VecDeque::new()),
+            work: Condvar::new(),
+            stopping: AtomicBool::new(false),
+            store: Store::default(),
+            notices: Mutex::new(Notices::default()),
+            outbox,
+        });
+        for i in 0..threads.max(1) {
+            let me = ex.clone();
+            std::thread::Builder::new()
+                .name(format!("rankflow-exec-{rank}-{i}"))
+                .spawn(move || me.run())?;
+        }
+        Ok(ex)
+    }
+
+    /// Queues jobs in order.
+    pub fn push(&self, jobs: impl IntoIterator<Item = Job>) {
+        let mut q = lock(&self.queue);
+        q.extend(jobs);
+        drop(q);
+        self.work.notify_all();
+    }
+
+    /// Lets the threads finish their current task and stop. They are not
+    /// joined: a task that never returns must not hold up shutdown, and the
+    /// process exits after it anyway.
+    pub fn stop(&self) {
+        self.stopping.store(true, Ordering::SeqCst);
+        self.work.notify_all();
+    }
+
+    fn run(self: Arc<Self>) {
+        CURRENT_WORKER.with(|c| c.set(Some(self.rank)));
+        crate::logging::set_thread_role(self.rank, crate::logging::Role::Worker);
+        loop {
+            let job = {
+                let mut q = lock(&self.queue);
+                loop {
+                    if self.stopping.load(Ordering::SeqCst) {
+                        return;
+                    }
+                    if let Some(j) = q.pop_front() {
+                        break j;
+                    }
+                    q = self
+                        .work
+                        .wait_timeout(q, Duration::from_millis(100))
+                        .unwrap_or_else(|e| e.into_inner())
+                        .0;
+                }
+            };
+            self.execute(job);
+        }
+    }
+
+    fn execute(&self, job: Job) {
+        let start = Instant::now();
+        let parts: Vec<&[u8]> = job.inputs.iter().map(|b| b.as_slice()).collect();
+        let called = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            job.function.call(self.fingerprint, &parts)
+        }));
+        let micros = start.elapsed().as_micros() as u64;
+        let failure = |kind, message: String| TaskFailure {
+            kind,
+            message,
+            key: job.key,
+            worker: Some(self.rank),
+            root: None,
+        };
+        let (outcome, result) = match called {
+            Ok(Ok(bytes)) => {
+                let nbytes = bytes.len() as u64;
+                let delivered = if bytes.len() <= INLINE_LIMIT {
+                    Delivered::Value(bytes.clone())
+                } else {
+                    Delivered::Stored { nbytes }
+                };
+                self.store.put(job.key, Arc::new(bytes));
+                (
+                    Outcome::Done {
+                        key: job.key,
+                        nbytes,
+                        micros,
+                    },
+                    Some((job.key, delivered)),
+                )
+            }
+            Ok(Err(message)) => {
+                let f = if let Some(text) = message.strip_prefix(RETURNED_ERR) {
+                    failure(FailureKind::Returned, text.to_string())
+                } else if message.starts_with("refused") {
+                    failure(FailureKind::Refused, message)
+                } else {
+                    failure(FailureKind::Codec, message)
+                };
+                (Outcome::Failed(f), None)
+            }
+            Err(payload) => {
+                let text = crate::launch::panic_text(payload.as_ref());
+                (Outcome::Failed(failure(FailureKind::Panicked, text)), None)
+            }
+        };
+        let queue_empty = lock(&self.queue).is_empty();
+        let (flush, first) = {
+            let mut n = lock(&self.notices);
+            let first = n.outcomes.is_empty();
+            n.outcomes.push(outcome);
+            n.results.extend(result);
+            (queue_empty || n.outcomes.len() >= BATCH, first)
+        };
+        if flush {
+            self.flush();
+        } else if first {
+            // Ask the worker loop to flush soon, in case the next task is long.
+            let _ = self.outbox.send(self.rank, TAG_LOCAL, Vec::new());
+        }
+    }
+
+    /// Sends the notices collected so far.
+    pub fn flush(&self) {
+        let n = std::mem::take(&mut *lock(&self.notices));
+        if !n.results.is_empty() {
+            let m = WorkerToClient::Results { results: n.results };
+            match codec::encode(&m) {
+                Ok(b) => {
+                    if let Err(e) = self.outbox.send(CLIENT, TAG_CONTROL, b) {
+                        log::error!("cannot send results to the client: {e}");
+                    }
+                }
+                Err(e) => log::error!("cannot encode results: {e}"),
+            }
+        }
+        if !n.outcomes.is_empty() {
+            let m = WorkerToScheduler::Finished {
+                outcomes: n.outcomes,
+            };
+            match codec::encode(&m) {
+                Ok(b) => {
+                    if let Err(e) = self.outbox.send(SCHEDULER, TAG_CONTROL, b) {
+                        log::error!("cannot send outcomes to the scheduler: {e}");
+                    }
+                }
+                Err(e) => log::error!("cannot encode outcomes: {e}"),
+            }
+        }
+    }
+}
