@@ -26,6 +26,7 @@ EXAMPLES=(
     "tree_sum"
     "memoize"
     "errors"
+    "bench_tasks 20000 300 300"
     "exit_paths ok"
     "exit_paths drop"
 )

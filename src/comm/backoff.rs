@@ -5,8 +5,8 @@
 //! so the progress thread polls instead, in three stages after its last
 //! activity:
 //!
-//! 1. **spin**: [`SPIN_ROUNDS`] rounds of yielding the core, when the next
-//!    message (a reply, the next task) is most likely;
+//! 1. **spin**: yielding the core for [`SPIN_FOR`], when the next message (a
+//!    reply, the next task) is most likely;
 //! 2. **doze**: sleeps doubling from [`MIN_SLEEP`] to [`DOZE_SLEEP`], for up to
 //!    [`DOZE_FOR`] of idleness;
 //! 3. **sleep**: [`DEEP_SLEEP`] per poll after that, for ranks idle for long
@@ -19,8 +19,8 @@
 
 use std::time::{Duration, Instant};
 
-/// Rounds of yielding before the first sleep.
-pub const SPIN_ROUNDS: u32 = 50;
+/// How long a thread yields before its first sleep.
+pub const SPIN_FOR: Duration = Duration::from_micros(500);
 /// First sleep period.
 pub const MIN_SLEEP: Duration = Duration::from_micros(8);
 /// Longest sleep while dozing.
@@ -35,6 +35,7 @@ pub const DEEP_SLEEP: Duration = Duration::from_millis(2);
 #[derive(Debug)]
 pub struct Backoff {
     idle_rounds: u32,
+    dozes: u32,
     idle_since: Instant,
 }
 
@@ -42,6 +43,7 @@ impl Default for Backoff {
     fn default() -> Self {
         Backoff {
             idle_rounds: 0,
+            dozes: 0,
             idle_since: Instant::now(),
         }
     }
@@ -51,6 +53,7 @@ impl Backoff {
     /// Something happened: poll eagerly again.
     pub fn reset(&mut self) {
         self.idle_rounds = 0;
+        self.dozes = 0;
     }
 
     /// Nothing happened this round: yield or park for a while.
@@ -58,10 +61,12 @@ impl Backoff {
         if self.idle_rounds == 0 {
             self.idle_since = Instant::now();
         }
-        if self.idle_rounds < SPIN_ROUNDS {
+        let idle = self.idle_since.elapsed();
+        if idle < SPIN_FOR {
             std::thread::yield_now();
-        } else if self.idle_since.elapsed() < DOZE_FOR {
-            let doublings = (self.idle_rounds - SPIN_ROUNDS).min(16);
+        } else if idle < DOZE_FOR {
+            let doublings = self.dozes.min(16);
+            self.dozes += 1;
             let sleep = MIN_SLEEP.saturating_mul(1 << doublings).min(DOZE_SLEEP);
             std::thread::park_timeout(sleep);
         } else {
