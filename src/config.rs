@@ -24,6 +24,13 @@
 use crate::error::{Error, Result};
 use std::path::PathBuf;
 
+/// Most workers (threads) of the embedded cluster.
+pub const MAX_LOCAL_WORKERS: usize = 4096;
+
+/// Smallest message limit: control messages (a worker list, a task batch)
+/// must always fit.
+pub const MIN_MESSAGE_BYTES: usize = 1 << 20;
+
 /// Hard ceiling on one message: MPI counts are 32-bit.
 pub const MAX_MESSAGE_CEILING: usize = i32::MAX as usize;
 
@@ -222,8 +229,10 @@ impl Config {
                 }
             },
         };
-        if local_workers == 0 {
-            return Err(Error::config("local_workers must be at least 1, got 0"));
+        if !(1..=MAX_LOCAL_WORKERS).contains(&local_workers) {
+            return Err(Error::config(format!(
+                "local_workers must be between 1 and {MAX_LOCAL_WORKERS}, got {local_workers}"
+            )));
         }
 
         let max_message_bytes = match self.max_message_bytes {
@@ -245,9 +254,9 @@ impl Config {
                 }
             },
         };
-        if !(1024..=MAX_MESSAGE_CEILING).contains(&max_message_bytes) {
+        if !(MIN_MESSAGE_BYTES..=MAX_MESSAGE_CEILING).contains(&max_message_bytes) {
             return Err(Error::config(format!(
-                "max_message_bytes must be between 1 KiB and {MAX_MESSAGE_CEILING} bytes \
+                "max_message_bytes must be between 1 MiB and {MAX_MESSAGE_CEILING} bytes \
                  (MPI counts are 32-bit), got {max_message_bytes}"
             )));
         }
@@ -349,7 +358,9 @@ fn parse_mode(v: &str) -> Result<Mode> {
 
 fn validate_log_level(level: &str) -> Result<()> {
     const LEVELS: [&str; 6] = ["off", "error", "warn", "info", "debug", "trace"];
-    for directive in level.split(',').filter(|d| !d.trim().is_empty()) {
+    // env_logger allows a `/regex` after the directives.
+    let directives = level.split('/').next().unwrap_or("");
+    for directive in directives.split(',').filter(|d| !d.trim().is_empty()) {
         let lvl = directive.rsplit('=').next().unwrap_or("").trim();
         let is_module_only = !directive.contains('=') && !LEVELS.contains(&lvl);
         if !LEVELS.contains(&lvl.to_ascii_lowercase().as_str()) && !is_module_only {
@@ -591,6 +602,11 @@ mod tests {
         assert!(err.is_ok());
         let err = resolve(&[("RANKFLOW_LOG", "rankflow=loud")]).unwrap_err();
         assert!(err.to_string().contains("loud"));
+        assert!(
+            resolve(&[("RUST_LOG", "info/worker")]).is_ok(),
+            "env_logger's regex suffix"
+        );
+        assert!(resolve(&[("RANKFLOW_LOCAL_WORKERS", "18446744073709551615")]).is_err());
     }
 
     #[test]
@@ -606,6 +622,7 @@ mod tests {
     #[test]
     fn message_limit_bounds() {
         assert!(resolve(&[("RANKFLOW_MAX_MESSAGE", "10")]).is_err());
+        assert!(resolve(&[("RANKFLOW_MAX_MESSAGE", "512KiB")]).is_err());
         assert!(resolve(&[("RANKFLOW_MAX_MESSAGE", "4GiB")]).is_err());
         assert_eq!(
             resolve(&[("RANKFLOW_MAX_MESSAGE", "64MiB")])

@@ -23,6 +23,9 @@ use std::sync::Arc;
 use std::thread::{JoinHandle, Thread};
 use std::time::Duration;
 
+/// Incoming messages taken per round of the progress loop.
+const PROBES_PER_ROUND: usize = 64;
+
 enum Command {
     Send {
         dest: Rank,
@@ -145,6 +148,13 @@ impl Transport for MpiTransport {
     }
 
     fn close(mut self: Box<Self>) -> Result<()> {
+        self.stop()
+    }
+}
+
+impl MpiTransport {
+    /// Completes queued sends and joins the progress thread.
+    fn stop(&mut self) -> Result<()> {
         let _ = self.outbox.commands.send(Command::Close);
         self.outbox.progress.unpark();
         if let Some(t) = self.thread.take() {
@@ -152,6 +162,16 @@ impl Transport for MpiTransport {
                 .map_err(|_| Error::transport("the MPI progress thread panicked"))?;
         }
         Ok(())
+    }
+}
+
+impl Drop for MpiTransport {
+    /// A transport dropped without `close` (a panic unwinding) still stops
+    /// its progress thread, so MPI is never finalized under it.
+    fn drop(&mut self) {
+        if let Err(e) = self.stop() {
+            log::error!("{e}");
+        }
     }
 }
 
@@ -221,7 +241,11 @@ fn progress_loop(
             in_flight = in_flight.into_iter().filter_map(InFlight::poll).collect();
             active |= in_flight.len() != before;
         }
-        while let Some((message, status)) = world.any_process().immediate_matched_probe() {
+        // A bounded number per round, so queued sends are never starved.
+        for _ in 0..PROBES_PER_ROUND {
+            let Some((message, status)) = world.any_process().immediate_matched_probe() else {
+                break;
+            };
             active = true;
             let count = status.count(u8::equivalent_datatype()).max(0) as usize;
             let (payload, status) = (message, status).matched_receive_vec::<u8>();

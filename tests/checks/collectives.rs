@@ -156,11 +156,18 @@ pub fn point_to_point(g: &Group) {
         if n > 1 {
             let err = g.recv::<Vec<f64>>(Some(1), Some(4)).unwrap_err();
             assert_eq!(err.kind(), ErrorKind::Codec);
+            // 3 bytes are not a whole f64: an error, not an abort.
+            let err = g.recv_vec::<f64>(Some(1), Some(5)).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::InvalidArgument, "{err}");
+            let mut two = [0u16; 2];
+            assert!(g.recv_into(&mut two, Some(1), Some(6)).is_err());
         }
     } else {
         g.send(&(g.rank(), "hi".to_string()), 0, 3).unwrap();
         if g.rank() == 1 {
             g.send(&"text", 0, 4).unwrap();
+            g.send_slice(&[1u8, 2, 3], 0, 5).unwrap();
+            g.send_slice(&[1u8, 2, 3], 0, 6).unwrap();
         }
     }
     assert!(g.send(&1, n, 0).is_err());

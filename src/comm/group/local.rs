@@ -38,11 +38,16 @@ struct Mailbox {
     ready: Condvar,
 }
 
+/// A split group not yet taken by all its members: the group, and how many
+/// have yet to take it.
+type Pending = (Arc<Shared>, usize);
+
 /// State shared by the members of one group.
 struct Shared {
     mailboxes: Vec<Mailbox>,
-    /// Groups split from this one, by (split number, color).
-    children: Mutex<HashMap<(u64, u16), Arc<Shared>>>,
+    /// Groups split from this one, by (split number, color), with how many
+    /// members have yet to take theirs; removed when the last one has.
+    children: Mutex<HashMap<(u64, u16), Pending>>,
     /// Set when any member of the world panics; shared with every split.
     poison: Arc<Mutex<Option<String>>>,
 }
@@ -328,8 +333,16 @@ impl RawGroup for LocalGroup {
             Channel::User(t) => t,
             Channel::Collective => 0,
         };
+        let data = plain_vec_from_bytes(&m.data).map_err(|e| {
+            Error::invalid(format!(
+                "rank {} sent {} bytes (tag {tag}): {}",
+                m.source,
+                m.data.len(),
+                e.message()
+            ))
+        })?;
         Ok((
-            plain_vec_from_bytes(&m.data)?,
+            data,
             Status {
                 source: m.source,
                 tag,
@@ -380,10 +393,18 @@ impl RawGroup for LocalGroup {
                 .children
                 .lock()
                 .unwrap_or_else(|e| e.into_inner());
-            children
-                .entry((epoch, color))
-                .or_insert_with(|| Shared::new(members.len(), self.shared.poison.clone()))
-                .clone()
+            let entry = children.entry((epoch, color)).or_insert_with(|| {
+                (
+                    Shared::new(members.len(), self.shared.poison.clone()),
+                    members.len(),
+                )
+            });
+            entry.1 -= 1;
+            let shared = entry.0.clone();
+            if entry.1 == 0 {
+                children.remove(&(epoch, color));
+            }
+            shared
         };
         Ok(Some(LocalGroup {
             rank,

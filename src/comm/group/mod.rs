@@ -34,6 +34,14 @@ const MAX_COUNT: usize = i32::MAX as usize;
 /// Elements per step when a broadcast is larger than one MPI call can carry.
 const BCAST_CHUNK: usize = 1 << 30;
 
+/// The sum of `counts` if it fits in one MPI call, else `None`.
+pub(crate) fn checked_total(counts: &[usize]) -> Option<usize> {
+    counts
+        .iter()
+        .try_fold(0usize, |acc, &c| acc.checked_add(c))
+        .filter(|&t| t <= MAX_COUNT)
+}
+
 /// Who sent a received message, and with which tag.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Status {

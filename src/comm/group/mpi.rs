@@ -4,6 +4,7 @@
 //! every member, element totals within MPI's 32-bit counts).
 
 use super::{RawGroup, Status};
+use crate::comm::codec::plain_vec_from_bytes;
 use crate::comm::plain::{Op, Plain};
 use crate::comm::transport::Tag;
 use crate::error::{Error, Result};
@@ -11,7 +12,7 @@ use mpi::collective::SystemOperation;
 use mpi::datatype::{Partition, PartitionMut};
 use mpi::point_to_point::{Destination, MatchedReceiveVec, Message, Source};
 use mpi::topology::{Color, Communicator, SimpleCommunicator};
-use mpi::traits::{CommunicatorCollectives, Root};
+use mpi::traits::{CommunicatorCollectives, Equivalence, Root};
 
 /// A group backed by an MPI communicator.
 pub struct MpiGroup {
@@ -156,14 +157,23 @@ impl RawGroup for MpiGroup {
         source: Option<usize>,
         tag: Option<Tag>,
     ) -> Result<(Vec<T>, Status)> {
-        let (data, status) = self.probe(source, tag).matched_receive_vec::<T>();
-        Ok((
-            data,
-            Status {
-                source: status.source_rank() as usize,
-                tag: status.tag() as Tag,
-            },
-        ))
+        // Received as bytes, so a message whose length is not a whole number
+        // of `T` is an error here rather than an abort inside rsmpi.
+        let (bytes, status) = self.probe(source, tag).matched_receive_vec::<u8>();
+        let status = Status {
+            source: status.source_rank() as usize,
+            tag: status.tag() as Tag,
+        };
+        let data = plain_vec_from_bytes(&bytes).map_err(|e| {
+            Error::invalid(format!(
+                "rank {} sent {} bytes (tag {}): {}",
+                status.source,
+                bytes.len(),
+                status.tag,
+                e.message()
+            ))
+        })?;
+        Ok((data, status))
     }
 
     fn recv_into<T: Plain>(
@@ -173,18 +183,23 @@ impl RawGroup for MpiGroup {
         tag: Option<Tag>,
     ) -> Result<Status> {
         let (message, status) = self.probe(source, tag);
-        let count = status.count(T::equivalent_datatype()).max(0) as usize;
+        let bytes = status.count(u8::equivalent_datatype()).max(0) as usize;
         let from = status.source_rank() as usize;
         let tag_got = status.tag() as Tag;
-        if count != buf.len() {
+        if bytes != std::mem::size_of_val(buf) {
             // Drain the message so it cannot match a later receive.
-            let _ = (message, status).matched_receive_vec::<T>();
+            let _ = (message, status).matched_receive_vec::<u8>();
             return Err(Error::invalid(format!(
-                "rank {from} sent {count} elements (tag {tag_got}) into a buffer of {}",
-                buf.len()
+                "rank {from} sent {bytes} bytes (tag {tag_got}) into a buffer of {} elements ({} bytes)",
+                buf.len(),
+                std::mem::size_of_val(buf)
             )));
         }
-        message.matched_receive_into(buf);
+        if !buf.is_empty() {
+            message.matched_receive_into(buf);
+        } else {
+            let _ = (message, status).matched_receive_vec::<u8>();
+        }
         Ok(Status {
             source: from,
             tag: tag_got,

@@ -2,7 +2,7 @@
 //! `Serialize + DeserializeOwned` value, encoded with the crate's codec; the
 //! bytes then travel with the zero-copy primitives.
 
-use super::{Backend, Group, RawGroup, Refusal, MAX_COUNT};
+use super::{checked_total, Backend, Group, RawGroup, Refusal, MAX_COUNT};
 use crate::comm::codec;
 use crate::comm::group::Status;
 use crate::comm::transport::Tag;
@@ -79,7 +79,7 @@ impl Group {
         let parts = if self.rank() == root {
             Some(match items {
                 None => Err(Refusal::Missing),
-                Some((v, c)) if c.len() != self.size() || c.iter().sum::<usize>() != v.len() => {
+                Some((v, c)) if c.len() != self.size() || checked_total(c) != Some(v.len()) => {
                     Err(Refusal::BadCounts)
                 }
                 Some((v, counts)) => {
@@ -149,7 +149,7 @@ impl Group {
                 format!("{what}: rank {bad} could not encode its value"),
             ));
         }
-        let total: usize = counts.iter().sum();
+        let total = counts.iter().fold(0usize, |a, &c| a.saturating_add(c));
         if total > MAX_COUNT {
             return Err(Error::invalid(format!(
                 "{what} of {total} bytes is over MPI's 2 GiB limit for one call"

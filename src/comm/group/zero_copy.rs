@@ -3,7 +3,7 @@
 //! happens to the buffer: `bcast_into` fills it, `gather_into` fills the root's,
 //! `_vec` variants allocate the result.
 
-use super::{Backend, Group, RawGroup, Refusal, BCAST_CHUNK, MAX_COUNT};
+use super::{checked_total, Backend, Group, RawGroup, Refusal, BCAST_CHUNK, MAX_COUNT};
 use crate::comm::group::Status;
 use crate::comm::plain::{Op, Plain};
 use crate::comm::transport::Tag;
@@ -70,7 +70,7 @@ impl Group {
         let refusal = match (self.rank() == root, send) {
             (true, None) => Some(Refusal::Missing),
             (true, Some((data, counts)))
-                if counts.len() != self.size() || counts.iter().sum::<usize>() != data.len() =>
+                if counts.len() != self.size() || checked_total(counts) != Some(data.len()) =>
             {
                 Some(Refusal::BadCounts)
             }
@@ -89,7 +89,7 @@ impl Group {
         let refusal = match (self.rank() == root, send) {
             (true, None) => Some(Refusal::Missing),
             (true, Some((data, counts)))
-                if counts.len() != self.size() || counts.iter().sum::<usize>() != data.len() =>
+                if counts.len() != self.size() || checked_total(counts) != Some(data.len()) =>
             {
                 Some(Refusal::BadCounts)
             }
@@ -165,7 +165,7 @@ impl Group {
     ) -> Result<Vec<usize>> {
         self.check_root(root)?;
         let counts = self.all_counts(send.len())?;
-        let total: usize = counts.iter().sum();
+        let total = counts.iter().fold(0usize, |a, &c| a.saturating_add(c));
         if total > MAX_COUNT {
             return Err(Error::invalid(format!(
                 "gather of {total} elements is over MPI's 2^31-element limit for one call"
@@ -200,7 +200,7 @@ impl Group {
     ) -> Result<Option<(Vec<T>, Vec<usize>)>> {
         self.check_root(root)?;
         let counts = self.all_counts(send.len())?;
-        let total: usize = counts.iter().sum();
+        let total = counts.iter().fold(0usize, |a, &c| a.saturating_add(c));
         if total > MAX_COUNT {
             return Err(Error::invalid(format!(
                 "gather of {total} elements is over MPI's 2^31-element limit for one call"
@@ -220,7 +220,7 @@ impl Group {
     /// `recv` (MPI_Allgatherv). Returns the counts.
     pub fn allgather_into<T: Plain>(&self, send: &[T], recv: &mut [T]) -> Result<Vec<usize>> {
         let counts = self.all_counts(send.len())?;
-        let total: usize = counts.iter().sum();
+        let total = counts.iter().fold(0usize, |a, &c| a.saturating_add(c));
         if total > MAX_COUNT {
             return Err(Error::invalid(format!(
                 "allgather of {total} elements is over MPI's 2^31-element limit for one call"
@@ -242,7 +242,7 @@ impl Group {
     /// Every member's `send`, concatenated in rank order, as a new vector.
     pub fn allgather_vec<T: Plain>(&self, send: &[T]) -> Result<(Vec<T>, Vec<usize>)> {
         let counts = self.all_counts(send.len())?;
-        let total: usize = counts.iter().sum();
+        let total = counts.iter().fold(0usize, |a, &c| a.saturating_add(c));
         if total > MAX_COUNT {
             return Err(Error::invalid(format!(
                 "allgather of {total} elements is over MPI's 2^31-element limit for one call"
