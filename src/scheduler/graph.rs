@@ -541,3 +541,222 @@ fn dependency_failure(key: Key, cause: &TaskFailure) -> TaskFailure {
         root: Some(root),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn noop(_: usize, _: &[&[u8]]) -> Result<Vec<u8>, String> {
+        Ok(Vec::new())
+    }
+
+    fn spec(key: u64, deps: &[u64]) -> TaskSpec {
+        let mut parts: Vec<Part> = deps.iter().map(|&d| Part::Future(Key(d))).collect();
+        parts.push(Part::Inline(vec![1]));
+        TaskSpec {
+            key: Key(key),
+            function: FnRef::new(0, noop, 0),
+            parts,
+            priority: 0,
+            retries: 0,
+            workers: None,
+            allow_other_workers: false,
+        }
+    }
+
+    fn graph(workers: &[usize]) -> TaskGraph {
+        let mut g = TaskGraph::new();
+        for &w in workers {
+            g.add_worker(w, 1);
+        }
+        g
+    }
+
+    fn assigned(fx: &Effects) -> Vec<(usize, u64)> {
+        fx.compute
+            .iter()
+            .flat_map(|(w, specs)| specs.iter().map(move |s| (*w, s.key.0)))
+            .collect()
+    }
+
+    fn done(key: u64, nbytes: u64) -> Outcome {
+        Outcome::Done {
+            key: Key(key),
+            nbytes,
+            micros: 10,
+        }
+    }
+
+    fn failed(key: u64, worker: usize) -> Outcome {
+        Outcome::Failed(TaskFailure {
+            kind: FailureKind::Panicked,
+            message: "boom".into(),
+            key: Key(key),
+            worker: Some(worker),
+            root: None,
+        })
+    }
+
+    #[test]
+    fn dependents_wait_then_run_where_their_input_is() {
+        let mut g = graph(&[2, 3]);
+        let mut fx = Effects::default();
+        g.submit(vec![spec(1, &[]), spec(2, &[1])], vec![], &mut fx);
+        assert_eq!(assigned(&fx), vec![(2, 1)]);
+        let mut fx = Effects::default();
+        g.finished(2, vec![done(1, 1_000_000)], &mut fx);
+        assert_eq!(assigned(&fx), vec![(2, 2)], "runs where its input is");
+        assert_eq!(fx.compute[&2][0].inputs[0], Input::Local(Key(1)));
+    }
+
+    #[test]
+    fn placed_data_attracts_its_task_and_remote_inputs_are_named() {
+        let mut g = graph(&[2, 3]);
+        let mut fx = Effects::default();
+        let placed = vec![Placed {
+            key: Key(50),
+            worker: 3,
+            nbytes: 500_000,
+        }];
+        g.submit(vec![spec(1, &[50]), spec(2, &[])], placed, &mut fx);
+        let a = assigned(&fx);
+        assert!(a.contains(&(3, 1)), "{a:?}");
+        let mut fx = Effects::default();
+        g.finished(3, vec![done(1, 8)], &mut fx);
+        assert_eq!(
+            fx.free.get(&3),
+            Some(&vec![Key(50)]),
+            "placed data freed after use"
+        );
+        let mut fx = Effects::default();
+        g.submit(vec![spec(3, &[1, 2])], vec![], &mut fx);
+        g.finished(2, vec![done(2, 8)], &mut fx);
+        let inputs = &fx.compute.values().next().unwrap()[0].inputs;
+        assert!(inputs.iter().any(|i| matches!(i, Input::Remote { .. })));
+    }
+
+    #[test]
+    fn release_frees_and_forgets() {
+        let mut g = graph(&[2]);
+        let mut fx = Effects::default();
+        g.submit(vec![spec(1, &[])], vec![], &mut fx);
+        g.finished(2, vec![done(1, 8)], &mut fx);
+        let mut fx = Effects::default();
+        g.release(&[Key(1)], &mut fx);
+        assert_eq!(fx.free.get(&2), Some(&vec![Key(1)]));
+        assert!(g.is_empty());
+    }
+
+    #[test]
+    fn a_released_input_is_kept_until_its_dependent_finishes() {
+        let mut g = graph(&[2]);
+        let mut fx = Effects::default();
+        g.submit(vec![spec(1, &[]), spec(2, &[1])], vec![], &mut fx);
+        g.release(&[Key(1)], &mut fx);
+        g.finished(2, vec![done(1, 8)], &mut fx);
+        let mut fx = Effects::default();
+        g.finished(2, vec![done(2, 8)], &mut fx);
+        assert_eq!(fx.free.get(&2), Some(&vec![Key(1)]));
+    }
+
+    #[test]
+    fn failures_reach_dependents_with_the_root_cause() {
+        let mut g = graph(&[2]);
+        let mut fx = Effects::default();
+        g.submit(
+            vec![spec(1, &[]), spec(2, &[1]), spec(3, &[2])],
+            vec![],
+            &mut fx,
+        );
+        let mut fx = Effects::default();
+        g.finished(2, vec![failed(1, 2)], &mut fx);
+        let mut keys: Vec<u64> = fx.failures.iter().map(|f| f.key.0).collect();
+        keys.sort();
+        assert_eq!(keys, vec![1, 2, 3]);
+        assert!(fx
+            .failures
+            .iter()
+            .filter(|f| f.key != Key(1))
+            .all(|f| f.root == Some(Key(1)) && f.kind == FailureKind::Dependency));
+        // A new task on a failed input fails at once.
+        let mut fx = Effects::default();
+        g.submit(vec![spec(4, &[1])], vec![], &mut fx);
+        assert_eq!(fx.failures.len(), 1);
+        assert_eq!(fx.failures[0].root, Some(Key(1)));
+    }
+
+    #[test]
+    fn retries_requeue_a_failed_task() {
+        let mut g = graph(&[2]);
+        let mut s = spec(1, &[]);
+        s.retries = 1;
+        let mut fx = Effects::default();
+        g.submit(vec![s], vec![], &mut fx);
+        let mut fx = Effects::default();
+        g.finished(2, vec![failed(1, 2)], &mut fx);
+        assert!(fx.failures.is_empty());
+        assert_eq!(assigned(&fx), vec![(2, 1)]);
+        let mut fx = Effects::default();
+        g.finished(2, vec![failed(1, 2)], &mut fx);
+        assert_eq!(fx.failures.len(), 1);
+    }
+
+    #[test]
+    fn cancel_stops_tasks_that_have_not_started() {
+        let mut g = graph(&[2]);
+        let mut fx = Effects::default();
+        g.submit(vec![spec(1, &[]), spec(2, &[1])], vec![], &mut fx);
+        let mut fx = Effects::default();
+        g.cancel(&[Key(2), Key(1)], &mut fx);
+        assert_eq!(fx.failures.len(), 1, "only the waiting one");
+        assert_eq!(fx.failures[0].kind, FailureKind::Cancelled);
+    }
+
+    #[test]
+    fn restrictions_and_unknown_workers() {
+        let mut g = graph(&[2, 3]);
+        let mut s = spec(1, &[]);
+        s.workers = Some(vec![3]);
+        let mut bad = spec(2, &[]);
+        bad.workers = Some(vec![9]);
+        let mut fx = Effects::default();
+        g.submit(vec![s, bad], vec![], &mut fx);
+        assert_eq!(assigned(&fx), vec![(3, 1)]);
+        assert_eq!(fx.failures.len(), 1);
+        assert_eq!(fx.failures[0].kind, FailureKind::Refused);
+    }
+
+    #[test]
+    fn queue_depth_follows_task_length() {
+        let mut g = graph(&[2]);
+        assert_eq!(g.capacity(2), 2, "unknown length: threads x 2");
+        let mut fx = Effects::default();
+        g.submit((1..=10).map(|k| spec(k, &[])).collect(), vec![], &mut fx);
+        assert_eq!(assigned(&fx).len(), 2);
+        let mut fx = Effects::default();
+        g.finished(2, vec![done(1, 8), done(2, 8)], &mut fx);
+        assert!(g.capacity(2) > 100, "10 us tasks queue deep");
+        assert_eq!(assigned(&fx).len(), 8, "the rest go at once");
+    }
+
+    #[test]
+    fn least_loaded_then_least_recently_used() {
+        let mut g = graph(&[2, 3, 4]);
+        let mut fx = Effects::default();
+        g.submit((1..=3).map(|k| spec(k, &[])).collect(), vec![], &mut fx);
+        let mut workers: Vec<usize> = assigned(&fx).iter().map(|a| a.0).collect();
+        workers.sort();
+        assert_eq!(workers, vec![2, 3, 4], "spread over all workers");
+    }
+
+    #[test]
+    fn oversized_inline_arguments_are_refused() {
+        let mut g = graph(&[2]);
+        let mut s = spec(1, &[]);
+        s.parts = vec![Part::Inline(vec![0; INLINE_LIMIT + 1])];
+        let mut fx = Effects::default();
+        g.submit(vec![s], vec![], &mut fx);
+        assert_eq!(fx.failures.len(), 1);
+        assert!(fx.failures[0].message.contains("limit"));
+    }
+}

@@ -1,0 +1,218 @@
+//! The task API on the embedded cluster: graphs, memoization, large
+//! arguments and results, waiting, cancelling, targeting, and the bad inputs
+//! that must give clear errors without hanging.
+
+use rankflow::{Config, ErrorKind, FailureKind, FutureStatus, Mode, TaskOptions, WaitFor};
+use std::time::{Duration, Instant};
+
+fn cluster(workers: usize) -> rankflow::Client {
+    rankflow::initialize(Config::new().mode(Mode::Local).local_workers(workers)).unwrap()
+}
+
+fn square(x: u64) -> u64 {
+    x * x
+}
+
+fn add((a, b): (u64, u64)) -> u64 {
+    a + b
+}
+
+fn sum(xs: Vec<u64>) -> u64 {
+    xs.iter().sum()
+}
+
+fn nap(ms: u64) -> u64 {
+    std::thread::sleep(Duration::from_millis(ms));
+    ms
+}
+
+fn length(v: Vec<u8>) -> usize {
+    v.len()
+}
+
+fn big(n: usize) -> Vec<u8> {
+    (0..n).map(|i| i as u8).collect()
+}
+
+fn worker_of(_: u64) -> usize {
+    rankflow::current_worker().expect("inside a task")
+}
+
+#[test]
+fn map_gather_and_graphs() {
+    let c = cluster(3);
+    let squares = c.map(square, 0..1000u64).unwrap();
+    let values = c.gather(&squares).unwrap();
+    assert_eq!(values, (0..1000u64).map(|x| x * x).collect::<Vec<_>>());
+    // A value and a future mixed, a vector of futures, a closure.
+    let s = c.submit(add, (&squares[3], 1)).unwrap();
+    assert_eq!(s.result().unwrap(), 10);
+    let total = c.submit(sum, &squares[..10].to_vec()).unwrap();
+    assert_eq!(
+        total.result().unwrap(),
+        (0..10u64).map(|x| x * x).sum::<u64>()
+    );
+    let doubled = c.submit(|x: u64| x * 2, total).unwrap();
+    assert_eq!(doubled.result().unwrap(), 570);
+    c.shutdown().unwrap();
+}
+
+#[test]
+fn pure_tasks_share_a_key_impure_ones_do_not() {
+    let c = cluster(2);
+    let a = c.submit(square, 7).unwrap();
+    let b = c.submit(square, 7).unwrap();
+    assert_eq!(a.key(), b.key());
+    let impure = TaskOptions::new().pure(false);
+    let x = c.submit_with_options(square, 7, &impure).unwrap();
+    let y = c.submit_with_options(square, 7, &impure).unwrap();
+    assert_ne!(x.key(), y.key());
+    assert_eq!(c.gather(&[a, b, x, y]).unwrap(), vec![49; 4]);
+}
+
+#[test]
+fn large_arguments_and_results_go_around_the_scheduler() {
+    let c = cluster(2);
+    let payload = vec![7u8; 300_000];
+    let n = c.submit(length, payload.clone()).unwrap();
+    assert_eq!(n.result().unwrap(), 300_000);
+    // The same large argument twice: one placement, one key.
+    assert_eq!(c.submit(length, payload).unwrap().key(), n.key());
+    let r = c.submit(big, 200_000usize).unwrap();
+    let bytes = r.result().unwrap();
+    assert_eq!(bytes.len(), 200_000);
+    assert_eq!(bytes[1234], (1234 % 256) as u8);
+    // A large result as the input of another task moves worker to worker.
+    let again = c.submit(length, &r).unwrap();
+    assert_eq!(again.result().unwrap(), 200_000);
+}
+
+#[test]
+fn as_completed_and_wait() {
+    let c = cluster(2);
+    let opts = TaskOptions::new();
+    let slow = c.submit_with_options(nap, 300, &opts).unwrap();
+    let fast = c.submit_with_options(nap, 10, &opts).unwrap();
+    let r = c
+        .wait(
+            vec![slow.clone(), fast.clone()],
+            WaitFor::FirstCompleted,
+            None,
+        )
+        .unwrap();
+    assert_eq!(r.done.len(), 1);
+    assert_eq!(r.done[0].key(), fast.key());
+    let r = c
+        .wait(
+            vec![slow.clone()],
+            WaitFor::AllCompleted,
+            Some(Duration::from_millis(1)),
+        )
+        .unwrap();
+    assert_eq!((r.done.len(), r.not_done.len()), (0, 1), "timed out first");
+    let order: Vec<u64> = c
+        .as_completed(vec![slow, fast])
+        .map(|f| f.unwrap().result().unwrap())
+        .collect();
+    assert_eq!(order, vec![10, 300]);
+}
+
+#[test]
+fn workers_targeting_and_priority() {
+    let c = cluster(3);
+    let only = TaskOptions::new().workers(&[3]).pure(false);
+    let ranks = c
+        .gather(&c.map_with_options(worker_of, 0..20u64, &only).unwrap())
+        .unwrap();
+    assert!(ranks.iter().all(|&r| r == 3), "{ranks:?}");
+    let err = c
+        .submit_with_options(worker_of, 1, &TaskOptions::new().workers(&[99]))
+        .unwrap_err();
+    assert!(err.to_string().contains("99"), "{err}");
+    let urgent = c
+        .submit_with_options(square, 3, &TaskOptions::new().priority(10))
+        .unwrap();
+    assert_eq!(urgent.result().unwrap(), 9);
+}
+
+#[test]
+fn a_panicking_task_fails_its_future_and_dependents_only() {
+    fn explode(x: u64) -> u64 {
+        if x == 3 {
+            panic!("three is right out");
+        }
+        x
+    }
+    let c = cluster(2);
+    let fs = c.map(explode, 0..6u64).unwrap();
+    let e = fs[3].result().unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Task);
+    let f = e.task_failure().unwrap();
+    assert_eq!(f.kind, FailureKind::Panicked);
+    assert!(f.message.contains("three is right out"));
+    assert!(matches!(f.worker, Some(2) | Some(3)));
+    let dep = c.submit(add, (&fs[3], &fs[4])).unwrap();
+    let e = dep.result().unwrap_err();
+    assert_eq!(e.task_failure().unwrap().root, Some(fs[3].key()));
+    for (i, f) in fs.iter().enumerate().filter(|(i, _)| *i != 3) {
+        assert_eq!(f.result().unwrap(), i as u64);
+    }
+    assert_eq!(fs[3].status(), FutureStatus::Failed);
+    // gather reports the first failure.
+    assert!(c.gather(&fs).is_err());
+}
+
+#[test]
+fn cancelled_futures_report_cancelled() {
+    let c = cluster(1);
+    let busy = c.submit(nap, 300).unwrap();
+    let queued = c.submit(nap, 301).unwrap();
+    let later = c.submit(nap, 302).unwrap();
+    later.cancel().unwrap();
+    let e = later.result().unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Cancelled);
+    assert_eq!(later.status(), FutureStatus::Cancelled);
+    assert!(c.gather(&[later]).is_err());
+    assert_eq!(busy.result().unwrap(), 300);
+    assert_eq!(queued.result().unwrap(), 301);
+}
+
+#[test]
+fn futures_outliving_the_client_report_shutdown() {
+    let c = cluster(1);
+    let pending = c.submit(nap, 2000).unwrap();
+    let start = Instant::now();
+    c.shutdown().unwrap();
+    let e = pending.result().unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::ShutDown, "{e}");
+    assert!(start.elapsed() < Duration::from_secs(10));
+}
+
+#[test]
+fn result_as_the_wrong_type_is_a_codec_error() {
+    let c = cluster(1);
+    let f = c.submit(|x: u64| format!("{x}"), 5).unwrap();
+    assert_eq!(f.result().unwrap(), "5");
+    assert_eq!(
+        f.result_as::<Vec<f64>>().unwrap_err().kind(),
+        ErrorKind::Codec
+    );
+}
+
+#[test]
+fn retries_rerun_a_failing_task() {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static TRIES: AtomicU32 = AtomicU32::new(0);
+    fn flaky(x: u32) -> u32 {
+        if TRIES.fetch_add(1, Ordering::SeqCst) < 2 {
+            panic!("not yet");
+        }
+        x
+    }
+    let c = cluster(1);
+    let f = c
+        .submit_with_options(flaky, 9, &TaskOptions::new().retries(2))
+        .unwrap();
+    assert_eq!(f.result().unwrap(), 9);
+    assert_eq!(TRIES.load(Ordering::SeqCst), 3);
+}
