@@ -47,7 +47,7 @@ fn map_gather_and_graphs() {
     // A value and a future mixed, a vector of futures, a closure.
     let s = c.submit(add, (&squares[3], 1)).unwrap();
     assert_eq!(s.result().unwrap(), 10);
-    let total = c.submit(sum, &squares[..10].to_vec()).unwrap();
+    let total = c.submit(sum, squares[..10].to_vec()).unwrap();
     assert_eq!(
         total.result().unwrap(),
         (0..10u64).map(|x| x * x).sum::<u64>()
