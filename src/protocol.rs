@@ -190,6 +190,11 @@ pub enum WorkerToScheduler {
         /// One per task.
         outcomes: Vec<Outcome>,
     },
+    /// Answer to `Steal`: the tasks taken off the queue unstarted.
+    Stolen {
+        /// Their keys (the others had started or finished).
+        keys: Vec<Key>,
+    },
 }
 
 /// Scheduler -> worker.
@@ -204,6 +209,11 @@ pub enum SchedulerToWorker {
     },
     /// Drop these results from the store.
     Free {
+        /// The keys.
+        keys: Vec<Key>,
+    },
+    /// Hand back these queued tasks if they have not started.
+    Steal {
         /// The keys.
         keys: Vec<Key>,
     },

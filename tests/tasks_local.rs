@@ -216,3 +216,17 @@ fn retries_rerun_a_failing_task() {
     assert_eq!(f.result().unwrap(), 9);
     assert_eq!(TRIES.load(Ordering::SeqCst), 3);
 }
+
+#[test]
+fn an_idle_worker_steals_a_task_queued_behind_a_long_one() {
+    fn timed((ms, _tag): (u64, u64)) -> usize {
+        std::thread::sleep(Duration::from_millis(ms));
+        rankflow::current_worker().expect("inside a task")
+    }
+    let c = cluster(2);
+    // Hand-out order: 1 -> worker 2, 2 -> 3, 3 -> 2 (behind the long one), 4 -> 3.
+    let fs = c.map(timed, [(600, 1), (20, 2), (50, 3), (20, 4)]).unwrap();
+    let ran_on = fs[2].result().unwrap();
+    assert_eq!(ran_on, 3, "the queued task moved to the idle worker");
+    assert_eq!(c.gather(&fs).unwrap().len(), 4);
+}

@@ -23,7 +23,7 @@ use crate::task::args::Part;
 use crate::task::shipping::FnRef;
 use crate::task::{FailureKind, Key, TaskFailure};
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap, HashSet};
 
 /// The largest inline argument position the scheduler accepts; the client
 /// puts larger ones on a worker directly.
@@ -65,6 +65,10 @@ struct WorkerLoad {
     threads: usize,
     processing: usize,
     last_used: u64,
+    /// Tasks handed to this worker and not yet finished, by hand-out order.
+    outstanding: BTreeSet<(u64, Key)>,
+    /// A steal request to this worker is unanswered.
+    steal_pending: bool,
 }
 
 /// What the graph wants sent after an event.
@@ -76,6 +80,8 @@ pub struct Effects {
     pub compute: BTreeMap<usize, Vec<ComputeSpec>>,
     /// Results to drop, by worker.
     pub free: BTreeMap<usize, Vec<Key>>,
+    /// Queued tasks to take back, by worker (work stealing).
+    pub steal: BTreeMap<usize, Vec<Key>>,
 }
 
 /// The scheduler's view of every task.
@@ -290,8 +296,10 @@ impl TaskGraph {
                 .get(&key)
                 .is_some_and(|t| t.state == State::Processing(worker));
             if was_here {
+                let seq = self.tasks.get(&key).map_or(0, |t| t.seq);
                 if let Some(w) = self.workers.get_mut(&worker) {
                     w.processing = w.processing.saturating_sub(1);
+                    w.outstanding.remove(&(seq, key));
                 }
             }
             match outcome {
@@ -458,6 +466,94 @@ impl TaskGraph {
             }
         }
         self.ready.extend(deferred);
+        if self.ready.is_empty() {
+            self.plan_steals(fx);
+        }
+    }
+
+    /// Work stealing: when nothing waits in the scheduler but a worker has
+    /// idle threads while another has tasks queued behind busy ones, ask the
+    /// busy worker to hand back some that have not started and whose inputs
+    /// do not pin them there (at most [`INLINE_LIMIT`] bytes held on it).
+    fn plan_steals(&mut self, fx: &mut Effects) {
+        let idle: usize = self
+            .workers
+            .values()
+            .map(|w| w.threads.saturating_sub(w.processing))
+            .sum();
+        if idle == 0 {
+            return;
+        }
+        let victims: Vec<(usize, usize)> = self
+            .workers
+            .iter()
+            .filter(|(_, w)| !w.steal_pending && w.processing > w.threads)
+            .map(|(&r, w)| (r, w.processing - w.threads))
+            .collect();
+        let mut budget = idle;
+        for (victim, excess) in victims {
+            if budget == 0 {
+                break;
+            }
+            let take = excess.div_ceil(2).min(budget);
+            let keys: Vec<Key> = self.workers[&victim]
+                .outstanding
+                .iter()
+                .rev()
+                .map(|&(_, k)| k)
+                .filter(|k| self.movable(*k, victim))
+                .take(take)
+                .collect();
+            if keys.is_empty() {
+                continue;
+            }
+            budget -= keys.len();
+            if let Some(w) = self.workers.get_mut(&victim) {
+                w.steal_pending = true;
+            }
+            fx.steal.insert(victim, keys);
+        }
+    }
+
+    /// Whether task `key`, queued on `victim`, could as well run elsewhere.
+    fn movable(&self, key: Key, victim: usize) -> bool {
+        let Some(t) = self.tasks.get(&key) else {
+            return false;
+        };
+        if t.workers.is_some() && !t.allow_other {
+            return false;
+        }
+        let pinned: u64 = t
+            .deps
+            .iter()
+            .filter_map(|d| match self.tasks.get(d).map(|t| &t.state) {
+                Some(State::Memory { worker, nbytes }) if *worker == victim => Some(*nbytes),
+                _ => None,
+            })
+            .sum();
+        pinned <= INLINE_LIMIT as u64
+    }
+
+    /// `victim` handed back these queued tasks (the others had started).
+    pub fn stolen(&mut self, victim: usize, keys: &[Key], fx: &mut Effects) {
+        if let Some(w) = self.workers.get_mut(&victim) {
+            w.steal_pending = false;
+        }
+        for &k in keys {
+            let Some(t) = self.tasks.get(&k) else {
+                continue;
+            };
+            if t.state != State::Processing(victim) {
+                continue;
+            }
+            let seq = t.seq;
+            if let Some(w) = self.workers.get_mut(&victim) {
+                w.processing = w.processing.saturating_sub(1);
+                w.outstanding.remove(&(seq, k));
+            }
+            self.make_ready(k);
+        }
+        self.schedule(fx);
     }
 
     fn has_room(&self) -> bool {
@@ -518,12 +614,17 @@ impl TaskGraph {
             function,
             inputs,
         });
-        if let Some(t) = self.tasks.get_mut(&key) {
-            t.state = State::Processing(rank);
-        }
+        let seq = match self.tasks.get_mut(&key) {
+            Some(t) => {
+                t.state = State::Processing(rank);
+                t.seq
+            }
+            None => return,
+        };
         if let Some(w) = self.workers.get_mut(&rank) {
             w.processing += 1;
             w.last_used = tick;
+            w.outstanding.insert((seq, key));
         }
     }
 }
@@ -747,6 +848,28 @@ mod tests {
         let mut workers: Vec<usize> = assigned(&fx).iter().map(|a| a.0).collect();
         workers.sort();
         assert_eq!(workers, vec![2, 3, 4], "spread over all workers");
+    }
+
+    #[test]
+    fn an_idle_worker_steals_queued_tasks() {
+        let mut g = graph(&[2, 3]);
+        let mut fx = Effects::default();
+        g.submit((1..=4).map(|k| spec(k, &[])).collect(), vec![], &mut fx);
+        assert_eq!(assigned(&fx), vec![(2, 1), (2, 3), (3, 2), (3, 4)]);
+        let mut fx = Effects::default();
+        g.finished(3, vec![done(2, 8), done(4, 8)], &mut fx);
+        assert_eq!(fx.steal.get(&2), Some(&vec![Key(3)]), "the queued one");
+        // No second request while one is unanswered.
+        let mut again = Effects::default();
+        g.schedule(&mut again);
+        assert!(again.steal.is_empty());
+        let mut fx = Effects::default();
+        g.stolen(2, &[Key(3)], &mut fx);
+        assert_eq!(assigned(&fx), vec![(3, 3)]);
+        // A task that had started is not handed back: nothing moves.
+        let mut fx = Effects::default();
+        g.stolen(2, &[], &mut fx);
+        assert!(fx.compute.is_empty());
     }
 
     #[test]

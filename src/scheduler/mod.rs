@@ -121,6 +121,9 @@ impl Scheduler {
             Event::Worker(rank, WorkerToScheduler::Finished { outcomes }) => {
                 self.with_graph(|g, fx| g.finished(rank, outcomes, fx))
             }
+            Event::Worker(rank, WorkerToScheduler::Stolen { keys }) => {
+                self.with_graph(|g, fx| g.stolen(rank, &keys, fx))
+            }
             Event::Worker(rank, WorkerToScheduler::Goodbye) => {
                 if self.phase != Phase::ShuttingDown || self.workers.remove(&rank).is_none() {
                     log::warn!("unexpected goodbye from rank {rank}");
@@ -161,6 +164,9 @@ impl Scheduler {
         }
         for (rank, keys) in fx.free {
             out.push(Command::ToWorker(rank, SchedulerToWorker::Free { keys }));
+        }
+        for (rank, keys) in fx.steal {
+            out.push(Command::ToWorker(rank, SchedulerToWorker::Steal { keys }));
         }
         if !fx.failures.is_empty() {
             out.push(Command::ToClient(SchedulerToClient::Failed {

@@ -134,6 +134,21 @@ impl Executor {
         self.work.notify_all();
     }
 
+    /// Takes the jobs with these keys off the queue if none has started;
+    /// returns the keys taken.
+    pub fn steal(&self, keys: &[Key]) -> Vec<Key> {
+        let wanted: std::collections::HashSet<Key> = keys.iter().copied().collect();
+        let mut taken = Vec::new();
+        lock(&self.queue).retain(|j| {
+            let steal = wanted.contains(&j.key);
+            if steal {
+                taken.push(j.key);
+            }
+            !steal
+        });
+        taken
+    }
+
     /// Lets the threads finish their current task and stop. They are not
     /// joined: a task that never returns must not hold up shutdown, and the
     /// process exits after it anyway.

@@ -128,6 +128,16 @@ impl Worker {
                     return Err(Error::new(ErrorKind::BinaryMismatch, reason));
                 }
                 Ok(SchedulerToWorker::Compute { tasks }) => self.compute(tasks)?,
+                Ok(SchedulerToWorker::Steal { keys }) => {
+                    let mut taken = self.executor.steal(&keys);
+                    // Tasks still waiting for inputs can go too.
+                    for k in &keys {
+                        if self.waiting.remove(k).is_some() {
+                            taken.push(*k);
+                        }
+                    }
+                    self.reply(SCHEDULER, &WorkerToScheduler::Stolen { keys: taken })?;
+                }
                 Ok(SchedulerToWorker::Free { keys }) => {
                     for k in keys {
                         self.executor.store.free(k);
