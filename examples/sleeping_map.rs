@@ -20,8 +20,9 @@ fn main() -> Result<(), Error> {
     let start = Instant::now();
     let futures = client.map(sleeping, (1..=8).rev())?;
     let mut order = Vec::new();
-    for done in client.as_completed(futures) {
-        let (tenths, worker) = done?.result()?;
+    for done in client.as_completed(futures).with_results() {
+        let (_future, result) = done?;
+        let (tenths, worker) = result?;
         println!(
             "slept {:.1}s on worker {worker}, done at {:.2}s",
             tenths as f64 / 10.0,

@@ -252,6 +252,20 @@ impl<T> AsCompleted<T> {
     pub fn remaining(&self) -> usize {
         self.pending.len()
     }
+
+    /// Yields each future together with its result (dask's
+    /// `as_completed(..., with_results=True)`).
+    pub fn with_results(self) -> impl Iterator<Item = Result<(Future<T>, Result<T>)>>
+    where
+        T: DeserializeOwned,
+    {
+        self.map(|f| {
+            f.map(|f| {
+                let r = f.result();
+                (f, r)
+            })
+        })
+    }
 }
 
 impl<T> Iterator for AsCompleted<T> {
