@@ -27,6 +27,8 @@ EXAMPLES=(
     "memoize"
     "errors"
     "bench_tasks 20000 300 300"
+    "direct_view"
+    "spmd_allreduce"
     "exit_paths ok"
     "exit_paths drop"
 )

@@ -36,6 +36,7 @@ fn messages() -> Vec<Message> {
         hostname: format!("node{:03}.cluster", rank / 16),
         pid: 40_000 + rank as u32,
         threads: 4,
+        memory_limit: 1 << 30,
     };
     vec![
         Message::Ping(ClientToScheduler::Ping { id: 123_456 }),

@@ -6,9 +6,18 @@
 //! mpirun -n 3 target/release/examples/exit_paths error   # main returns Err: exit 1
 //! mpirun -n 3 target/release/examples/exit_paths panic   # main panics: non-zero
 //! mpirun -n 3 target/release/examples/exit_paths drop    # client dropped, then main goes on: exit 0
+//! mpirun -n 4 target/release/examples/exit_paths section-panic  # an SPMD member panics: the job aborts
 //! ```
 
-use rankflow::{Config, Error, ErrorKind};
+use rankflow::{Config, Error, ErrorKind, Group};
+
+/// Member 0 panics; the others wait in a collective for it.
+fn bad_section(group: &Group, _: ()) -> u64 {
+    if group.rank() == 0 {
+        panic!("section member 0 gave up");
+    }
+    group.allreduce(1u64, |a, b| a + b).unwrap_or(0)
+}
 
 fn main() -> Result<(), Error> {
     let mode = std::env::args().nth(1).unwrap_or_else(|| "ok".to_string());
@@ -21,6 +30,12 @@ fn main() -> Result<(), Error> {
             "the user's program failed",
         )),
         "panic" => panic!("the user's program panicked"),
+        "section-panic" => {
+            let outcome = client.spmd(bad_section, ());
+            // Reached only in the embedded cluster; under MPI the job aborts.
+            println!("section outcome: {outcome:?}");
+            outcome.map(|_| ())
+        }
         "drop" => {
             drop(client);
             println!("client dropped; main continues");
@@ -28,7 +43,7 @@ fn main() -> Result<(), Error> {
         }
         other => Err(Error::new(
             ErrorKind::InvalidArgument,
-            format!("unknown mode {other:?}; use ok, error, panic or drop"),
+            format!("unknown mode {other:?}; use ok, error, panic, drop or section-panic"),
         )),
     }
 }

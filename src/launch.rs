@@ -55,6 +55,37 @@ fn hostname() -> String {
         .unwrap_or_else(|| "unknown".to_string())
 }
 
+/// The memory a worker may hold: the configured limit, else this host's
+/// available memory shared among `sharing` ranks.
+fn worker_memory_limit(settings: &Settings, sharing: usize) -> u64 {
+    if let Some(limit) = settings.memory_limit {
+        return limit;
+    }
+    let available_kib = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| {
+            m.lines()
+                .find(|l| l.starts_with("MemAvailable:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse::<u64>().ok())
+        })
+        .unwrap_or(u64::MAX / 1024);
+    available_kib.saturating_mul(1024) / sharing.max(1) as u64
+}
+
+/// Ranks of this job on this host, as the MPI launcher says (1 if unknown).
+#[cfg(feature = "mpi")]
+fn local_ranks() -> usize {
+    [
+        "OMPI_COMM_WORLD_LOCAL_SIZE",
+        "MPI_LOCALNRANKS",
+        "SLURM_NTASKS_PER_NODE",
+    ]
+    .iter()
+    .find_map(|v| std::env::var(v).ok()?.parse().ok())
+    .unwrap_or(1)
+}
+
 /// A hash of this process's executable file, equal on ranks that run the same
 /// build of the same program.
 pub fn executable_fingerprint() -> Result<u64> {
@@ -102,6 +133,7 @@ fn launch_local(settings: &Settings) -> Result<Client> {
             hostname: hostname(),
             pid: std::process::id(),
             threads: settings.threads_per_worker,
+            memory_limit: worker_memory_limit(settings, settings.local_workers),
         };
         let outbox = end.outbox();
         threads.push(spawn_role(
@@ -114,7 +146,7 @@ fn launch_local(settings: &Settings) -> Result<Client> {
                 // The workers group lives as long as the worker.
                 let workers = Group::from_backend(Backend::Local(group));
                 worker::check_workers_group(&workers, rank)?;
-                worker::run(&mut t, info, LOCAL_FINGERPRINT)
+                worker::run(&mut t, info, LOCAL_FINGERPRINT, Some(workers))
             },
         )?);
     }
@@ -259,6 +291,7 @@ fn launch_mpi(settings: &Settings) -> Result<Client> {
             Err(e) => abort(&e),
         };
     }
+    let mut workers = workers;
     let served = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         if role == Role::Scheduler {
             scheduler::run(&mut transport, fingerprint)
@@ -268,8 +301,9 @@ fn launch_mpi(settings: &Settings) -> Result<Client> {
                 hostname: hostname(),
                 pid: std::process::id(),
                 threads: settings.threads_per_worker,
+                memory_limit: worker_memory_limit(settings, local_ranks()),
             };
-            worker::run(&mut transport, info, fingerprint)
+            worker::run(&mut transport, info, fingerprint, workers.take())
         }
     }));
     match served {

@@ -109,6 +109,9 @@ pub struct WorkerInfo {
     pub pid: u32,
     /// Executor threads.
     pub threads: usize,
+    /// Bytes of data it may hold: `memory_limit` from the configuration, else
+    /// its host's available memory at start-up shared among the ranks there.
+    pub memory_limit: u64,
 }
 
 /// Client -> scheduler.
@@ -142,6 +145,12 @@ pub enum ClientToScheduler {
     Cancel {
         /// The keys.
         keys: Vec<Key>,
+    },
+    /// Data the client put on workers itself (`scatter`), for which it holds
+    /// futures.
+    Adopt {
+        /// Where each piece is.
+        placed: Vec<Placed>,
     },
 }
 
@@ -237,12 +246,45 @@ pub enum ClientToWorker {
         /// The key.
         key: Key,
     },
-    /// Keep this data (a large task argument).
+    /// Keep this data (a large task argument, or a scattered item).
     Put {
         /// Its key.
         key: Key,
         /// The encoded value.
         bytes: Vec<u8>,
+    },
+    /// Call this function now, on the worker's own loop, and reply.
+    Run {
+        /// Echoed in the reply.
+        id: u64,
+        /// A `fn() -> R` and its trampoline.
+        function: FnRef,
+    },
+    /// Keep a named variable (answered with an empty reply).
+    SetVar {
+        /// Echoed in the reply.
+        id: u64,
+        /// Its name.
+        name: String,
+        /// The encoded value.
+        bytes: Vec<u8>,
+    },
+    /// Send a named variable's value.
+    GetVar {
+        /// Echoed in the reply.
+        id: u64,
+        /// Its name.
+        name: String,
+    },
+    /// Run an SPMD section: every worker gets the same message, in the same
+    /// order, and calls the function with the workers group.
+    Section {
+        /// Echoed in the reply.
+        id: u64,
+        /// A `fn(&Group, A) -> R` and its trampoline.
+        function: FnRef,
+        /// The encoded `A`.
+        arg: Vec<u8>,
     },
 }
 
@@ -265,6 +307,13 @@ pub enum WorkerToClient {
         key: Key,
         /// The encoded value.
         bytes: Option<Vec<u8>>,
+    },
+    /// Answer to `Run`, `SetVar`, `GetVar` and `Section`.
+    Reply {
+        /// The request's id.
+        id: u64,
+        /// The encoded result, or why there is none.
+        outcome: std::result::Result<Vec<u8>, TaskFailure>,
     },
 }
 

@@ -86,6 +86,7 @@ fn scheduler_survives_malformed_messages() {
         hostname: "h".into(),
         pid: 1,
         threads: 1,
+        memory_limit: 1 << 30,
     };
     send(
         &worker,
@@ -129,6 +130,7 @@ fn mismatched_fingerprint_fails_initialize_style_handshake() {
                 hostname: "h".into(),
                 pid: 1,
                 threads: 1,
+                memory_limit: 1 << 30,
             },
             fingerprint: 6,
         },

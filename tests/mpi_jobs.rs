@@ -124,3 +124,26 @@ fn collective_examples_on_three_ranks() {
         assert_eq!(out.code, Some(0), "{name}: {}", out.all_output());
     }
 }
+
+#[test]
+fn a_panicking_spmd_member_aborts_the_job_with_its_message() {
+    let mut cmd = mpirun(4);
+    cmd.arg(example("exit_paths"))
+        .arg("section-panic")
+        .env("RUST_BACKTRACE", "0");
+    let out = run_with_deadline(cmd, DEADLINE);
+    assert_ne!(out.code, Some(0), "{}", out.all_output());
+    let text = out.all_output();
+    assert!(text.contains("section member 0 gave up"), "{text}");
+    assert!(text.contains("aborting the MPI job"), "{text}");
+}
+
+#[test]
+fn direct_interface_and_spmd_sections_on_four_ranks() {
+    for name in ["direct_view", "spmd_allreduce"] {
+        let mut cmd = mpirun(4);
+        cmd.arg(example(name));
+        let out = run_with_deadline(cmd, DEADLINE);
+        assert_eq!(out.code, Some(0), "{name}: {}", out.all_output());
+    }
+}

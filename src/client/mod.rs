@@ -5,6 +5,7 @@
 //! Dropping the handle shuts the cluster down, also while a panic unwinds
 //! through the user's `main`, so no rank is left waiting.
 
+mod direct;
 mod future;
 mod state;
 
@@ -192,12 +193,7 @@ impl Client {
         R: Serialize + DeserializeOwned,
     {
         let function = function_ref::<X, A, R>(f, self.inner.fingerprint);
-        let parts = arg.parts()?;
-        let mut futures = self.submit_batch(function, vec![parts], options)?;
-        drop(arg);
-        futures
-            .pop()
-            .ok_or_else(|| Error::protocol("submit produced no future"))
+        self.submit_one(function, arg, options)
     }
 
     /// Runs a function that returns `Result`: an `Err` fails the task, and
@@ -214,12 +210,7 @@ impl Client {
         E: Display,
     {
         let function = fallible_function_ref::<X, A, T, E>(f, self.inner.fingerprint);
-        let parts = arg.parts()?;
-        let mut futures = self.submit_batch(function, vec![parts], options)?;
-        drop(arg);
-        futures
-            .pop()
-            .ok_or_else(|| Error::protocol("submit produced no future"))
+        self.submit_one(function, arg, options)
     }
 
     /// Runs `f((state, arg))`: the way to give a task what a closure would
@@ -266,6 +257,23 @@ impl Client {
         }
         drop(items);
         Ok(all)
+    }
+
+    /// One task calling `function` on `arg`. The argument (and any future in
+    /// it) is dropped only after the submit is sent, so the scheduler hears of
+    /// the task before any release of its inputs.
+    fn submit_one<X: Args<A>, A, R>(
+        &self,
+        function: FnRef,
+        arg: X,
+        options: &TaskOptions,
+    ) -> Result<Future<R>> {
+        let parts = arg.parts()?;
+        let mut futures = self.submit_batch(function, vec![parts], options)?;
+        drop(arg);
+        futures
+            .pop()
+            .ok_or_else(|| Error::protocol("submit produced no future"))
     }
 
     /// Registers and sends tasks that call `function` on each argument.

@@ -22,6 +22,9 @@ use std::time::{Duration, Instant};
 /// Releases are sent in batches of this many (or at the next client call).
 const RELEASE_BATCH: usize = 1024;
 
+/// A worker's answer to a direct request: the encoded result, or why not.
+pub(crate) type Reply = std::result::Result<Vec<u8>, TaskFailure>;
+
 /// Where a future's result stands.
 #[derive(Debug, Clone)]
 pub(crate) enum Status {
@@ -48,6 +51,8 @@ pub(crate) struct State {
     pub finished: bool,
     pub closed: Option<String>,
     pub releases: Vec<Key>,
+    /// Answers to direct requests (`run`, `push`, `pull`, `spmd`), by id.
+    pub replies: HashMap<u64, (Rank, Reply)>,
 }
 
 impl State {
@@ -171,6 +176,9 @@ impl Inner {
                     };
                     st.complete(key, status);
                 }
+            }
+            Ok(WorkerToClient::Reply { id, outcome }) => {
+                st.replies.insert(id, (envelope.source, outcome));
             }
             Ok(WorkerToClient::Data { key, bytes }) => {
                 if let Some(e) = st.entries.get_mut(&key) {

@@ -132,7 +132,31 @@ impl TaskGraph {
         threads * (1 + depth)
     }
 
-    /// New tasks from the client, and data it placed on workers.
+    /// Data the client scattered to workers and holds futures for.
+    pub fn adopt(&mut self, placed: Vec<Placed>) {
+        for p in placed {
+            let t = self.tasks.entry(p.key).or_insert_with(|| Task {
+                function: None,
+                parts: Vec::new(),
+                deps: Vec::new(),
+                waiting: 0,
+                dependents: Vec::new(),
+                state: State::Memory {
+                    worker: p.worker,
+                    nbytes: p.nbytes,
+                },
+                priority: 0,
+                seq: 0,
+                retries_left: 0,
+                workers: None,
+                allow_other: false,
+                wanted: true,
+            });
+            t.wanted = true;
+        }
+    }
+
+    /// New tasks from the client, and data it placed on workers for them.
     pub fn submit(&mut self, specs: Vec<TaskSpec>, placed: Vec<Placed>, fx: &mut Effects) {
         let placed_keys: Vec<Key> = placed.iter().map(|p| p.key).collect();
         for p in placed {

@@ -115,6 +115,9 @@ impl Scheduler {
             Event::Client(ClientToScheduler::Release { keys }) => {
                 self.with_graph(|g, fx| g.release(&keys, fx))
             }
+            Event::Client(ClientToScheduler::Adopt { placed }) => {
+                self.with_graph(|g, _| g.adopt(placed))
+            }
             Event::Client(ClientToScheduler::Cancel { keys }) => {
                 self.with_graph(|g, fx| g.cancel(&keys, fx))
             }
@@ -315,6 +318,7 @@ mod tests {
             hostname: "h".into(),
             pid: 1,
             threads: 1,
+            memory_limit: 1 << 30,
         }
     }
 

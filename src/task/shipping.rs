@@ -112,11 +112,23 @@ impl FnRef {
 /// with the function type at the submit site, and [`FnRef::call`] hands them
 /// only the address that was shipped with them.
 pub unsafe fn function_at<A, R>(addr: usize) -> fn(A) -> R {
+    // SAFETY: the caller's guarantee is this function's own.
+    unsafe { pointer_at::<fn(A) -> R>(addr) }
+}
+
+/// Turns the address of a function pointer of type `F` (a `fn(..) -> ..`
+/// type of any arity) back into the pointer.
+///
+/// # Safety
+///
+/// `F` must be a function-pointer type, and `addr` the address of a function
+/// of exactly that type in this executable (see [`function_at`]).
+pub unsafe fn pointer_at<F: Copy>(addr: usize) -> F {
     debug_assert_ne!(addr, 0);
-    // SAFETY: the caller guarantees `addr` is a `fn(A) -> R` of this executable;
-    // fn pointers and usize have the same size on every platform Rust supports
-    // that MPI runs on.
-    unsafe { std::mem::transmute_copy::<usize, fn(A) -> R>(&addr) }
+    debug_assert_eq!(std::mem::size_of::<F>(), std::mem::size_of::<usize>());
+    // SAFETY: the caller guarantees `F` is a fn-pointer type and `addr` a
+    // function of that type here; fn pointers are address-sized.
+    unsafe { std::mem::transmute_copy::<usize, F>(&addr) }
 }
 
 #[cfg(test)]

@@ -30,11 +30,61 @@ const BATCH: usize = 512;
 
 thread_local! {
     static CURRENT_WORKER: Cell<Option<usize>> = const { Cell::new(None) };
+    static CURRENT_EXECUTOR: std::cell::RefCell<Option<Arc<Executor>>> =
+        const { std::cell::RefCell::new(None) };
 }
 
 /// The rank of the worker running the calling task, or `None` outside a task.
 pub fn current_worker() -> Option<usize> {
     CURRENT_WORKER.with(Cell::get)
+}
+
+/// Marks the calling thread as one of `executor`'s (its tasks, or the
+/// worker loop running `run` functions and SPMD sections).
+pub(crate) fn enter(executor: &Arc<Executor>) {
+    CURRENT_WORKER.with(|c| c.set(Some(executor.rank)));
+    CURRENT_EXECUTOR.with(|e| *e.borrow_mut() = Some(executor.clone()));
+}
+
+/// Inside a task, a `run` function or an SPMD section: sets the worker
+/// variable `name` on this worker (as `Client::push` does from the client).
+pub fn set_worker_var<T: serde::Serialize>(name: &str, value: &T) -> crate::Result<()> {
+    let bytes = codec::encode(value)?;
+    CURRENT_EXECUTOR.with(|e| match e.borrow().as_ref() {
+        Some(ex) => {
+            lock(&ex.vars).insert(name.to_string(), Arc::new(bytes));
+            Ok(())
+        }
+        None => Err(crate::Error::invalid(format!(
+            "set_worker_var({name:?}) called outside a task"
+        ))),
+    })
+}
+
+/// Inside a task, a `run` function or an SPMD section: the value of the
+/// worker variable `name` (see `Client::push`). An error names the variable
+/// if this worker has none by that name, or if it does not decode as `T`.
+pub fn worker_var<T: serde::de::DeserializeOwned>(name: &str) -> crate::Result<T> {
+    let bytes = CURRENT_EXECUTOR.with(|e| {
+        e.borrow()
+            .as_ref()
+            .map(|ex| lock(&ex.vars).get(name).cloned())
+    });
+    match bytes {
+        None => Err(crate::Error::invalid(format!(
+            "worker_var({name:?}) called outside a task"
+        ))),
+        Some(None) => Err(crate::Error::invalid(format!(
+            "worker {} has no variable named {name:?} (never pushed)",
+            current_worker().unwrap_or(0)
+        ))),
+        Some(Some(b)) => codec::decode(&b).map_err(|e| {
+            crate::Error::new(
+                crate::ErrorKind::Codec,
+                format!("worker variable {name:?}: {}", e.message()),
+            )
+        }),
+    }
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -95,6 +145,8 @@ pub struct Executor {
     stopping: AtomicBool,
     /// The worker's results.
     pub store: Store,
+    /// Named variables pushed by the client.
+    pub vars: Mutex<HashMap<String, Arc<Vec<u8>>>>,
     notices: Mutex<Notices>,
     outbox: Arc<dyn Outbox>,
 }
@@ -114,6 +166,7 @@ impl Executor {
             work: Condvar::new(),
             stopping: AtomicBool::new(false),
             store: Store::default(),
+            vars: Mutex::new(HashMap::new()),
             notices: Mutex::new(Notices::default()),
             outbox,
         });
@@ -158,7 +211,7 @@ impl Executor {
     }
 
     fn run(self: Arc<Self>) {
-        CURRENT_WORKER.with(|c| c.set(Some(self.rank)));
+        enter(&self);
         crate::logging::set_thread_role(self.rank, crate::logging::Role::Worker);
         loop {
             let job = {

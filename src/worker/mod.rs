@@ -14,7 +14,7 @@ use crate::protocol::{
     WorkerToScheduler, WorkerToWorker,
 };
 use crate::scheduler::{CLIENT, FIRST_WORKER, SCHEDULER};
-use crate::task::Key;
+use crate::task::{with_section_group, FailureKind, Key, TaskFailure};
 use crate::Group;
 use executor::{Executor, Job, FLUSH_AFTER};
 use std::collections::{BTreeMap, HashMap};
@@ -46,6 +46,10 @@ struct Waiting {
 }
 
 struct Worker {
+    rank: Rank,
+    fingerprint: u64,
+    /// The workers-only group, lent to SPMD sections.
+    group: Option<Group>,
     executor: Arc<Executor>,
     outbox: Arc<dyn crate::comm::transport::Outbox>,
     /// Tasks waiting for inputs, by task key.
@@ -58,7 +62,13 @@ struct Worker {
 }
 
 /// Serves until the scheduler says `Shutdown` (`Ok`) or `Abort` (`Err`).
-pub fn run(transport: &mut dyn Transport, info: WorkerInfo, fingerprint: u64) -> Result<()> {
+/// `workers` is the workers-only group, for SPMD sections.
+pub fn run(
+    transport: &mut dyn Transport,
+    info: WorkerInfo,
+    fingerprint: u64,
+    workers: Option<Group>,
+) -> Result<()> {
     let outbox = transport.outbox();
     log::info!(
         "worker up on {} (pid {}, {} threads)",
@@ -67,7 +77,11 @@ pub fn run(transport: &mut dyn Transport, info: WorkerInfo, fingerprint: u64) ->
         info.threads
     );
     let executor = Executor::start(info.rank, info.threads, fingerprint, outbox.clone())?;
+    executor::enter(&executor);
     let mut w = Worker {
+        rank: info.rank,
+        fingerprint,
+        group: workers,
         executor,
         outbox: outbox.clone(),
         waiting: HashMap::new(),
@@ -154,6 +168,57 @@ impl Worker {
                     self.reply(CLIENT, &WorkerToClient::Data { key, bytes })?;
                 }
                 Ok(ClientToWorker::Put { key, bytes }) => self.arrived(key, Arc::new(bytes))?,
+                Ok(ClientToWorker::Run { id, function }) => {
+                    let outcome = self.call(&function, &[]);
+                    self.reply(CLIENT, &WorkerToClient::Reply { id, outcome })?;
+                }
+                Ok(ClientToWorker::SetVar { id, name, bytes }) => {
+                    self.executor
+                        .vars
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .insert(name, Arc::new(bytes));
+                    let outcome = Ok(Vec::new());
+                    self.reply(CLIENT, &WorkerToClient::Reply { id, outcome })?;
+                }
+                Ok(ClientToWorker::GetVar { id, name }) => {
+                    let value = self
+                        .executor
+                        .vars
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .get(&name)
+                        .map(|b| b.to_vec());
+                    let outcome = value.ok_or_else(|| TaskFailure {
+                        kind: FailureKind::Refused,
+                        message: format!(
+                            "worker {} has no variable named {name:?} (never pushed)",
+                            self.rank
+                        ),
+                        key: Key(0),
+                        worker: Some(self.rank),
+                        root: None,
+                    });
+                    self.reply(CLIENT, &WorkerToClient::Reply { id, outcome })?;
+                }
+                Ok(ClientToWorker::Section { id, function, arg }) => {
+                    let mut group = self.group.take();
+                    let outcome = with_section_group(&mut group, || self.call(&function, &[&arg]));
+                    self.group = group;
+                    if let Err(f) = &outcome {
+                        if f.kind == FailureKind::Panicked {
+                            // The other members may wait in a collective for
+                            // this one: fail the group so they do not hang.
+                            if let Some(g) = &self.group {
+                                g.fail(&format!(
+                                    "an SPMD section panicked on worker {}: {}",
+                                    self.rank, f.message
+                                ));
+                            }
+                        }
+                    }
+                    self.reply(CLIENT, &WorkerToClient::Reply { id, outcome })?;
+                }
                 Err(e) => log::error!("dropping a malformed message from the client: {e}"),
             },
             (_, peer) => match codec::decode::<WorkerToWorker>(&envelope.payload) {
@@ -178,6 +243,32 @@ impl Worker {
             },
         }
         Ok(false)
+    }
+
+    /// Calls a function shipped for `run` or a section, on this thread,
+    /// catching a panic.
+    fn call(
+        &self,
+        function: &crate::task::shipping::FnRef,
+        parts: &[&[u8]],
+    ) -> std::result::Result<Vec<u8>, TaskFailure> {
+        let failure = |kind, message| TaskFailure {
+            kind,
+            message,
+            key: Key(0),
+            worker: Some(self.rank),
+            root: None,
+        };
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            function.call(self.fingerprint, parts)
+        })) {
+            Ok(Ok(bytes)) => Ok(bytes),
+            Ok(Err(message)) => Err(failure(FailureKind::Refused, message)),
+            Err(p) => Err(failure(
+                FailureKind::Panicked,
+                crate::launch::panic_text(p.as_ref()),
+            )),
+        }
     }
 
     fn reply<M: serde::Serialize>(&self, to: Rank, message: &M) -> Result<()> {

@@ -103,6 +103,11 @@ impl LocalGroup {
         (members, PoisonHandle(poison))
     }
 
+    /// Marks this group's world failed (see [`PoisonHandle::poison`]).
+    pub fn poison(&self, why: &str) {
+        PoisonHandle(self.shared.poison.clone()).poison(why.to_string());
+    }
+
     fn post(&self, dest: usize, channel: Channel, data: Vec<u8>) {
         let mailbox = &self.shared.mailboxes[dest];
         let mut q = mailbox.queue.lock().unwrap_or_else(|e| e.into_inner());

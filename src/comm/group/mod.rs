@@ -210,6 +210,18 @@ impl Group {
         Ok(())
     }
 
+    /// Gives up on the group after a member failed in a way the others cannot
+    /// hear about: in-process, every member's pending and later collectives
+    /// fail with `why`; under MPI, where a member blocked in a collective
+    /// cannot be woken, the whole job is aborted with `why` on stderr.
+    pub fn fail(&self, why: &str) {
+        match &self.backend {
+            Backend::Local(g) => g.poison(why),
+            #[cfg(feature = "mpi")]
+            Backend::Mpi(g) => g.abort(why),
+        }
+    }
+
     /// Waits until every member has called `barrier`.
     pub fn barrier(&self) -> Result<()> {
         raw!(self, g => g.barrier())

@@ -27,6 +27,15 @@ impl MpiGroup {
         }
     }
 
+    /// Ends the whole MPI job, saying why.
+    pub fn abort(&self, why: &str) -> ! {
+        eprintln!(
+            "[rank {}] error: {why}; aborting the MPI job",
+            SimpleCommunicator::world().rank()
+        );
+        self.comm.abort(1)
+    }
+
     fn probe(
         &self,
         source: Option<usize>,

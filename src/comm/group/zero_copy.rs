@@ -67,15 +67,7 @@ impl Group {
         root: usize,
     ) -> Result<()> {
         self.check_root(root)?;
-        let refusal = match (self.rank() == root, send) {
-            (true, None) => Some(Refusal::Missing),
-            (true, Some((data, counts)))
-                if counts.len() != self.size() || checked_total(counts) != Some(data.len()) =>
-            {
-                Some(Refusal::BadCounts)
-            }
-            _ => None,
-        };
+        let refusal = self.scatterv_refusal(send, root);
         self.scatterv_checked(send.map(|s| s.0), send.map(|s| s.1), refusal, recv, root)
     }
 
@@ -86,7 +78,17 @@ impl Group {
         root: usize,
     ) -> Result<Vec<T>> {
         self.check_root(root)?;
-        let refusal = match (self.rank() == root, send) {
+        let refusal = self.scatterv_refusal(send, root);
+        let (data, counts) = (send.map(|s| s.0), send.map(|s| s.1));
+        let mine = self.send_scatter_headers(data, counts, refusal, root)?;
+        let mut out = vec![T::zeroed(); mine];
+        raw!(self, g => g.scatterv(data.zip(counts).filter(|_| self.rank() == root), &mut out, root))?;
+        Ok(out)
+    }
+
+    /// Why the root refuses a scatterv of `send`, if it does.
+    fn scatterv_refusal<T>(&self, send: Option<(&[T], &[usize])>, root: usize) -> Option<Refusal> {
+        match (self.rank() == root, send) {
             (true, None) => Some(Refusal::Missing),
             (true, Some((data, counts)))
                 if counts.len() != self.size() || checked_total(counts) != Some(data.len()) =>
@@ -94,12 +96,7 @@ impl Group {
                 Some(Refusal::BadCounts)
             }
             _ => None,
-        };
-        let (data, counts) = (send.map(|s| s.0), send.map(|s| s.1));
-        let mine = self.send_scatter_headers(data, counts, refusal, root)?;
-        let mut out = vec![T::zeroed(); mine];
-        raw!(self, g => g.scatterv(data.zip(counts).filter(|_| self.rank() == root), &mut out, root))?;
-        Ok(out)
+        }
     }
 
     /// Root: checks and scatters the counts (or a refusal); everyone: returns

@@ -1,0 +1,247 @@
+//! The direct interface (ipyparallel's DirectView, dask's `run` and
+//! `scatter`): requests the client sends straight to workers, not through the
+//! scheduler, and SPMD sections in which all workers run one function
+//! together with the workers-only [`Group`].
+
+use super::state::{Entry, Status};
+use super::{Client, Future};
+use crate::comm::codec;
+use crate::comm::transport::Rank;
+use crate::error::{Error, ErrorKind, Result};
+use crate::protocol::{ClientToScheduler, ClientToWorker, Placed};
+use crate::task::{nullary_ref, section_ref, Key};
+use crate::Group;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use std::collections::hash_map::DefaultHasher;
+use std::hash::{Hash, Hasher};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+/// A worker's answer to a direct request: the encoded result, or why not.
+type Answer = super::state::Reply;
+
+impl Client {
+    /// The ranks a direct request goes to: `workers`, or every worker.
+    fn targets(&self, workers: Option<&[Rank]>) -> Result<Vec<Rank>> {
+        match workers {
+            None => Ok(self.inner.worker_ranks.clone()),
+            Some(list) => {
+                if let Some(bad) = list.iter().find(|r| !self.inner.worker_ranks.contains(r)) {
+                    return Err(Error::invalid(format!("rank {bad} is not a worker")));
+                }
+                Ok(list.to_vec())
+            }
+        }
+    }
+
+    /// Sends one request per target (built by `message` from the request id)
+    /// and waits for every reply; returns them in the targets' order.
+    fn ask_each(
+        &self,
+        targets: &[Rank],
+        message: impl Fn(u64) -> ClientToWorker,
+    ) -> Result<Vec<(Rank, Answer)>> {
+        let ids: Vec<u64> = targets
+            .iter()
+            .map(|_| self.inner.next_id.fetch_add(1, Ordering::Relaxed))
+            .collect();
+        for (&rank, &id) in targets.iter().zip(&ids) {
+            self.inner.send_worker(rank, &message(id))?;
+        }
+        self.inner
+            .wait_until(None, |st| ids.iter().all(|id| st.replies.contains_key(id)))?;
+        let mut st = self.inner.lock();
+        Ok(ids.iter().filter_map(|id| st.replies.remove(id)).collect())
+    }
+
+    /// Calls `f` on every worker (or on `workers`) right away, on the
+    /// worker's own loop rather than its task queue, and returns each result
+    /// with the worker's rank, in rank order. A panic on one worker is an
+    /// error naming it.
+    ///
+    /// # Examples — see `examples/direct_view.rs`.
+    pub fn run<R>(&self, f: fn() -> R, workers: Option<&[Rank]>) -> Result<Vec<(Rank, R)>>
+    where
+        R: Serialize + DeserializeOwned,
+    {
+        let targets = self.targets(workers)?;
+        let function = nullary_ref(f, self.inner.fingerprint);
+        let replies = self.ask_each(&targets, |id| ClientToWorker::Run { id, function })?;
+        replies
+            .into_iter()
+            .map(|(rank, outcome)| {
+                let bytes = outcome.map_err(Error::task)?;
+                Ok((rank, codec::decode(&bytes)?))
+            })
+            .collect()
+    }
+
+    /// Sets the worker variable `name` to `value` on every worker (or on
+    /// `workers`), like ipyparallel's `dview.push({name: value})`. Returns
+    /// once every target holds it, so tasks submitted afterwards see it
+    /// through [`worker_var`](crate::worker_var).
+    pub fn push<T: Serialize>(
+        &self,
+        name: &str,
+        value: &T,
+        workers: Option<&[Rank]>,
+    ) -> Result<()> {
+        let targets = self.targets(workers)?;
+        let bytes = codec::encode(value)?;
+        let replies = self.ask_each(&targets, |id| ClientToWorker::SetVar {
+            id,
+            name: name.to_string(),
+            bytes: bytes.clone(),
+        })?;
+        for (_, outcome) in replies {
+            outcome.map_err(Error::task)?;
+        }
+        Ok(())
+    }
+
+    /// The worker variable `name` from every worker (or from `workers`), in
+    /// rank order, like ipyparallel's `dview.pull(name)`. A worker that never
+    /// got the name is an error naming the worker and the variable.
+    pub fn pull<T: DeserializeOwned>(
+        &self,
+        name: &str,
+        workers: Option<&[Rank]>,
+    ) -> Result<Vec<T>> {
+        let targets = self.targets(workers)?;
+        let replies = self.ask_each(&targets, |id| ClientToWorker::GetVar {
+            id,
+            name: name.to_string(),
+        })?;
+        replies
+            .into_iter()
+            .map(|(_, outcome)| {
+                let bytes = outcome.map_err(|f| Error::invalid(f.message))?;
+                codec::decode(&bytes).map_err(|e| {
+                    Error::new(
+                        ErrorKind::Codec,
+                        format!("worker variable {name:?}: {}", e.message()),
+                    )
+                })
+            })
+            .collect()
+    }
+
+    /// Sends each item straight to a worker (round robin over all workers,
+    /// never through the scheduler) and returns a future per item, to pass
+    /// to tasks like any other future (dask's `client.scatter`).
+    ///
+    /// Before anything is sent, the bytes each worker would receive are
+    /// checked against its memory limit (see [`WorkerInfo::memory_limit`](crate::WorkerInfo));
+    /// too much for one worker is an error naming it, not an out-of-memory kill.
+    pub fn scatter<T: Serialize>(&self, items: Vec<T>) -> Result<Vec<Future<T>>> {
+        let ranks = &self.inner.worker_ranks;
+        if ranks.is_empty() {
+            return Err(Error::invalid("there are no workers to scatter to"));
+        }
+        let encoded = items
+            .iter()
+            .map(|item| codec::encode(item))
+            .collect::<Result<Vec<_>>>()?;
+        let start = self
+            .inner
+            .next_worker
+            .fetch_add(encoded.len(), Ordering::Relaxed);
+        let target = |i: usize| ranks[(start + i) % ranks.len()];
+        let mut load: std::collections::BTreeMap<Rank, u64> = Default::default();
+        for (i, b) in encoded.iter().enumerate() {
+            *load.entry(target(i)).or_default() += b.len() as u64;
+        }
+        for (rank, bytes) in &load {
+            let limit = self
+                .workers
+                .iter()
+                .find(|w| w.rank == *rank)
+                .map_or(u64::MAX, |w| w.memory_limit);
+            if *bytes > limit {
+                return Err(Error::invalid(format!(
+                    "scatter would put {bytes} bytes on worker {rank}, over its memory \
+                     limit of {limit} bytes; nothing was sent"
+                )));
+            }
+        }
+        let mut placed = Vec::with_capacity(items.len());
+        let mut futures = Vec::with_capacity(items.len());
+        for (i, bytes) in encoded.into_iter().enumerate() {
+            let mut h = DefaultHasher::new();
+            (
+                "rankflow-scatter",
+                self.inner.nonce.fetch_add(1, Ordering::Relaxed),
+                i,
+            )
+                .hash(&mut h);
+            let key = Key(h.finish());
+            let worker = target(i);
+            let nbytes = bytes.len() as u64;
+            let status = if bytes.len() <= crate::scheduler::graph::INLINE_LIMIT {
+                Status::Value(Arc::new(bytes.clone()))
+            } else {
+                Status::Stored {
+                    worker,
+                    fetching: false,
+                }
+            };
+            self.inner.lock().entries.insert(
+                key,
+                Entry {
+                    refs: 1,
+                    status,
+                    done_seq: 0,
+                },
+            );
+            self.inner
+                .send_worker(worker, &ClientToWorker::Put { key, bytes })?;
+            placed.push(Placed {
+                key,
+                worker,
+                nbytes,
+            });
+            futures.push(Future::counted(key, self.inner.clone()));
+        }
+        self.inner
+            .send_scheduler(&ClientToScheduler::Adopt { placed })?;
+        Ok(futures)
+    }
+
+    /// An SPMD section: every worker calls `f(group, arg)` at once, where
+    /// `group` is the workers-only [`Group`] (its rank 0 is the first worker),
+    /// so a task program can enter a tightly coupled phase (an allreduce, a
+    /// halo exchange) and come back. Returns each worker's result in rank
+    /// order.
+    ///
+    /// Sections reach every worker in the order the client starts them, so
+    /// they cannot deadlock one another. If `f` panics on one worker, the
+    /// section fails with an error naming it; in the embedded cluster the
+    /// other members' collectives fail instead of waiting (and the workers
+    /// group stays failed), while under MPI, where a member blocked inside an
+    /// MPI collective cannot be woken, the job is aborted with the panic's
+    /// message on stderr.
+    ///
+    /// # Examples — see `examples/spmd_allreduce.rs`.
+    pub fn spmd<A, R>(&self, f: fn(&Group, A) -> R, arg: A) -> Result<Vec<R>>
+    where
+        A: Serialize + DeserializeOwned,
+        R: Serialize + DeserializeOwned,
+    {
+        let targets = self.inner.worker_ranks.clone();
+        let function = section_ref(f, self.inner.fingerprint);
+        let bytes = codec::encode(&arg)?;
+        let replies = self.ask_each(&targets, |id| ClientToWorker::Section {
+            id,
+            function,
+            arg: bytes.clone(),
+        })?;
+        replies
+            .into_iter()
+            .map(|(_, outcome)| {
+                let bytes = outcome.map_err(Error::task)?;
+                codec::decode(&bytes)
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,132 @@
+//! The direct interface on the embedded cluster: run, push/pull, scatter,
+//! SPMD sections, and their bad inputs.
+
+use rankflow::{Config, ErrorKind, Group, Mode, Op};
+use std::time::{Duration, Instant};
+
+fn cluster(workers: usize) -> rankflow::Client {
+    rankflow::initialize(Config::new().mode(Mode::Local).local_workers(workers)).unwrap()
+}
+
+fn whoami() -> usize {
+    rankflow::current_worker().expect("on a worker")
+}
+
+fn explode() -> usize {
+    panic!("run failed here")
+}
+
+fn read_x(_: ()) -> i32 {
+    rankflow::worker_var::<i32>("x").unwrap()
+}
+
+#[test]
+fn run_on_all_and_on_some() {
+    let c = cluster(3);
+    let all = c.run(whoami, None).unwrap();
+    assert_eq!(all, vec![(2, 2), (3, 3), (4, 4)]);
+    assert_eq!(c.run(whoami, Some(&[3])).unwrap(), vec![(3, 3)]);
+    assert!(c.run(whoami, Some(&[7])).is_err());
+    let err = c.run(explode, Some(&[4])).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Task);
+    assert!(err.to_string().contains("run failed here"), "{err}");
+    assert_eq!(err.task_failure().unwrap().worker, Some(4));
+    // The worker keeps serving.
+    assert_eq!(c.run(whoami, Some(&[4])).unwrap(), vec![(4, 4)]);
+}
+
+#[test]
+fn push_pull_and_tasks_that_read_variables() {
+    let c = cluster(2);
+    c.push("x", &7i32, None).unwrap();
+    assert_eq!(c.pull::<i32>("x", None).unwrap(), vec![7, 7]);
+    c.push("x", &8i32, Some(&[3])).unwrap();
+    assert_eq!(c.pull::<i32>("x", None).unwrap(), vec![7, 8]);
+    let on3 = rankflow::TaskOptions::new().workers(&[3]).pure(false);
+    assert_eq!(
+        c.submit_with_options(read_x, (), &on3)
+            .unwrap()
+            .result()
+            .unwrap(),
+        8
+    );
+    let err = c.pull::<i32>("y", None).unwrap_err();
+    assert!(err.to_string().contains("\"y\""), "{err}");
+    let err = c.pull::<String>("x", None).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Codec, "{err}");
+    assert!(rankflow::worker_var::<i32>("x").is_err(), "outside a task");
+}
+
+#[test]
+fn scatter_feeds_tasks_and_checks_memory_before_sending() {
+    let c = cluster(2);
+    let fs = c.scatter(vec![1u64, 2, 3, 4]).unwrap();
+    let doubled: Vec<u64> = c
+        .gather(
+            &fs.iter()
+                .map(|f| c.submit(|x: u64| 2 * x, f).unwrap())
+                .collect::<Vec<_>>(),
+        )
+        .unwrap();
+    assert_eq!(doubled, vec![2, 4, 6, 8]);
+    assert_eq!(c.gather(&fs).unwrap(), vec![1, 2, 3, 4]);
+    drop(c);
+
+    let small = rankflow::initialize(
+        Config::new()
+            .mode(Mode::Local)
+            .local_workers(1)
+            .memory_limit(10_000),
+    )
+    .unwrap();
+    assert_eq!(small.workers()[0].memory_limit, 10_000);
+    let err = small
+        .scatter(vec![vec![0u8; 6_000], vec![1u8; 6_000]])
+        .unwrap_err();
+    assert!(err.to_string().contains("memory limit"), "{err}");
+    assert_eq!(small.scatter(vec![vec![0u8; 6_000]]).unwrap().len(), 1);
+}
+
+fn ranks_and_sum(g: &Group, base: u64) -> (usize, usize, u64) {
+    let mut total = [0u64];
+    g.allreduce_into(&[base + g.rank() as u64], &mut total, Op::Sum)
+        .unwrap();
+    (g.rank(), g.size(), total[0])
+}
+
+fn panics_on_one(g: &Group, bad: usize) -> u64 {
+    if g.rank() == bad {
+        panic!("section member {bad} failed");
+    }
+    // The others wait in a collective for the failed member.
+    g.allreduce(1u64, |a, b| a + b).expect("the group failed")
+}
+
+#[test]
+fn spmd_sections_run_on_every_worker_together() {
+    let c = cluster(3);
+    let out = c.spmd(ranks_and_sum, 10).unwrap();
+    assert_eq!(out, vec![(0, 3, 33), (1, 3, 33), (2, 3, 33)]);
+    // Tasks between sections, and sections again.
+    assert_eq!(c.submit(|x: u64| x + 1, 1).unwrap().result().unwrap(), 2);
+    assert_eq!(c.spmd(ranks_and_sum, 0).unwrap()[2], (2, 3, 3));
+}
+
+#[test]
+fn a_panicking_section_member_fails_the_section_without_hanging() {
+    let c = cluster(3);
+    let start = Instant::now();
+    let err = c.spmd(panics_on_one, 1).unwrap_err();
+    assert!(start.elapsed() < Duration::from_secs(20));
+    assert_eq!(err.kind(), ErrorKind::Task);
+    // Every member failed: the panicking one and those whose collective could
+    // not complete.
+    assert!(
+        err.to_string().contains("section member 1 failed")
+            || err.to_string().contains("the group failed"),
+        "{err}"
+    );
+    // Tasks still run; the workers group stays failed.
+    assert_eq!(c.submit(|x: u64| x * 3, 3).unwrap().result().unwrap(), 9);
+    assert!(c.spmd(ranks_and_sum, 0).is_err());
+}
