@@ -29,6 +29,8 @@ EXAMPLES=(
     "bench_tasks 20000 300 300"
     "direct_view"
     "spmd_allreduce"
+    "broadcast_big"
+    "bench_broadcast 64 3"
     "exit_paths ok"
     "exit_paths drop"
 )

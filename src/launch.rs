@@ -114,6 +114,9 @@ fn launch_local(settings: &Settings) -> Result<Client> {
         _ => return Err(Error::transport("could not build the in-process world")),
     };
     let (worker_groups, poison) = LocalGroup::world(settings.local_workers);
+    // The client+workers group: the client is member 0.
+    let (mut member_groups, _) = LocalGroup::world(settings.local_workers + 1);
+    let client_member = member_groups.remove(0);
     let mut threads = Vec::with_capacity(size - 1);
     let outbox = scheduler_end.outbox();
     threads.push(spawn_role(
@@ -126,7 +129,7 @@ fn launch_local(settings: &Settings) -> Result<Client> {
             scheduler::run(&mut t, LOCAL_FINGERPRINT)
         },
     )?);
-    for (i, (end, group)) in ends.zip(worker_groups).enumerate() {
+    for (i, ((end, group), member)) in ends.zip(worker_groups).zip(member_groups).enumerate() {
         let rank = FIRST_WORKER + i;
         let info = WorkerInfo {
             rank,
@@ -146,7 +149,14 @@ fn launch_local(settings: &Settings) -> Result<Client> {
                 // The workers group lives as long as the worker.
                 let workers = Group::from_backend(Backend::Local(group));
                 worker::check_workers_group(&workers, rank)?;
-                worker::run(&mut t, info, LOCAL_FINGERPRINT, Some(workers))
+                let members = Group::from_backend(Backend::Local(member));
+                worker::run(
+                    &mut t,
+                    info,
+                    LOCAL_FINGERPRINT,
+                    Some(workers),
+                    Some(members),
+                )
             },
         )?);
     }
@@ -154,6 +164,7 @@ fn launch_local(settings: &Settings) -> Result<Client> {
         Box::new(client_end),
         LOCAL_FINGERPRINT,
         Finisher::Local(threads),
+        Some(Group::from_backend(Backend::Local(client_member))),
     )
 }
 
@@ -269,29 +280,36 @@ fn launch_mpi(settings: &Settings) -> Result<Client> {
     };
     let started = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| -> Result<_> {
         // Every rank takes part in the split, before any progress thread runs.
-        let workers = Group::from_backend(Backend::Mpi(MpiGroup::world()))
-            .split((role == Role::Worker).then_some(0), rank as i32)?;
+        let world_group = Group::from_backend(Backend::Mpi(MpiGroup::world()));
+        let workers = world_group.split((role == Role::Worker).then_some(0), rank as i32)?;
+        // The client+workers group, for broadcasts: the client is member 0.
+        let members = world_group.split((role != Role::Scheduler).then_some(1), rank as i32)?;
         if let Some(group) = &workers {
             worker::check_workers_group(group, rank)?;
         }
         let fingerprint = executable_fingerprint()?;
         let transport = MpiTransport::start(settings.max_message_bytes)?;
-        Ok((workers, fingerprint, transport))
+        Ok((workers, members, fingerprint, transport))
     }));
-    let (workers, fingerprint, mut transport) = match started {
+    let (workers, members, fingerprint, mut transport) = match started {
         Ok(Ok(parts)) => parts,
         Ok(Err(e)) => abort(&e),
         Err(p) => abort(&panic_text(p.as_ref())),
     };
     if role == Role::Client {
         drop(workers);
-        return match Client::connect(Box::new(transport), fingerprint, Finisher::Mpi(universe)) {
+        return match Client::connect(
+            Box::new(transport),
+            fingerprint,
+            Finisher::Mpi(universe),
+            members,
+        ) {
             Ok(client) => Ok(client),
             Err(e) if e.kind() == ErrorKind::BinaryMismatch => Err(e),
             Err(e) => abort(&e),
         };
     }
-    let mut workers = workers;
+    let (mut workers, mut members) = (workers, members);
     let served = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         if role == Role::Scheduler {
             scheduler::run(&mut transport, fingerprint)
@@ -303,7 +321,13 @@ fn launch_mpi(settings: &Settings) -> Result<Client> {
                 threads: settings.threads_per_worker,
                 memory_limit: worker_memory_limit(settings, local_ranks()),
             };
-            worker::run(&mut transport, info, fingerprint, workers.take())
+            worker::run(
+                &mut transport,
+                info,
+                fingerprint,
+                workers.take(),
+                members.take(),
+            )
         }
     }));
     match served {

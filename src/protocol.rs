@@ -146,6 +146,15 @@ pub enum ClientToScheduler {
         /// The keys.
         keys: Vec<Key>,
     },
+    /// A value the client broadcast to every listed worker; it holds a future.
+    AdoptReplicated {
+        /// Its key.
+        key: Key,
+        /// The workers holding a copy.
+        workers: Vec<usize>,
+        /// Its size.
+        nbytes: u64,
+    },
     /// Data the client put on workers itself (`scatter`), for which it holds
     /// futures.
     Adopt {
@@ -169,6 +178,12 @@ pub enum SchedulerToClient {
     },
     /// Every worker has stopped; the client may finalize.
     Finished,
+    /// Results the client asked for again after their worker had already
+    /// pushed them (a pure task submitted again): where to fetch each.
+    Located {
+        /// Key and the worker holding it.
+        items: Vec<(Key, usize)>,
+    },
     /// Tasks that will not produce a result (failed after their retries,
     /// failed dependencies, cancelled).
     Failed {
@@ -275,6 +290,22 @@ pub enum ClientToWorker {
         id: u64,
         /// Its name.
         name: String,
+    },
+    /// Take part in a broadcast from the client over the client+workers
+    /// group: receive `prefix_len` bytes, then `data_len` bytes, keep them
+    /// under `key` (if any), and reply.
+    Bcast {
+        /// Echoed in the reply.
+        id: u64,
+        /// Where to keep the value; `None` to drop it (benchmarks).
+        key: Option<Key>,
+        /// Bytes of the first broadcast (an encoding prefix; may be 0).
+        prefix_len: u64,
+        /// Bytes of the second broadcast.
+        data_len: u64,
+        /// Use one bare MPI broadcast per part, without the length check
+        /// (the baseline the benchmark compares with).
+        raw: bool,
     },
     /// Run an SPMD section: every worker gets the same message, in the same
     /// order, and calls the function with the workers group.

@@ -130,3 +130,62 @@ fn a_panicking_section_member_fails_the_section_without_hanging() {
     assert_eq!(c.submit(|x: u64| x * 3, 3).unwrap().result().unwrap(), 9);
     assert!(c.spmd(ranks_and_sum, 0).is_err());
 }
+
+fn sum_and_where(v: Vec<f64>) -> (f64, usize) {
+    (v.iter().sum(), rankflow::current_worker().unwrap())
+}
+
+#[test]
+fn broadcast_places_one_value_on_every_worker() {
+    let c = cluster(3);
+    let mut data: Vec<f64> = (0..10_000).map(|i| i as f64).collect();
+    let shared = c.broadcast_slice(&mut data).unwrap();
+    let expected: f64 = data.iter().sum();
+    for w in [2, 3, 4] {
+        // Impure: the same function and argument must run on each worker.
+        let here = rankflow::TaskOptions::new().workers(&[w]).pure(false);
+        let (sum, ran_on) = c
+            .submit_with_options(sum_and_where, &shared, &here)
+            .unwrap()
+            .result()
+            .unwrap();
+        assert_eq!((sum, ran_on), (expected, w));
+    }
+    assert_eq!(
+        shared.result().unwrap().len(),
+        10_000,
+        "fetched by the client too"
+    );
+    let words = c
+        .broadcast(&vec!["a".to_string(), "b".to_string()])
+        .unwrap();
+    let joined = c.submit(|v: Vec<String>| v.concat(), &words).unwrap();
+    assert_eq!(joined.result().unwrap(), "ab");
+    // Integers are encoded first, and arrive the same.
+    let mut ints = vec![5u32; 100];
+    let f = c.broadcast_slice(&mut ints).unwrap();
+    assert_eq!(f.result().unwrap(), vec![5u32; 100]);
+}
+
+#[test]
+fn broadcast_over_a_workers_memory_is_refused_before_sending() {
+    let c = rankflow::initialize(
+        Config::new()
+            .mode(Mode::Local)
+            .local_workers(2)
+            .memory_limit(1000),
+    )
+    .unwrap();
+    let mut big = vec![0u8; 2000];
+    let err = c.broadcast_slice(&mut big).unwrap_err();
+    assert!(err.to_string().contains("memory limit"), "{err}");
+    let mut small = vec![1u8; 100];
+    assert_eq!(
+        c.broadcast_slice(&mut small)
+            .unwrap()
+            .result()
+            .unwrap()
+            .len(),
+        100
+    );
+}

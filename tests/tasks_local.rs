@@ -230,3 +230,17 @@ fn an_idle_worker_steals_a_task_queued_behind_a_long_one() {
     assert_eq!(ran_on, 3, "the queued task moved to the idle worker");
     assert_eq!(c.gather(&fs).unwrap().len(), 4);
 }
+
+#[test]
+fn resubmitting_a_pure_task_right_after_dropping_it_still_answers() {
+    // The worker pushes the result before the scheduler hears the task
+    // finished; a release and a resubmit in between must not lose it.
+    let c = cluster(2);
+    for _ in 0..300 {
+        let f = c.submit(square, 11).unwrap();
+        assert_eq!(
+            f.result_timeout(Some(Duration::from_secs(10))).unwrap(),
+            121
+        );
+    }
+}

@@ -10,7 +10,7 @@ use crate::comm::transport::Rank;
 use crate::error::{Error, ErrorKind, Result};
 use crate::protocol::{ClientToScheduler, ClientToWorker, Placed};
 use crate::task::{nullary_ref, section_ref, Key};
-use crate::Group;
+use crate::{Group, Plain};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::collections::hash_map::DefaultHasher;
@@ -20,6 +20,21 @@ use std::sync::Arc;
 
 /// A worker's answer to a direct request: the encoded result, or why not.
 type Answer = super::state::Reply;
+
+/// Whether the codec writes a `Vec<T>` as a length then the elements' own
+/// bytes (so a slice's memory can be broadcast as it is).
+fn raw_in_codec<T: Plain>() -> bool {
+    use std::any::TypeId;
+    let t = TypeId::of::<T>();
+    cfg!(target_endian = "little")
+        && [
+            TypeId::of::<f64>(),
+            TypeId::of::<f32>(),
+            TypeId::of::<u8>(),
+            TypeId::of::<i8>(),
+        ]
+        .contains(&t)
+}
 
 impl Client {
     /// The ranks a direct request goes to: `workers`, or every worker.
@@ -42,6 +57,16 @@ impl Client {
         targets: &[Rank],
         message: impl Fn(u64) -> ClientToWorker,
     ) -> Result<Vec<(Rank, Answer)>> {
+        let ids = self.tell_each(targets, message)?;
+        self.answers(&ids)
+    }
+
+    /// Sends one request per target; returns their ids.
+    fn tell_each(
+        &self,
+        targets: &[Rank],
+        message: impl Fn(u64) -> ClientToWorker,
+    ) -> Result<Vec<u64>> {
         let ids: Vec<u64> = targets
             .iter()
             .map(|_| self.inner.next_id.fetch_add(1, Ordering::Relaxed))
@@ -49,6 +74,11 @@ impl Client {
         for (&rank, &id) in targets.iter().zip(&ids) {
             self.inner.send_worker(rank, &message(id))?;
         }
+        Ok(ids)
+    }
+
+    /// Waits for the replies to `ids`, in order.
+    fn answers(&self, ids: &[u64]) -> Result<Vec<(Rank, Answer)>> {
         self.inner
             .wait_until(None, |st| ids.iter().all(|id| st.replies.contains_key(id)))?;
         let mut st = self.inner.lock();
@@ -206,6 +236,113 @@ impl Client {
         self.inner
             .send_scheduler(&ClientToScheduler::Adopt { placed })?;
         Ok(futures)
+    }
+
+    /// Places `value` on every worker with one MPI broadcast over the
+    /// client+workers group (log P steps, not P sends), and returns a future
+    /// that tasks on any worker read locally. See also [`broadcast_slice`](Self::broadcast_slice).
+    pub fn broadcast<T: Serialize>(&self, value: &T) -> Result<Future<T>> {
+        let mut bytes = codec::encode(value)?;
+        let key = self.fresh_key("rankflow-broadcast");
+        self.broadcast_parts(Vec::new(), &mut bytes, Some(key), false)?;
+        Ok(Future::counted(key, self.inner.clone()))
+    }
+
+    /// Broadcasts a slice of plain numbers, which tasks receive as a
+    /// `Vec<T>`. For `f64`, `f32`, `u8` and `i8` the slice's own memory goes
+    /// to MPI (it is not changed; MPI's broadcast takes it mutably); other
+    /// types are encoded first.
+    ///
+    /// # Examples — see `examples/broadcast_big.rs`.
+    pub fn broadcast_slice<T: Plain + Serialize>(&self, data: &mut [T]) -> Result<Future<Vec<T>>> {
+        let key = self.fresh_key("rankflow-broadcast");
+        if raw_in_codec::<T>() {
+            let prefix = codec::encode(&(data.len() as u64))?;
+            let bytes: &mut [u8] = bytemuck::cast_slice_mut(data);
+            self.broadcast_parts(prefix, bytes, Some(key), false)?;
+        } else {
+            let mut bytes = codec::encode(&*data)?;
+            self.broadcast_parts(Vec::new(), &mut bytes, Some(key), false)?;
+        }
+        Ok(Future::counted(key, self.inner.clone()))
+    }
+
+    /// The benchmark's baseline: the same broadcast to every worker as bare
+    /// MPI broadcasts of `data` (no length check, nothing kept).
+    #[doc(hidden)]
+    pub fn broadcast_baseline(&self, data: &mut [u8]) -> Result<()> {
+        self.broadcast_parts(Vec::new(), data, None, true)
+    }
+
+    fn fresh_key(&self, what: &str) -> Key {
+        let mut h = DefaultHasher::new();
+        (what, self.inner.nonce.fetch_add(1, Ordering::Relaxed)).hash(&mut h);
+        Key(h.finish())
+    }
+
+    /// Broadcasts `prefix` then `data` from the client to every worker, which
+    /// keep the two together under `key`; returns once every worker has them.
+    fn broadcast_parts(
+        &self,
+        mut prefix: Vec<u8>,
+        data: &mut [u8],
+        key: Option<Key>,
+        raw: bool,
+    ) -> Result<()> {
+        let members = self
+            .members
+            .as_ref()
+            .ok_or_else(|| Error::invalid("this client has no client+workers group"))?;
+        let nbytes = (prefix.len() + data.len()) as u64;
+        if let Some(w) = self.workers.iter().find(|w| w.memory_limit < nbytes) {
+            return Err(Error::invalid(format!(
+                "a broadcast of {nbytes} bytes is over worker {}'s memory limit of {} bytes; \
+                 nothing was sent",
+                w.rank, w.memory_limit
+            )));
+        }
+        let targets = self.inner.worker_ranks.clone();
+        let ids = self.tell_each(&targets, |id| ClientToWorker::Bcast {
+            id,
+            key,
+            prefix_len: prefix.len() as u64,
+            data_len: data.len() as u64,
+            raw,
+        })?;
+        if raw {
+            members.bcast_bytes_unchecked(&mut prefix, 0)?;
+            members.bcast_bytes_unchecked(data, 0)?;
+        } else {
+            members.bcast_into(&mut prefix, 0)?;
+            members.bcast_into(data, 0)?;
+        }
+        for (_, answer) in self.answers(&ids)? {
+            answer.map_err(Error::task)?;
+        }
+        if let Some(key) = key {
+            let status = match targets.first() {
+                Some(&worker) => Status::Stored {
+                    worker,
+                    fetching: false,
+                },
+                None => return Err(Error::invalid("there are no workers to broadcast to")),
+            };
+            self.inner.lock().entries.insert(
+                key,
+                Entry {
+                    refs: 1,
+                    status,
+                    done_seq: 0,
+                },
+            );
+            self.inner
+                .send_scheduler(&ClientToScheduler::AdoptReplicated {
+                    key,
+                    workers: targets,
+                    nbytes,
+                })?;
+        }
+        Ok(())
     }
 
     /// An SPMD section: every worker calls `f(group, arg)` at once, where

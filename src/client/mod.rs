@@ -80,6 +80,8 @@ impl Finisher {
 pub struct Client {
     inner: Arc<Inner>,
     finisher: Option<Finisher>,
+    /// The client+workers group (the client is member 0), for broadcasts.
+    members: Option<crate::Group>,
     workers: Vec<WorkerInfo>,
     _not_send: PhantomData<*const ()>,
 }
@@ -90,6 +92,7 @@ impl Client {
         mut transport: Box<dyn Transport>,
         fingerprint: u64,
         finisher: Finisher,
+        members: Option<crate::Group>,
     ) -> Result<Self> {
         let outbox = transport.outbox();
         let hello = ClientToScheduler::Hello { fingerprint };
@@ -113,6 +116,7 @@ impl Client {
                 Ok(Client {
                     inner,
                     finisher: Some(finisher),
+                    members,
                     workers,
                     _not_send: PhantomData,
                 })
@@ -122,6 +126,7 @@ impl Client {
                 if let Ok(b) = crate::comm::codec::encode(&ClientToScheduler::Shutdown) {
                     let _ = outbox.send(SCHEDULER, crate::comm::transport::TAG_CONTROL, b);
                 }
+                drop(members);
                 if let Err(close) = transport.close().and(finisher.finish(false)) {
                     log::warn!("while closing after a failed start: {close}");
                 }
@@ -474,6 +479,8 @@ impl Client {
         self.inner.lock().closed = Some("the client has been shut down".to_string());
         self.inner.changed.notify_all();
         let closed = transport.map_or(Ok(()), |t| t.close());
+        // Communicators are freed before MPI is finalized.
+        drop(self.members.take());
         let finished = finisher.finish(clean);
         asked.map(|_| ()).and(closed).and(finished)
     }

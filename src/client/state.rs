@@ -156,6 +156,23 @@ impl Inner {
                     }
                 }
                 Ok(SchedulerToClient::Abort { reason }) => st.closed = Some(reason),
+                Ok(SchedulerToClient::Located { items }) => {
+                    for (key, worker) in items {
+                        let pending = st
+                            .entries
+                            .get(&key)
+                            .is_some_and(|e| matches!(e.status, Status::Pending));
+                        if pending {
+                            st.complete(
+                                key,
+                                Status::Stored {
+                                    worker,
+                                    fetching: false,
+                                },
+                            );
+                        }
+                    }
+                }
                 Ok(SchedulerToClient::Welcome { .. }) => {}
                 Err(e) => log::error!("dropping a malformed message from the scheduler: {e}"),
             }

@@ -58,6 +58,11 @@ struct Task {
     workers: Option<Vec<usize>>,
     allow_other: bool,
     wanted: bool,
+    /// Other workers holding a copy of the result (a broadcast value).
+    replicas: Vec<usize>,
+    /// The client asked for this again while it ran: its worker may have
+    /// pushed the result already, so say where it is when it finishes.
+    locate_when_done: bool,
 }
 
 #[derive(Debug, Default)]
@@ -82,6 +87,8 @@ pub struct Effects {
     pub free: BTreeMap<usize, Vec<Key>>,
     /// Queued tasks to take back, by worker (work stealing).
     pub steal: BTreeMap<usize, Vec<Key>>,
+    /// Results to point the client to (see `SchedulerToClient::Located`).
+    pub located: Vec<(Key, usize)>,
 }
 
 /// The scheduler's view of every task.
@@ -132,6 +139,21 @@ impl TaskGraph {
         threads * (1 + depth)
     }
 
+    /// A value the client broadcast to `workers` and holds a future for.
+    pub fn adopt_replicated(&mut self, key: Key, workers: Vec<usize>, nbytes: u64) {
+        let Some((&first, rest)) = workers.split_first() else {
+            return;
+        };
+        self.adopt(vec![Placed {
+            key,
+            worker: first,
+            nbytes,
+        }]);
+        if let Some(t) = self.tasks.get_mut(&key) {
+            t.replicas = rest.to_vec();
+        }
+    }
+
     /// Data the client scattered to workers and holds futures for.
     pub fn adopt(&mut self, placed: Vec<Placed>) {
         for p in placed {
@@ -151,6 +173,8 @@ impl TaskGraph {
                 workers: None,
                 allow_other: false,
                 wanted: true,
+                replicas: Vec::new(),
+                locate_when_done: false,
             });
             t.wanted = true;
         }
@@ -176,6 +200,8 @@ impl TaskGraph {
                 workers: None,
                 allow_other: false,
                 wanted: false,
+                replicas: Vec::new(),
+                locate_when_done: false,
             });
         }
         for spec in specs {
@@ -191,10 +217,14 @@ impl TaskGraph {
     fn submit_one(&mut self, spec: TaskSpec, fx: &mut Effects) {
         let key = spec.key;
         if let Some(t) = self.tasks.get_mut(&key) {
-            // The same pure task again: one computation.
+            // The same pure task again: one computation. The client forgot
+            // the key in between, so it may have missed the result's push.
             t.wanted = true;
-            if let State::Failed(f) = &t.state {
-                fx.failures.push(f.clone());
+            match &t.state {
+                State::Failed(f) => fx.failures.push(f.clone()),
+                State::Memory { worker, .. } => fx.located.push((key, *worker)),
+                State::Processing(_) => t.locate_when_done = true,
+                State::Waiting | State::Ready => {}
             }
             return;
         }
@@ -246,6 +276,8 @@ impl TaskGraph {
             workers: spec.workers,
             allow_other: spec.allow_other_workers,
             wanted: true,
+            replicas: Vec::new(),
+            locate_when_done: false,
         };
         self.tasks.insert(key, task);
         for d in &deps {
@@ -365,6 +397,9 @@ impl TaskGraph {
         let (dependents, deps) = match self.tasks.get_mut(&key) {
             Some(t) => {
                 t.state = State::Memory { worker, nbytes };
+                if std::mem::take(&mut t.locate_when_done) {
+                    fx.located.push((key, worker));
+                }
                 (t.dependents.clone(), t.deps.clone())
             }
             None => return,
@@ -439,7 +474,11 @@ impl TaskGraph {
         }
         match t.state {
             State::Processing(_) => return,
-            State::Memory { worker, .. } => fx.free.entry(worker).or_default().push(key),
+            State::Memory { worker, .. } => {
+                for w in std::iter::once(worker).chain(t.replicas.iter().copied()) {
+                    fx.free.entry(w).or_default().push(key);
+                }
+            }
             State::Waiting | State::Ready | State::Failed(_) => {}
         }
         if let Some(t) = self.tasks.remove(&key) {
@@ -589,8 +628,12 @@ impl TaskGraph {
     fn choose_worker(&self, task: &Task) -> Option<usize> {
         let mut bytes: HashMap<usize, u64> = HashMap::new();
         for d in &task.deps {
-            if let Some(State::Memory { worker, nbytes }) = self.tasks.get(d).map(|t| &t.state) {
-                *bytes.entry(*worker).or_default() += nbytes;
+            if let Some(t) = self.tasks.get(d) {
+                if let State::Memory { worker, nbytes } = t.state {
+                    for w in std::iter::once(worker).chain(t.replicas.iter().copied()) {
+                        *bytes.entry(w).or_default() += nbytes;
+                    }
+                }
             }
         }
         let pick = |strict: bool| {
@@ -620,13 +663,17 @@ impl TaskGraph {
             .iter()
             .map(|p| match p {
                 Part::Inline(b) => Input::Inline(b.clone()),
-                Part::Future(d) => match self.tasks.get(d).map(|t| &t.state) {
-                    Some(State::Memory { worker, .. }) if *worker == rank => Input::Local(*d),
-                    Some(State::Memory { worker, .. }) => Input::Remote {
-                        key: *d,
-                        worker: *worker,
+                Part::Future(d) => match self.tasks.get(d) {
+                    Some(t) => match t.state {
+                        State::Memory { worker, .. }
+                            if worker == rank || t.replicas.contains(&rank) =>
+                        {
+                            Input::Local(*d)
+                        }
+                        State::Memory { worker, .. } => Input::Remote { key: *d, worker },
+                        _ => Input::Local(*d),
                     },
-                    _ => Input::Local(*d),
+                    None => Input::Local(*d),
                 },
             })
             .collect();
@@ -893,6 +940,26 @@ mod tests {
         // A task that had started is not handed back: nothing moves.
         let mut fx = Effects::default();
         g.stolen(2, &[], &mut fx);
+        assert!(fx.compute.is_empty());
+    }
+
+    #[test]
+    fn a_result_asked_for_again_is_located_for_the_client() {
+        let mut g = graph(&[2]);
+        let mut fx = Effects::default();
+        g.submit(vec![spec(1, &[])], vec![], &mut fx);
+        // Released and submitted again while it runs.
+        g.release(&[Key(1)], &mut fx);
+        let mut fx = Effects::default();
+        g.submit(vec![spec(1, &[])], vec![], &mut fx);
+        assert!(fx.compute.is_empty(), "one computation");
+        let mut fx = Effects::default();
+        g.finished(2, vec![done(1, 8)], &mut fx);
+        assert_eq!(fx.located, vec![(Key(1), 2)]);
+        // Submitted again while in memory (another future still holds it).
+        let mut fx = Effects::default();
+        g.submit(vec![spec(1, &[])], vec![], &mut fx);
+        assert_eq!(fx.located, vec![(Key(1), 2)]);
         assert!(fx.compute.is_empty());
     }
 

@@ -115,6 +115,11 @@ impl Scheduler {
             Event::Client(ClientToScheduler::Release { keys }) => {
                 self.with_graph(|g, fx| g.release(&keys, fx))
             }
+            Event::Client(ClientToScheduler::AdoptReplicated {
+                key,
+                workers,
+                nbytes,
+            }) => self.with_graph(|g, _| g.adopt_replicated(key, workers, nbytes)),
             Event::Client(ClientToScheduler::Adopt { placed }) => {
                 self.with_graph(|g, _| g.adopt(placed))
             }
@@ -170,6 +175,11 @@ impl Scheduler {
         }
         for (rank, keys) in fx.steal {
             out.push(Command::ToWorker(rank, SchedulerToWorker::Steal { keys }));
+        }
+        if !fx.located.is_empty() {
+            out.push(Command::ToClient(SchedulerToClient::Located {
+                items: fx.located,
+            }));
         }
         if !fx.failures.is_empty() {
             out.push(Command::ToClient(SchedulerToClient::Failed {

@@ -50,6 +50,8 @@ struct Worker {
     fingerprint: u64,
     /// The workers-only group, lent to SPMD sections.
     group: Option<Group>,
+    /// The client+workers group (the client is its rank 0), for broadcasts.
+    members: Option<Group>,
     executor: Arc<Executor>,
     outbox: Arc<dyn crate::comm::transport::Outbox>,
     /// Tasks waiting for inputs, by task key.
@@ -62,12 +64,14 @@ struct Worker {
 }
 
 /// Serves until the scheduler says `Shutdown` (`Ok`) or `Abort` (`Err`).
-/// `workers` is the workers-only group, for SPMD sections.
+/// `workers` is the workers-only group, for SPMD sections; `members` the
+/// client+workers group, for broadcasts from the client.
 pub fn run(
     transport: &mut dyn Transport,
     info: WorkerInfo,
     fingerprint: u64,
     workers: Option<Group>,
+    members: Option<Group>,
 ) -> Result<()> {
     let outbox = transport.outbox();
     log::info!(
@@ -82,6 +86,7 @@ pub fn run(
         rank: info.rank,
         fingerprint,
         group: workers,
+        members,
         executor,
         outbox: outbox.clone(),
         waiting: HashMap::new(),
@@ -201,6 +206,16 @@ impl Worker {
                     });
                     self.reply(CLIENT, &WorkerToClient::Reply { id, outcome })?;
                 }
+                Ok(ClientToWorker::Bcast {
+                    id,
+                    key,
+                    prefix_len,
+                    data_len,
+                    raw,
+                }) => {
+                    let outcome = self.receive_broadcast(key, prefix_len, data_len, raw);
+                    self.reply(CLIENT, &WorkerToClient::Reply { id, outcome })?;
+                }
                 Ok(ClientToWorker::Section { id, function, arg }) => {
                     let mut group = self.group.take();
                     let outcome = with_section_group(&mut group, || self.call(&function, &[&arg]));
@@ -243,6 +258,48 @@ impl Worker {
             },
         }
         Ok(false)
+    }
+
+    /// Takes part in the client's broadcast and keeps the bytes under `key`.
+    fn receive_broadcast(
+        &mut self,
+        key: Option<Key>,
+        prefix_len: u64,
+        data_len: u64,
+        raw: bool,
+    ) -> std::result::Result<Vec<u8>, TaskFailure> {
+        let failure = |message: String| TaskFailure {
+            kind: FailureKind::Refused,
+            message,
+            key: key.unwrap_or(Key(0)),
+            worker: Some(self.rank),
+            root: None,
+        };
+        let Some(members) = &self.members else {
+            return Err(failure("this worker has no client+workers group".into()));
+        };
+        let (p, d) = (prefix_len as usize, data_len as usize);
+        let mut buf = Vec::new();
+        buf.try_reserve_exact(p + d)
+            .map_err(|e| failure(format!("cannot hold a broadcast of {} bytes: {e}", p + d)))?;
+        buf.resize(p + d, 0u8);
+        let (prefix, data) = buf.split_at_mut(p);
+        let received = if raw {
+            members
+                .bcast_bytes_unchecked(prefix, 0)
+                .and_then(|()| members.bcast_bytes_unchecked(data, 0))
+        } else {
+            members
+                .bcast_into(prefix, 0)
+                .and_then(|()| members.bcast_into(data, 0))
+        };
+        received.map_err(|e| failure(e.to_string()))?;
+        if let Some(key) = key {
+            let bytes = Arc::new(buf);
+            self.executor.store.put(key, bytes.clone());
+            self.input_arrived(key, bytes);
+        }
+        Ok(Vec::new())
     }
 
     /// Calls a function shipped for `run` or a section, on this thread,

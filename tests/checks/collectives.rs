@@ -11,7 +11,8 @@ use std::collections::BTreeMap;
 pub type Check = (&'static str, fn(&Group));
 
 /// Every check, with its name.
-pub const ALL: [Check; 9] = [
+pub const ALL: [Check; 10] = [
+    ("empty_values", empty_values),
     ("bcast_serde_and_plain", bcast_serde_and_plain),
     ("bcast_into_wrong_length", bcast_into_wrong_length),
     ("scatter_wrong_count", scatter_wrong_count),
@@ -217,4 +218,25 @@ pub fn split_even_odd(g: &Group) {
         .split(if g.rank() == 0 { None } else { Some(1) }, 0)
         .unwrap();
     assert_eq!(none.is_none(), g.rank() == 0);
+}
+
+/// Values that encode to no bytes and empty slices (whose dangling address
+/// Open MPI could mistake for MPI_IN_PLACE) go through every collective.
+pub fn empty_values(g: &Group) {
+    let n = g.size();
+    assert_eq!(
+        g.gather(&(), 0).unwrap().map(|v| v.len()),
+        (g.rank() == 0).then_some(n)
+    );
+    assert_eq!(g.allgather(&()).unwrap().len(), n);
+    g.bcast((g.rank() == 0).then_some(()), 0).unwrap();
+    let units = (g.rank() == 0).then(|| vec![(); n]);
+    g.scatter(units, 0).unwrap();
+    let mut none: [u8; 0] = [];
+    g.bcast_into(&mut none, 0).unwrap();
+    let (all, counts) = g.allgather_vec::<u8>(&[]).unwrap();
+    assert!(all.is_empty() && counts == vec![0; n]);
+    let mut out: [i8; 0] = [];
+    g.allreduce_into(&[], &mut out, Op::Sum).unwrap();
+    g.barrier().unwrap();
 }

@@ -222,6 +222,15 @@ impl Group {
         }
     }
 
+    /// One bare broadcast of `buf` from `root`: no length check, no chunking
+    /// (at most 2^31 - 1 bytes). Every member must pass the same length.
+    pub(crate) fn bcast_bytes_unchecked(&self, buf: &mut [u8], root: usize) -> Result<()> {
+        if buf.len() > MAX_COUNT {
+            return Err(Error::invalid("an unchecked broadcast of over 2 GiB"));
+        }
+        raw!(self, g => g.bcast(buf, root))
+    }
+
     /// Waits until every member has called `barrier`.
     pub fn barrier(&self) -> Result<()> {
         raw!(self, g => g.barrier())

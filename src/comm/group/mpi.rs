@@ -62,6 +62,26 @@ fn mpi_op(op: Op) -> SystemOperation {
     }
 }
 
+/// Open MPI takes the address 1 for `MPI_IN_PLACE`, and an empty slice of
+/// bytes has exactly that dangling address; so an empty slice goes to MPI as
+/// an empty view of a real local instead.
+fn real<'a, T>(s: &'a [T], spare: &'a [T; 1]) -> &'a [T] {
+    if s.is_empty() {
+        &spare[..0]
+    } else {
+        s
+    }
+}
+
+/// [`real`] for a buffer MPI writes.
+fn real_mut<'a, T>(s: &'a mut [T], spare: &'a mut [T; 1]) -> &'a mut [T] {
+    if s.is_empty() {
+        &mut spare[..0]
+    } else {
+        s
+    }
+}
+
 fn counts_and_displs(counts: &[usize]) -> (Vec<i32>, Vec<i32>) {
     let mut displs = Vec::with_capacity(counts.len());
     let mut at = 0i32;
@@ -87,6 +107,8 @@ impl RawGroup for MpiGroup {
     }
 
     fn bcast<T: Plain>(&self, buf: &mut [T], root: usize) -> Result<()> {
+        let mut spare = [T::zeroed()];
+        let buf = real_mut(buf, &mut spare);
         self.comm.process_at_rank(root as i32).broadcast_into(buf);
         Ok(())
     }
@@ -97,9 +119,12 @@ impl RawGroup for MpiGroup {
         recv: Option<(&mut [T], &[usize])>,
         root: usize,
     ) -> Result<()> {
+        let (spare_send, mut spare_recv) = ([T::zeroed()], [T::zeroed()]);
+        let send = real(send, &spare_send);
         let root_process = self.comm.process_at_rank(root as i32);
         match recv {
             Some((buf, counts)) => {
+                let buf = real_mut(buf, &mut spare_recv);
                 let (c, d) = counts_and_displs(counts);
                 let mut part = PartitionMut::new(buf, c, d);
                 root_process.gather_varcount_into_root(send, &mut part);
@@ -115,9 +140,12 @@ impl RawGroup for MpiGroup {
         recv: &mut [T],
         root: usize,
     ) -> Result<()> {
+        let (spare_send, mut spare_recv) = ([T::zeroed()], [T::zeroed()]);
+        let recv = real_mut(recv, &mut spare_recv);
         let root_process = self.comm.process_at_rank(root as i32);
         match send {
             Some((buf, counts)) => {
+                let buf = real(buf, &spare_send);
                 let (c, d) = counts_and_displs(counts);
                 let part = Partition::new(buf, c, d);
                 root_process.scatter_varcount_into_root(&part, recv);
@@ -128,6 +156,8 @@ impl RawGroup for MpiGroup {
     }
 
     fn allgatherv<T: Plain>(&self, send: &[T], recv: &mut [T], counts: &[usize]) -> Result<()> {
+        let (spare_send, mut spare_recv) = ([T::zeroed()], [T::zeroed()]);
+        let (send, recv) = (real(send, &spare_send), real_mut(recv, &mut spare_recv));
         let (c, d) = counts_and_displs(counts);
         let mut part = PartitionMut::new(recv, c, d);
         self.comm.all_gather_varcount_into(send, &mut part);
@@ -141,20 +171,29 @@ impl RawGroup for MpiGroup {
         op: Op,
         root: usize,
     ) -> Result<()> {
+        let (spare_send, mut spare_recv) = ([T::zeroed()], [T::zeroed()]);
+        let send = real(send, &spare_send);
         let root_process = self.comm.process_at_rank(root as i32);
         match recv {
-            Some(buf) => root_process.reduce_into_root(send, buf, mpi_op(op)),
+            Some(buf) => {
+                let buf = real_mut(buf, &mut spare_recv);
+                root_process.reduce_into_root(send, buf, mpi_op(op))
+            }
             None => root_process.reduce_into(send, mpi_op(op)),
         }
         Ok(())
     }
 
     fn allreduce<T: Plain>(&self, send: &[T], recv: &mut [T], op: Op) -> Result<()> {
+        let (spare_send, mut spare_recv) = ([T::zeroed()], [T::zeroed()]);
+        let (send, recv) = (real(send, &spare_send), real_mut(recv, &mut spare_recv));
         self.comm.all_reduce_into(send, recv, mpi_op(op));
         Ok(())
     }
 
     fn send<T: Plain>(&self, data: &[T], dest: usize, tag: Tag) -> Result<()> {
+        let spare = [T::zeroed()];
+        let data = real(data, &spare);
         self.comm
             .process_at_rank(dest as i32)
             .send_with_tag(data, i32::from(tag));
