@@ -41,6 +41,13 @@ fn scale(x: i64) -> i64 {
     x * rankflow::worker_var::<i64>("c").expect("c was set on every worker")
 }
 
+/// Squares this worker's rows of `x` into `x_squared`.
+fn square_rows() -> usize {
+    let x: ndarray::ArrayD<f64> = rankflow::worker_array("x").expect("x was scattered");
+    rankflow::set_worker_array("x_squared", &x.mapv(|v| v * v)).expect("inside run");
+    x.len()
+}
+
 fn main() -> Result<(), Error> {
     let client = rankflow::initialize(Config::new())?;
     let ranks: Vec<usize> = client.workers().iter().map(|w| w.rank).collect();
@@ -88,6 +95,16 @@ fn main() -> Result<(), Error> {
     let values = client.gather(&scaled)?;
     assert_eq!(values, (0..16).map(|x| x * 15).collect::<Vec<_>>());
     assert_eq!(client.gather(&pieces)?, (0..16).collect::<Vec<_>>());
+
+    // Arrays: scatter rows with MPI scatterv, work on them in place, gather
+    // them back with gatherv (dview.scatter('x', a); dview.gather('x')).
+    let a = ndarray::Array2::from_shape_fn((10, 4), |(i, j)| (i * 4 + j) as f64);
+    let rows = client.scatter_array("x", &a)?;
+    println!("rows per worker: {rows:?}");
+    assert_eq!(rows.iter().sum::<usize>(), 10);
+    client.run(square_rows, None)?;
+    let back = client.gather_array::<f64>("x_squared")?;
+    assert_eq!(back, a.mapv(|v| v * v).into_dyn());
 
     println!("direct_view: ok on {} workers", ranks.len());
     client.shutdown()

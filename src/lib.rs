@@ -60,4 +60,5 @@ pub use error::{Error, ErrorKind, Result};
 pub use launch::{initialize, spmd, MIN_RANKS};
 pub use protocol::WorkerInfo;
 pub use task::{FailureKind, Key, TaskFailure, TaskOptions};
+pub use worker::arrays::{set_worker_array, worker_array};
 pub use worker::executor::{current_worker, set_worker_var, worker_var};

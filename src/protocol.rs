@@ -307,6 +307,32 @@ pub enum ClientToWorker {
         /// (the baseline the benchmark compares with).
         raw: bool,
     },
+    /// Take part in the client's scatterv of an array's rows over the
+    /// client+workers group; keep this worker's rows as variable `name`.
+    ScatterArray {
+        /// Echoed in the reply.
+        id: u64,
+        /// The variable to keep the rows in.
+        name: String,
+        /// The array's shape after axis 0.
+        trailing: Vec<u64>,
+        /// Bytes per element.
+        elem_size: u64,
+    },
+    /// Reply with the shape of array variable `name` (before `GatherArray`).
+    ArrayShape {
+        /// Echoed in the reply.
+        id: u64,
+        /// The variable.
+        name: String,
+    },
+    /// Take part in the client's gatherv of array variable `name`'s rows.
+    GatherArray {
+        /// Echoed in the reply.
+        id: u64,
+        /// The variable.
+        name: String,
+    },
     /// Run an SPMD section: every worker gets the same message, in the same
     /// order, and calls the function with the workers group.
     Section {

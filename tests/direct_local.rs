@@ -189,3 +189,39 @@ fn broadcast_over_a_workers_memory_is_refused_before_sending() {
         100
     );
 }
+
+fn double_rows() -> Vec<usize> {
+    let x: ndarray::ArrayD<f64> = rankflow::worker_array("x").unwrap();
+    rankflow::set_worker_array("y", &(&x * 2.0)).unwrap();
+    x.shape().to_vec()
+}
+
+#[test]
+fn arrays_scatter_by_rows_and_gather_back() {
+    let c = cluster(3);
+    let a = ndarray::Array2::from_shape_fn((10, 3), |(i, j)| (i * 3 + j) as f64);
+    let rows = c.scatter_array("x", &a).unwrap();
+    assert_eq!(rows, vec![4, 3, 3], "uneven split, first workers get more");
+    let shapes = c.run(double_rows, None).unwrap();
+    assert_eq!(
+        shapes.iter().map(|(_, s)| s.clone()).collect::<Vec<_>>(),
+        vec![vec![4, 3], vec![3, 3], vec![3, 3]]
+    );
+    let back: ndarray::ArrayD<f64> = c.gather_array("x").unwrap();
+    assert_eq!(back, a.clone().into_dyn());
+    let doubled: ndarray::ArrayD<f64> = c.gather_array("y").unwrap();
+    assert_eq!(doubled, (&a * 2.0).into_dyn());
+    // A transposed (non-contiguous) array is scattered by its logical rows.
+    let t = a.t();
+    assert_eq!(c.scatter_array("t", &t).unwrap(), vec![1, 1, 1]);
+    assert_eq!(c.gather_array::<f64>("t").unwrap(), t.to_owned().into_dyn());
+    // Bad input: an unknown name, an element type the codec encodes.
+    let err = c.gather_array::<f64>("nope").unwrap_err();
+    assert!(err.to_string().contains("nope"), "{err}");
+    let ints = ndarray::Array1::from_vec(vec![1u32, 2, 3]);
+    assert!(c.scatter_array("i", &ints).is_err());
+    // Fewer rows than workers: some get none, and it still gathers.
+    let small = ndarray::Array2::<f32>::ones((2, 2));
+    assert_eq!(c.scatter_array("s", &small).unwrap(), vec![1, 1, 0]);
+    assert_eq!(c.gather_array::<f32>("s").unwrap(), small.into_dyn());
+}

@@ -11,6 +11,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::protocol::{ClientToScheduler, ClientToWorker, Placed};
 use crate::task::{nullary_ref, section_ref, Key};
 use crate::{Group, Plain};
+use ndarray::{ArrayBase, ArrayD, Data, Dimension, IxDyn};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::collections::hash_map::DefaultHasher;
@@ -343,6 +344,130 @@ impl Client {
                 })?;
         }
         Ok(())
+    }
+
+    /// Splits `array` along axis 0 over the workers with one MPI scatterv
+    /// over the client+workers group (ipyparallel's `dview.scatter(name, a)`):
+    /// worker `i` keeps its rows as variable `name`, readable in tasks with
+    /// [`worker_array`](crate::worker_array). Rows are split as evenly as
+    /// possible (the first workers get one more). The array's own memory goes
+    /// to MPI when it is in standard layout. Elements: `f64`, `f32`, `u8`,
+    /// `i8`. Returns the rows each worker got, in rank order.
+    pub fn scatter_array<T, S, D>(&self, name: &str, array: &ArrayBase<S, D>) -> Result<Vec<usize>>
+    where
+        T: Plain,
+        S: Data<Elem = T>,
+        D: Dimension,
+    {
+        if !raw_in_codec::<T>() {
+            return Err(Error::invalid(format!(
+                "scatter_array takes f64, f32, u8 or i8 elements, not {}",
+                std::any::type_name::<T>()
+            )));
+        }
+        if array.ndim() == 0 {
+            return Err(Error::invalid("scatter_array needs at least one axis"));
+        }
+        let members = self
+            .members
+            .as_ref()
+            .ok_or_else(|| Error::invalid("this client has no client+workers group"))?;
+        let standard = array.as_standard_layout();
+        let elements = standard
+            .as_slice()
+            .ok_or_else(|| Error::invalid("the array is not contiguous"))?;
+        let bytes: &[u8] = bytemuck::cast_slice(elements);
+        let nrows = array.shape()[0];
+        let trailing: Vec<u64> = array.shape()[1..].iter().map(|&d| d as u64).collect();
+        let row_bytes = array.shape()[1..].iter().product::<usize>() * std::mem::size_of::<T>();
+        let workers = &self.inner.worker_ranks;
+        let (base, extra) = (nrows / workers.len().max(1), nrows % workers.len().max(1));
+        let rows: Vec<usize> = (0..workers.len())
+            .map(|i| base + usize::from(i < extra))
+            .collect();
+        for (w, r) in self.workers.iter().zip(&rows) {
+            if (r * row_bytes) as u64 > w.memory_limit {
+                return Err(Error::invalid(format!(
+                    "scatter_array would put {} bytes on worker {}, over its memory limit of {} bytes; \
+                     nothing was sent",
+                    r * row_bytes,
+                    w.rank,
+                    w.memory_limit
+                )));
+            }
+        }
+        // Member 0 is this client, which keeps no rows.
+        let counts: Vec<usize> = std::iter::once(0)
+            .chain(rows.iter().map(|r| r * row_bytes))
+            .collect();
+        let ids = self.tell_each(workers, |id| ClientToWorker::ScatterArray {
+            id,
+            name: name.to_string(),
+            trailing: trailing.clone(),
+            elem_size: std::mem::size_of::<T>() as u64,
+        })?;
+        members.scatterv_into::<u8>(Some((bytes, &counts)), &mut [], 0)?;
+        for (_, answer) in self.answers(&ids)? {
+            answer.map_err(Error::task)?;
+        }
+        Ok(rows)
+    }
+
+    /// Reassembles array variable `name` from every worker's rows, in rank
+    /// order, with one MPI gatherv straight into the new array's memory
+    /// (ipyparallel's `dview.gather(name)`). A worker without the variable,
+    /// or rows of different shapes, is an error before any data moves.
+    pub fn gather_array<T: Plain>(&self, name: &str) -> Result<ArrayD<T>> {
+        if !raw_in_codec::<T>() {
+            return Err(Error::invalid(format!(
+                "gather_array takes f64, f32, u8 or i8 elements, not {}",
+                std::any::type_name::<T>()
+            )));
+        }
+        let members = self
+            .members
+            .as_ref()
+            .ok_or_else(|| Error::invalid("this client has no client+workers group"))?;
+        let workers = self.inner.worker_ranks.clone();
+        let shapes = self
+            .ask_each(&workers, |id| ClientToWorker::ArrayShape {
+                id,
+                name: name.to_string(),
+            })?
+            .into_iter()
+            .map(|(_, answer)| {
+                let bytes = answer.map_err(|f| Error::invalid(f.message))?;
+                codec::decode::<Vec<u64>>(&bytes)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let trailing = shapes.first().map(|s| s[1..].to_vec()).unwrap_or_default();
+        if shapes
+            .iter()
+            .any(|s| s.is_empty() || s[1..] != trailing[..])
+        {
+            return Err(Error::invalid(format!(
+                "the workers' rows of {name:?} have different shapes: {shapes:?}"
+            )));
+        }
+        let nrows: u64 = shapes.iter().map(|s| s[0]).sum();
+        let dims: Vec<usize> = std::iter::once(nrows)
+            .chain(trailing)
+            .map(|d| d as usize)
+            .collect();
+        let mut out = ArrayD::<T>::from_elem(IxDyn(&dims), T::zeroed());
+        let ids = self.tell_each(&workers, |id| ClientToWorker::GatherArray {
+            id,
+            name: name.to_string(),
+        })?;
+        let dest: &mut [u8] = bytemuck::cast_slice_mut(
+            out.as_slice_mut()
+                .ok_or_else(|| Error::invalid("a new array is contiguous"))?,
+        );
+        members.gather_into::<u8>(&[], Some(dest), 0)?;
+        for (_, answer) in self.answers(&ids)? {
+            answer.map_err(Error::task)?;
+        }
+        Ok(out)
     }
 
     /// An SPMD section: every worker calls `f(group, arg)` at once, where

@@ -4,6 +4,7 @@
 //! threads, serves its results to the client and to other workers, and leaves
 //! on the scheduler's word.
 
+pub mod arrays;
 pub mod executor;
 
 use crate::comm::codec;
@@ -216,6 +217,26 @@ impl Worker {
                     let outcome = self.receive_broadcast(key, prefix_len, data_len, raw);
                     self.reply(CLIENT, &WorkerToClient::Reply { id, outcome })?;
                 }
+                Ok(ClientToWorker::ScatterArray {
+                    id,
+                    name,
+                    trailing,
+                    elem_size,
+                }) => {
+                    let outcome = self.receive_rows(&name, &trailing, elem_size);
+                    self.reply(CLIENT, &WorkerToClient::Reply { id, outcome })?;
+                }
+                Ok(ClientToWorker::ArrayShape { id, name }) => {
+                    let outcome = self
+                        .array_var(&name)
+                        .and_then(|(shape, _)| codec::encode(&shape))
+                        .map_err(|e| self.refusal(e.message().to_string()));
+                    self.reply(CLIENT, &WorkerToClient::Reply { id, outcome })?;
+                }
+                Ok(ClientToWorker::GatherArray { id, name }) => {
+                    let outcome = self.send_rows(&name);
+                    self.reply(CLIENT, &WorkerToClient::Reply { id, outcome })?;
+                }
                 Ok(ClientToWorker::Section { id, function, arg }) => {
                     let mut group = self.group.take();
                     let outcome = with_section_group(&mut group, || self.call(&function, &[&arg]));
@@ -258,6 +279,84 @@ impl Worker {
             },
         }
         Ok(false)
+    }
+
+    fn refusal(&self, message: String) -> TaskFailure {
+        TaskFailure {
+            kind: FailureKind::Refused,
+            message,
+            key: Key(0),
+            worker: Some(self.rank),
+            root: None,
+        }
+    }
+
+    /// The shape and bytes of array variable `name`.
+    fn array_var(&self, name: &str) -> Result<(Vec<u64>, Arc<Vec<u8>>)> {
+        let bytes = self
+            .executor
+            .vars
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(name)
+            .cloned()
+            .ok_or_else(|| {
+                Error::invalid(format!(
+                    "worker {} has no variable named {name:?} (never scattered)",
+                    self.rank
+                ))
+            })?;
+        let (shape, _) = arrays::split_rows(&bytes)?;
+        Ok((shape, bytes))
+    }
+
+    /// Takes part in the client's scatterv of rows and keeps them as `name`.
+    fn receive_rows(
+        &mut self,
+        name: &str,
+        trailing: &[u64],
+        elem_size: u64,
+    ) -> std::result::Result<Vec<u8>, TaskFailure> {
+        let Some(members) = &self.members else {
+            return Err(self.refusal("this worker has no client+workers group".into()));
+        };
+        let rows = members
+            .scatterv_vec::<u8>(None, 0)
+            .map_err(|e| self.refusal(e.to_string()))?;
+        let row_bytes = (trailing.iter().product::<u64>() * elem_size).max(1);
+        let nrows = rows.len() as u64 / row_bytes;
+        let mut shape = vec![nrows];
+        shape.extend_from_slice(trailing);
+        let elements = rows.len() as u64 / elem_size.max(1);
+        let bytes = arrays::encode_rows(&shape, elements, &rows)
+            .map_err(|e| self.refusal(e.to_string()))?;
+        self.executor
+            .vars
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(name.to_string(), Arc::new(bytes));
+        Ok(Vec::new())
+    }
+
+    /// Takes part in the client's gatherv of array variable `name`. The
+    /// client asked every worker for the shape first, so the variable is here.
+    fn send_rows(&self, name: &str) -> std::result::Result<Vec<u8>, TaskFailure> {
+        let Some(members) = &self.members else {
+            return Err(self.refusal("this worker has no client+workers group".into()));
+        };
+        let (held, bytes) = match self.array_var(name) {
+            Ok((_, bytes)) => (true, bytes),
+            Err(_) => (false, Arc::new(Vec::new())),
+        };
+        let rows = if held {
+            arrays::split_rows(&bytes).map(|(_, r)| r).unwrap_or(&[])
+        } else {
+            &[]
+        };
+        members
+            .gather_into::<u8>(rows, None, 0)
+            .map_err(|e| self.refusal(e.to_string()))?;
+        Ok(Vec::new())
     }
 
     /// Takes part in the client's broadcast and keeps the bytes under `key`.
