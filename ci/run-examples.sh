@@ -31,6 +31,7 @@ EXAMPLES=(
     "spmd_allreduce"
     "broadcast_big"
     "bench_broadcast 64 3"
+    "bench_arrays 32 2"
     "exit_paths ok"
     "exit_paths drop"
 )

@@ -318,6 +318,9 @@ pub enum ClientToWorker {
         trailing: Vec<u64>,
         /// Bytes per element.
         elem_size: u64,
+        /// For the benchmark's baseline: receive this many bytes with one
+        /// bare MPI scatterv (no count exchange) and keep nothing.
+        raw_bytes: Option<u64>,
     },
     /// Reply with the shape of array variable `name` (before `GatherArray`).
     ArrayShape {
@@ -332,6 +335,9 @@ pub enum ClientToWorker {
         id: u64,
         /// The variable.
         name: String,
+        /// For the benchmark's baseline: send this many bytes with one bare
+        /// MPI gatherv (no count exchange).
+        raw_bytes: Option<u64>,
     },
     /// Run an SPMD section: every worker gets the same message, in the same
     /// order, and calls the function with the workers group.

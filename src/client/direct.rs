@@ -275,6 +275,54 @@ impl Client {
         self.broadcast_parts(Vec::new(), data, None, true)
     }
 
+    /// The benchmark's baseline for `scatter_array`/`gather_array`: the
+    /// same bytes split the same way, moved by one bare MPI scatterv
+    /// (`scatter = true`) or gatherv, keeping nothing.
+    #[doc(hidden)]
+    pub fn rows_baseline(&self, data: &mut [u8], scatter: bool) -> Result<()> {
+        let members = self
+            .members
+            .as_ref()
+            .ok_or_else(|| Error::invalid("this client has no client+workers group"))?;
+        let workers = self.inner.worker_ranks.clone();
+        let n = workers.len().max(1);
+        let parts: Vec<usize> = (0..n)
+            .map(|i| data.len() / n + usize::from(i < data.len() % n))
+            .collect();
+        let counts: Vec<usize> = std::iter::once(0).chain(parts.iter().copied()).collect();
+        let mut ids = Vec::new();
+        for (i, &rank) in workers.iter().enumerate() {
+            let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
+            let raw_bytes = Some(parts[i] as u64);
+            let message = if scatter {
+                ClientToWorker::ScatterArray {
+                    id,
+                    name: String::new(),
+                    trailing: Vec::new(),
+                    elem_size: 1,
+                    raw_bytes,
+                }
+            } else {
+                ClientToWorker::GatherArray {
+                    id,
+                    name: String::new(),
+                    raw_bytes,
+                }
+            };
+            self.inner.send_worker(rank, &message)?;
+            ids.push(id);
+        }
+        if scatter {
+            members.scatterv_bytes_unchecked(Some((data, &counts)), &mut [], 0)?;
+        } else {
+            members.gatherv_bytes_unchecked(&[], Some((data, &counts)), 0)?;
+        }
+        for (_, answer) in self.answers(&ids)? {
+            answer.map_err(Error::task)?;
+        }
+        Ok(())
+    }
+
     fn fresh_key(&self, what: &str) -> Key {
         let mut h = DefaultHasher::new();
         (what, self.inner.nonce.fetch_add(1, Ordering::Relaxed)).hash(&mut h);
@@ -405,6 +453,7 @@ impl Client {
             name: name.to_string(),
             trailing: trailing.clone(),
             elem_size: std::mem::size_of::<T>() as u64,
+            raw_bytes: None,
         })?;
         members.scatterv_into::<u8>(Some((bytes, &counts)), &mut [], 0)?;
         for (_, answer) in self.answers(&ids)? {
@@ -454,10 +503,14 @@ impl Client {
             .chain(trailing)
             .map(|d| d as usize)
             .collect();
-        let mut out = ArrayD::<T>::from_elem(IxDyn(&dims), T::zeroed());
+        // `vec!` of zeros gets memory the OS zeroes lazily; no extra pass.
+        let total = dims.iter().product::<usize>();
+        let mut out = ArrayD::from_shape_vec(IxDyn(&dims), vec![T::zeroed(); total])
+            .map_err(|e| Error::invalid(format!("gather_array: {e}")))?;
         let ids = self.tell_each(&workers, |id| ClientToWorker::GatherArray {
             id,
             name: name.to_string(),
+            raw_bytes: None,
         })?;
         let dest: &mut [u8] = bytemuck::cast_slice_mut(
             out.as_slice_mut()

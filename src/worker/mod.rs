@@ -222,8 +222,12 @@ impl Worker {
                     name,
                     trailing,
                     elem_size,
+                    raw_bytes,
                 }) => {
-                    let outcome = self.receive_rows(&name, &trailing, elem_size);
+                    let outcome = match raw_bytes {
+                        Some(n) => self.raw_rows(n, true),
+                        None => self.receive_rows(&name, &trailing, elem_size),
+                    };
                     self.reply(CLIENT, &WorkerToClient::Reply { id, outcome })?;
                 }
                 Ok(ClientToWorker::ArrayShape { id, name }) => {
@@ -233,8 +237,15 @@ impl Worker {
                         .map_err(|e| self.refusal(e.message().to_string()));
                     self.reply(CLIENT, &WorkerToClient::Reply { id, outcome })?;
                 }
-                Ok(ClientToWorker::GatherArray { id, name }) => {
-                    let outcome = self.send_rows(&name);
+                Ok(ClientToWorker::GatherArray {
+                    id,
+                    name,
+                    raw_bytes,
+                }) => {
+                    let outcome = match raw_bytes {
+                        Some(n) => self.raw_rows(n, false),
+                        None => self.send_rows(&name),
+                    };
                     self.reply(CLIENT, &WorkerToClient::Reply { id, outcome })?;
                 }
                 Ok(ClientToWorker::Section { id, function, arg }) => {
@@ -320,21 +331,36 @@ impl Worker {
         let Some(members) = &self.members else {
             return Err(self.refusal("this worker has no client+workers group".into()));
         };
-        let rows = members
-            .scatterv_vec::<u8>(None, 0)
-            .map_err(|e| self.refusal(e.to_string()))?;
         let row_bytes = (trailing.iter().product::<u64>() * elem_size).max(1);
-        let nrows = rows.len() as u64 / row_bytes;
-        let mut shape = vec![nrows];
-        shape.extend_from_slice(trailing);
-        let elements = rows.len() as u64 / elem_size.max(1);
-        let bytes = arrays::encode_rows(&shape, elements, &rows)
+        // The rows land right after the variable's (shape, length) prefix.
+        let bytes = members
+            .scatterv_bytes_after(0, |count| {
+                let mut shape = vec![count as u64 / row_bytes];
+                shape.extend_from_slice(trailing);
+                arrays::encode_rows(&shape, count as u64 / elem_size.max(1), &[])
+            })
             .map_err(|e| self.refusal(e.to_string()))?;
         self.executor
             .vars
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .insert(name.to_string(), Arc::new(bytes));
+        Ok(Vec::new())
+    }
+
+    /// The benchmark's baseline: `n` bytes through one bare scatterv (or
+    /// gatherv), kept nowhere.
+    fn raw_rows(&self, n: u64, scatter: bool) -> std::result::Result<Vec<u8>, TaskFailure> {
+        let Some(members) = &self.members else {
+            return Err(self.refusal("this worker has no client+workers group".into()));
+        };
+        let mut buf = vec![0u8; n as usize];
+        let done = if scatter {
+            members.scatterv_bytes_unchecked(None, &mut buf, 0)
+        } else {
+            members.gatherv_bytes_unchecked(&buf, None, 0)
+        };
+        done.map_err(|e| self.refusal(e.to_string()))?;
         Ok(Vec::new())
     }
 

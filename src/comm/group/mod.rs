@@ -231,6 +231,27 @@ impl Group {
         raw!(self, g => g.bcast(buf, root))
     }
 
+    /// One bare scatterv of bytes from `root` with counts every member
+    /// already knows (the benchmark's baseline).
+    pub(crate) fn scatterv_bytes_unchecked(
+        &self,
+        send: Option<(&[u8], &[usize])>,
+        recv: &mut [u8],
+        root: usize,
+    ) -> Result<()> {
+        raw!(self, g => g.scatterv(send, recv, root))
+    }
+
+    /// One bare gatherv of bytes to `root` (the benchmark's baseline).
+    pub(crate) fn gatherv_bytes_unchecked(
+        &self,
+        send: &[u8],
+        recv: Option<(&mut [u8], &[usize])>,
+        root: usize,
+    ) -> Result<()> {
+        raw!(self, g => g.gatherv(send, recv, root))
+    }
+
     /// Waits until every member has called `barrier`.
     pub fn barrier(&self) -> Result<()> {
         raw!(self, g => g.barrier())

@@ -86,6 +86,22 @@ impl Group {
         Ok(out)
     }
 
+    /// A non-root's part of a byte scatterv, received straight after the
+    /// bytes `prefix` makes from this member's count, in one buffer.
+    pub(crate) fn scatterv_bytes_after(
+        &self,
+        root: usize,
+        prefix: impl FnOnce(usize) -> Result<Vec<u8>>,
+    ) -> Result<Vec<u8>> {
+        self.check_root(root)?;
+        let mine = self.send_scatter_headers::<u8>(None, None, None, root)?;
+        let mut buf = prefix(mine)?;
+        let start = buf.len();
+        buf.resize(start + mine, 0);
+        raw!(self, g => g.scatterv(None, &mut buf[start..], root))?;
+        Ok(buf)
+    }
+
     /// Why the root refuses a scatterv of `send`, if it does.
     fn scatterv_refusal<T>(&self, send: Option<(&[T], &[usize])>, root: usize) -> Option<Refusal> {
         match (self.rank() == root, send) {
