@@ -3,7 +3,7 @@
 //! scheduler, and SPMD sections in which all workers run one function
 //! together with the workers-only [`Group`].
 
-use super::state::{Entry, Status};
+use super::state::Status;
 use super::{Client, Future};
 use crate::comm::codec;
 use crate::comm::transport::Rank;
@@ -217,14 +217,7 @@ impl Client {
                     fetching: false,
                 }
             };
-            self.inner.lock().entries.insert(
-                key,
-                Entry {
-                    refs: 1,
-                    status,
-                    done_seq: 0,
-                },
-            );
+            self.inner.hold(key, status);
             self.inner
                 .send_worker(worker, &ClientToWorker::Put { key, bytes })?;
             placed.push(Placed {
@@ -376,14 +369,7 @@ impl Client {
                 },
                 None => return Err(Error::invalid("there are no workers to broadcast to")),
             };
-            self.inner.lock().entries.insert(
-                key,
-                Entry {
-                    refs: 1,
-                    status,
-                    done_seq: 0,
-                },
-            );
+            self.inner.hold(key, status);
             self.inner
                 .send_scheduler(&ClientToScheduler::AdoptReplicated {
                     key,

@@ -96,6 +96,18 @@ impl Inner {
         self.outbox.send(rank, TAG_CONTROL, codec::encode(message)?)
     }
 
+    /// Starts tracking `key`, already in `status`, with one handle on it.
+    pub fn hold(&self, key: Key, status: Status) {
+        self.lock().entries.insert(
+            key,
+            Entry {
+                refs: 1,
+                status,
+                done_seq: 0,
+            },
+        );
+    }
+
     /// Sends the releases collected so far.
     pub fn flush_releases(&self) -> Result<()> {
         let keys = std::mem::take(&mut self.lock().releases);

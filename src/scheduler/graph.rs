@@ -65,6 +65,31 @@ struct Task {
     locate_when_done: bool,
 }
 
+impl Task {
+    /// Data the client put on a worker: already in memory, nothing to run.
+    fn data(p: &Placed, wanted: bool) -> Self {
+        Task {
+            function: None,
+            parts: Vec::new(),
+            deps: Vec::new(),
+            waiting: 0,
+            dependents: Vec::new(),
+            state: State::Memory {
+                worker: p.worker,
+                nbytes: p.nbytes,
+            },
+            priority: 0,
+            seq: 0,
+            retries_left: 0,
+            workers: None,
+            allow_other: false,
+            wanted,
+            replicas: Vec::new(),
+            locate_when_done: false,
+        }
+    }
+}
+
 #[derive(Debug, Default)]
 struct WorkerLoad {
     threads: usize,
@@ -157,25 +182,10 @@ impl TaskGraph {
     /// Data the client scattered to workers and holds futures for.
     pub fn adopt(&mut self, placed: Vec<Placed>) {
         for p in placed {
-            let t = self.tasks.entry(p.key).or_insert_with(|| Task {
-                function: None,
-                parts: Vec::new(),
-                deps: Vec::new(),
-                waiting: 0,
-                dependents: Vec::new(),
-                state: State::Memory {
-                    worker: p.worker,
-                    nbytes: p.nbytes,
-                },
-                priority: 0,
-                seq: 0,
-                retries_left: 0,
-                workers: None,
-                allow_other: false,
-                wanted: true,
-                replicas: Vec::new(),
-                locate_when_done: false,
-            });
+            let t = self
+                .tasks
+                .entry(p.key)
+                .or_insert_with(|| Task::data(&p, true));
             t.wanted = true;
         }
     }
@@ -184,25 +194,9 @@ impl TaskGraph {
     pub fn submit(&mut self, specs: Vec<TaskSpec>, placed: Vec<Placed>, fx: &mut Effects) {
         let placed_keys: Vec<Key> = placed.iter().map(|p| p.key).collect();
         for p in placed {
-            self.tasks.entry(p.key).or_insert_with(|| Task {
-                function: None,
-                parts: Vec::new(),
-                deps: Vec::new(),
-                waiting: 0,
-                dependents: Vec::new(),
-                state: State::Memory {
-                    worker: p.worker,
-                    nbytes: p.nbytes,
-                },
-                priority: 0,
-                seq: 0,
-                retries_left: 0,
-                workers: None,
-                allow_other: false,
-                wanted: false,
-                replicas: Vec::new(),
-                locate_when_done: false,
-            });
+            self.tasks
+                .entry(p.key)
+                .or_insert_with(|| Task::data(&p, false));
         }
         for spec in specs {
             self.submit_one(spec, fx);
