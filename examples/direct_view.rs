@@ -96,6 +96,10 @@ fn main() -> Result<(), Error> {
     assert_eq!(values, (0..16).map(|x| x * 15).collect::<Vec<_>>());
     assert_eq!(client.gather(&pieces)?, (0..16).collect::<Vec<_>>());
 
+    // replicate: copy a result to every worker, worker to worker.
+    let table = client.submit(|n: usize| (0..n as i64).collect::<Vec<_>>(), 1000usize)?;
+    assert_eq!(client.replicate(&table, ranks.len())?, ranks.len());
+
     // Arrays: scatter rows with MPI scatterv, work on them in place, gather
     // them back with gatherv (dview.scatter('x', a); dview.gather('x')).
     let a = ndarray::Array2::from_shape_fn((10, 4), |(i, j)| (i * 4 + j) as f64);

@@ -146,6 +146,16 @@ pub enum ClientToScheduler {
         /// The keys.
         keys: Vec<Key>,
     },
+    /// Make sure at least `n` workers hold a copy of `key` (answered with
+    /// `Replicated`).
+    Replicate {
+        /// Echoed in the answer.
+        id: u64,
+        /// The result to copy.
+        key: Key,
+        /// How many workers should hold it.
+        n: usize,
+    },
     /// A value the client broadcast to every listed worker; it holds a future.
     AdoptReplicated {
         /// Its key.
@@ -178,6 +188,13 @@ pub enum SchedulerToClient {
     },
     /// Every worker has stopped; the client may finalize.
     Finished,
+    /// Answer to `Replicate`: how many workers hold the key now, or why not.
+    Replicated {
+        /// The request's id.
+        id: u64,
+        /// Copies held, or the reason it could not be done.
+        outcome: std::result::Result<usize, String>,
+    },
     /// Results the client asked for again after their worker had already
     /// pushed them (a pure task submitted again): where to fetch each.
     Located {
@@ -214,6 +231,11 @@ pub enum WorkerToScheduler {
         /// One per task.
         outcomes: Vec<Outcome>,
     },
+    /// A copy of `key` is now kept here (answer to `Acquire`).
+    Acquired {
+        /// The key.
+        key: Key,
+    },
     /// Answer to `Steal`: the tasks taken off the queue unstarted.
     Stolen {
         /// Their keys (the others had started or finished).
@@ -235,6 +257,13 @@ pub enum SchedulerToWorker {
     Free {
         /// The keys.
         keys: Vec<Key>,
+    },
+    /// Fetch `key` from worker `from` and keep a copy (for `replicate`).
+    Acquire {
+        /// The key.
+        key: Key,
+        /// A worker that holds it.
+        from: usize,
     },
     /// Hand back these queued tasks if they have not started.
     Steal {

@@ -225,3 +225,22 @@ fn arrays_scatter_by_rows_and_gather_back() {
     assert_eq!(c.scatter_array("s", &small).unwrap(), vec![1, 1, 0]);
     assert_eq!(c.gather_array::<f32>("s").unwrap(), small.into_dyn());
 }
+
+#[test]
+fn replicate_copies_a_result_to_more_workers() {
+    let c = cluster(3);
+    let big = c.submit(|n: usize| vec![7u8; n], 100_000usize).unwrap();
+    assert_eq!(c.replicate(&big, 3).unwrap(), 3);
+    assert_eq!(c.replicate(&big, 2).unwrap(), 3, "already enough copies");
+    assert_eq!(c.replicate(&big, 10).unwrap(), 3, "at most every worker");
+    // Every worker now reads it locally.
+    for w in [2, 3, 4] {
+        let here = rankflow::TaskOptions::new().workers(&[w]).pure(false);
+        let n = c
+            .submit_with_options(|v: Vec<u8>| v.len(), &big, &here)
+            .unwrap();
+        assert_eq!(n.result().unwrap(), 100_000);
+    }
+    let failed = c.submit(|_: u8| -> u8 { panic!("no value") }, 1).unwrap();
+    assert_eq!(c.replicate(&failed, 2).unwrap_err().kind(), ErrorKind::Task);
+}

@@ -232,6 +232,38 @@ impl Client {
         Ok(futures)
     }
 
+    /// Makes sure at least `n` workers (at most all of them) hold a copy of
+    /// `future`'s result, copying worker to worker; waits for the task first.
+    /// Returns how many workers hold it (dask's `client.replicate`).
+    pub fn replicate<T>(&self, future: &Future<T>, n: usize) -> Result<usize> {
+        future.wait(None)?;
+        if let Some(Status::Failed(f)) = self
+            .inner
+            .lock()
+            .entries
+            .get(&future.key())
+            .map(|e| &e.status)
+        {
+            return Err(Error::task(f.clone()));
+        }
+        let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
+        self.inner.send_scheduler(&ClientToScheduler::Replicate {
+            id,
+            key: future.key(),
+            n,
+        })?;
+        let mut outcome = None;
+        self.inner.wait_until(None, |st| {
+            outcome = st.replicated.remove(&id);
+            outcome.is_some()
+        })?;
+        match outcome {
+            Some(Ok(copies)) => Ok(copies),
+            Some(Err(why)) => Err(Error::invalid(why)),
+            None => Err(Error::protocol("replicate ended without an answer")),
+        }
+    }
+
     /// Places `value` on every worker with one MPI broadcast over the
     /// client+workers group (log P steps, not P sends), and returns a future
     /// that tasks on any worker read locally. See also [`broadcast_slice`](Self::broadcast_slice).

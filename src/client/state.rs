@@ -53,6 +53,8 @@ pub(crate) struct State {
     pub releases: Vec<Key>,
     /// Answers to direct requests (`run`, `push`, `pull`, `spmd`), by id.
     pub replies: HashMap<u64, (Rank, Reply)>,
+    /// Answers to `replicate`, by id.
+    pub replicated: HashMap<u64, std::result::Result<usize, String>>,
 }
 
 impl State {
@@ -168,6 +170,9 @@ impl Inner {
                     }
                 }
                 Ok(SchedulerToClient::Abort { reason }) => st.closed = Some(reason),
+                Ok(SchedulerToClient::Replicated { id, outcome }) => {
+                    st.replicated.insert(id, outcome);
+                }
                 Ok(SchedulerToClient::Located { items }) => {
                     for (key, worker) in items {
                         let pending = st

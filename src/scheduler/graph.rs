@@ -114,12 +114,20 @@ pub struct Effects {
     pub steal: BTreeMap<usize, Vec<Key>>,
     /// Results to point the client to (see `SchedulerToClient::Located`).
     pub located: Vec<(Key, usize)>,
+    /// Copies to make: (worker to copy to, key, worker to copy from).
+    pub acquire: Vec<(usize, Key, usize)>,
+    /// Finished `replicate` requests: id and copies held, or why not.
+    pub replicated: Vec<(u64, std::result::Result<usize, String>)>,
 }
 
 /// The scheduler's view of every task.
 #[derive(Debug, Default)]
 pub struct TaskGraph {
     tasks: HashMap<Key, Task>,
+    /// Unanswered `replicate` requests, by key: (id, copies wanted).
+    replications: HashMap<Key, Vec<(u64, usize)>>,
+    /// `replicate` requests for tasks not finished yet: (id, n).
+    replicate_when_done: HashMap<Key, Vec<(u64, usize)>>,
     ready: BinaryHeap<(i32, Reverse<u64>, Key)>,
     workers: BTreeMap<usize, WorkerLoad>,
     seq: u64,
@@ -162,6 +170,88 @@ impl TaskGraph {
             Some(avg) => ((SATURATION_MICROS / avg.max(1.0)).ceil() as usize).clamp(1, MAX_DEPTH),
         };
         threads * (1 + depth)
+    }
+
+    /// Workers holding `key`'s result, if it is in memory.
+    fn holders(&self, key: Key) -> Option<Vec<usize>> {
+        let t = self.tasks.get(&key)?;
+        match t.state {
+            State::Memory { worker, .. } => Some(
+                std::iter::once(worker)
+                    .chain(t.replicas.iter().copied())
+                    .collect(),
+            ),
+            _ => None,
+        }
+    }
+
+    /// The client wants at least `n` workers to hold `key`: asks the least
+    /// loaded workers without it to fetch a copy from a holder.
+    pub fn replicate(&mut self, id: u64, key: Key, n: usize, fx: &mut Effects) {
+        let running = self.tasks.get(&key).is_some_and(|t| {
+            matches!(
+                t.state,
+                State::Waiting | State::Ready | State::Processing(_)
+            )
+        });
+        if running {
+            // The client can see a result before the scheduler hears the
+            // task finished: copy it once it has.
+            self.replicate_when_done
+                .entry(key)
+                .or_default()
+                .push((id, n));
+            return;
+        }
+        let Some(holders) = self.holders(key) else {
+            fx.replicated.push((
+                id,
+                Err(format!("task {key} has no result in memory to replicate")),
+            ));
+            return;
+        };
+        let want = n.min(self.workers.len());
+        if holders.len() >= want {
+            fx.replicated.push((id, Ok(holders.len())));
+            return;
+        }
+        let mut others: Vec<(usize, usize)> = self
+            .workers
+            .iter()
+            .filter(|(r, _)| !holders.contains(r))
+            .map(|(&r, w)| (w.processing, r))
+            .collect();
+        others.sort();
+        for &(_, r) in others.iter().take(want - holders.len()) {
+            fx.acquire.push((r, key, holders[0]));
+        }
+        self.replications.entry(key).or_default().push((id, want));
+    }
+
+    /// Worker `worker` now holds a copy of `key`.
+    pub fn acquired(&mut self, worker: usize, key: Key, fx: &mut Effects) {
+        match self.tasks.get_mut(&key) {
+            Some(t) if matches!(t.state, State::Memory { .. }) => {
+                if !t.replicas.contains(&worker) {
+                    t.replicas.push(worker);
+                }
+            }
+            // Forgotten meanwhile: the copy is not needed.
+            _ => fx.free.entry(worker).or_default().push(key),
+        }
+        let held = self.holders(key).map_or(0, |h| h.len());
+        if let Some(waiting) = self.replications.get_mut(&key) {
+            waiting.retain(|&(id, want)| {
+                let done = held >= want;
+                if done {
+                    fx.replicated.push((id, Ok(held)));
+                }
+                !done
+            });
+            if waiting.is_empty() {
+                self.replications.remove(&key);
+            }
+        }
     }
 
     /// A value the client broadcast to `workers` and holds a future for.
@@ -408,6 +498,9 @@ impl TaskGraph {
                 }
             }
         }
+        for (id, n) in self.replicate_when_done.remove(&key).unwrap_or_default() {
+            self.replicate(id, key, n, fx);
+        }
         for d in deps {
             self.try_forget(d, fx);
         }
@@ -428,6 +521,9 @@ impl TaskGraph {
             t.state = State::Failed(f.clone());
             if t.wanted {
                 fx.failures.push(f.clone());
+            }
+            for (id, _) in self.replicate_when_done.remove(&k).unwrap_or_default() {
+                fx.replicated.push((id, Err(f.to_string())));
             }
             for d in t.dependents.clone() {
                 stack.push((d, dependency_failure(d, &f)));
@@ -955,6 +1051,33 @@ mod tests {
         g.submit(vec![spec(1, &[])], vec![], &mut fx);
         assert_eq!(fx.located, vec![(Key(1), 2)]);
         assert!(fx.compute.is_empty());
+    }
+
+    #[test]
+    fn replicate_copies_to_the_least_loaded_workers() {
+        let mut g = graph(&[2, 3, 4]);
+        let mut fx = Effects::default();
+        g.submit(vec![spec(1, &[])], vec![], &mut fx);
+        g.finished(2, vec![done(1, 8)], &mut fx);
+        let mut fx = Effects::default();
+        g.replicate(7, Key(1), 3, &mut fx);
+        let mut targets: Vec<usize> = fx.acquire.iter().map(|a| a.0).collect();
+        targets.sort();
+        assert_eq!(targets, vec![3, 4]);
+        assert!(fx.acquire.iter().all(|a| a.1 == Key(1) && a.2 == 2));
+        let mut fx = Effects::default();
+        g.acquired(3, Key(1), &mut fx);
+        assert!(fx.replicated.is_empty());
+        g.acquired(4, Key(1), &mut fx);
+        assert_eq!(fx.replicated, vec![(7, Ok(3))]);
+        // Freed everywhere once released.
+        let mut fx = Effects::default();
+        g.release(&[Key(1)], &mut fx);
+        assert_eq!(fx.free.len(), 3);
+        // Nothing to copy is an error.
+        let mut fx = Effects::default();
+        g.replicate(8, Key(99), 2, &mut fx);
+        assert!(fx.replicated[0].1.is_err());
     }
 
     #[test]

@@ -115,6 +115,12 @@ impl Scheduler {
             Event::Client(ClientToScheduler::Release { keys }) => {
                 self.with_graph(|g, fx| g.release(&keys, fx))
             }
+            Event::Client(ClientToScheduler::Replicate { id, key, n }) => {
+                self.with_graph(|g, fx| g.replicate(id, key, n, fx))
+            }
+            Event::Worker(rank, WorkerToScheduler::Acquired { key }) => {
+                self.with_graph(|g, fx| g.acquired(rank, key, fx))
+            }
             Event::Client(ClientToScheduler::AdoptReplicated {
                 key,
                 workers,
@@ -175,6 +181,18 @@ impl Scheduler {
         }
         for (rank, keys) in fx.steal {
             out.push(Command::ToWorker(rank, SchedulerToWorker::Steal { keys }));
+        }
+        for (rank, key, from) in fx.acquire {
+            out.push(Command::ToWorker(
+                rank,
+                SchedulerToWorker::Acquire { key, from },
+            ));
+        }
+        for (id, outcome) in fx.replicated {
+            out.push(Command::ToClient(SchedulerToClient::Replicated {
+                id,
+                outcome,
+            }));
         }
         if !fx.located.is_empty() {
             out.push(Command::ToClient(SchedulerToClient::Located {

@@ -61,6 +61,8 @@ struct Worker {
     needed_by: HashMap<Key, Vec<Key>>,
     /// Fetches of keys this worker is promised but does not hold yet.
     parked_fetches: HashMap<Key, Vec<Rank>>,
+    /// Keys being copied here for `replicate`.
+    acquiring: std::collections::HashSet<Key>,
     flush_at: Option<Instant>,
 }
 
@@ -93,6 +95,7 @@ pub fn run(
         waiting: HashMap::new(),
         needed_by: HashMap::new(),
         parked_fetches: HashMap::new(),
+        acquiring: Default::default(),
         flush_at: None,
     };
     let hello = WorkerToScheduler::Register { info, fingerprint };
@@ -148,6 +151,13 @@ impl Worker {
                     return Err(Error::new(ErrorKind::BinaryMismatch, reason));
                 }
                 Ok(SchedulerToWorker::Compute { tasks }) => self.compute(tasks)?,
+                Ok(SchedulerToWorker::Acquire { key, from }) => {
+                    if self.executor.store.get(key).is_some() {
+                        self.reply(SCHEDULER, &WorkerToScheduler::Acquired { key })?;
+                    } else if self.acquiring.insert(key) {
+                        self.reply(from, &WorkerToWorker::Fetch { keys: vec![key] })?;
+                    }
+                }
                 Ok(SchedulerToWorker::Steal { keys }) => {
                     let mut taken = self.executor.steal(&keys);
                     // Tasks still waiting for inputs can go too.
@@ -283,7 +293,12 @@ impl Worker {
                 }
                 Ok(WorkerToWorker::Data { items }) => {
                     for (k, bytes) in items {
-                        self.input_arrived(k, Arc::new(bytes));
+                        let bytes = Arc::new(bytes);
+                        if self.acquiring.remove(&k) {
+                            self.executor.store.put(k, bytes.clone());
+                            self.reply(SCHEDULER, &WorkerToScheduler::Acquired { key: k })?;
+                        }
+                        self.input_arrived(k, bytes);
                     }
                 }
                 Err(e) => log::error!("dropping a malformed message from rank {peer}: {e}"),
