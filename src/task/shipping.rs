@@ -23,6 +23,10 @@
 //! thing they rely on. Captured state travels as an explicit serde value
 //! (`submit_with`).
 //!
+//! The trampolines for tasks, fallible tasks, `Client::run` (`fn() -> R`) and
+//! SPMD sections (`fn(&Group, A) -> R`) live here too, beside the unsafe they
+//! use.
+//!
 //! # Guarding against bad offsets
 //!
 //! A message with a corrupted offset would make a worker jump to an arbitrary
@@ -30,7 +34,13 @@
 //! both offsets whose key is the executable fingerprint; a worker refuses a
 //! task whose check does not match before it turns anything into a pointer.
 
+use super::args::Args;
+use crate::comm::codec;
+use crate::comm::group::Group;
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+use std::cell::RefCell;
+use std::fmt;
 use std::hash::{Hash, Hasher};
 
 /// The fixed symbol that function offsets are measured from.
@@ -129,6 +139,106 @@ pub unsafe fn pointer_at<F: Copy>(addr: usize) -> F {
     // SAFETY: the caller guarantees `F` is a fn-pointer type and `addr` a
     // function of that type here; fn pointers are address-sized.
     unsafe { std::mem::transmute_copy::<usize, F>(&addr) }
+}
+
+/// Decodes the arguments, calls `fn(A) -> R` at `f`, encodes the result.
+fn trampoline<X: Args<A>, A, R: Serialize>(f: usize, parts: &[&[u8]]) -> Result<Vec<u8>, String> {
+    let arg = X::assemble(parts)?;
+    // SAFETY: `FnRef::call` hands this trampoline only the address shipped with
+    // it, and `function_ref` below builds both from one `fn(A) -> R`.
+    let f: fn(A) -> R = unsafe { function_at::<A, R>(f) };
+    codec::encode(&f(arg)).map_err(|e| format!("cannot encode the result: {}", e.message()))
+}
+
+/// Like [`trampoline`] for `fn(A) -> Result<T, E>`: an `Err` fails the task
+/// with the error's text.
+fn trampoline_fallible<X: Args<A>, A, T: Serialize, E: fmt::Display>(
+    f: usize,
+    parts: &[&[u8]],
+) -> Result<Vec<u8>, String> {
+    let arg = X::assemble(parts)?;
+    // SAFETY: as in `trampoline`, built together with a `fn(A) -> Result<T, E>`.
+    let f: fn(A) -> Result<T, E> = unsafe { function_at::<A, Result<T, E>>(f) };
+    match f(arg) {
+        Ok(v) => {
+            codec::encode(&v).map_err(|e| format!("cannot encode the result: {}", e.message()))
+        }
+        Err(e) => Err(format!("{RETURNED_ERR}{e}")),
+    }
+}
+
+/// Prefix that marks an `Err` returned by a task, as opposed to a decode failure.
+pub(crate) const RETURNED_ERR: &str = "\u{1}returned:";
+
+/// The reference to ship for `f` called with an `X`.
+pub fn function_ref<X: Args<A>, A, R: Serialize + DeserializeOwned>(
+    f: fn(A) -> R,
+    key: u64,
+) -> FnRef {
+    let t: Trampoline = trampoline::<X, A, R>;
+    FnRef::new(f as usize, t, key)
+}
+
+/// The reference to ship for a fallible `f` called with an `X`.
+pub fn fallible_function_ref<X: Args<A>, A, T: Serialize, E: fmt::Display>(
+    f: fn(A) -> Result<T, E>,
+    key: u64,
+) -> FnRef {
+    let t: Trampoline = trampoline_fallible::<X, A, T, E>;
+    FnRef::new(f as usize, t, key)
+}
+
+thread_local! {
+    /// The workers group, while this thread runs an SPMD section.
+    static SECTION_GROUP: RefCell<Option<Group>> = const { RefCell::new(None) };
+}
+
+/// Runs `f` with `group` available to section trampolines on this thread,
+/// then puts the group back.
+pub(crate) fn with_section_group<T>(group: &mut Option<Group>, f: impl FnOnce() -> T) -> T {
+    SECTION_GROUP.with(|g| *g.borrow_mut() = group.take());
+    let out = f();
+    *group = SECTION_GROUP.with(|g| g.borrow_mut().take());
+    out
+}
+
+/// Calls `fn() -> R` at `f` and encodes the result (for `Client::run`).
+fn nullary_trampoline<R: Serialize>(f: usize, _parts: &[&[u8]]) -> Result<Vec<u8>, String> {
+    // SAFETY: `nullary_ref` ships this trampoline with a `fn() -> R`.
+    let f: fn() -> R = unsafe { pointer_at::<fn() -> R>(f) };
+    codec::encode(&f()).map_err(|e| format!("cannot encode the result: {}", e.message()))
+}
+
+/// The reference to ship for `Client::run`'s `fn() -> R`.
+pub fn nullary_ref<R: Serialize>(f: fn() -> R, key: u64) -> FnRef {
+    let t: Trampoline = nullary_trampoline::<R>;
+    FnRef::new(f as usize, t, key)
+}
+
+/// Decodes `A`, calls `fn(&Group, A) -> R` at `f` with the section's group,
+/// encodes the result (for `Client::spmd`).
+fn section_trampoline<A: DeserializeOwned, R: Serialize>(
+    f: usize,
+    parts: &[&[u8]],
+) -> Result<Vec<u8>, String> {
+    let bytes = parts.first().ok_or("the section's argument is missing")?;
+    let arg: A = codec::decode(bytes).map_err(|e| format!("section argument: {}", e.message()))?;
+    // SAFETY: `section_ref` ships this trampoline with a `fn(&Group, A) -> R`.
+    let f: fn(&Group, A) -> R = unsafe { pointer_at::<fn(&Group, A) -> R>(f) };
+    SECTION_GROUP.with(|g| {
+        let g = g.borrow();
+        let group = g
+            .as_ref()
+            .ok_or("this worker has no workers group for SPMD sections")?;
+        codec::encode(&f(group, arg))
+            .map_err(|e| format!("cannot encode the result: {}", e.message()))
+    })
+}
+
+/// The reference to ship for an SPMD section's `fn(&Group, A) -> R`.
+pub fn section_ref<A: DeserializeOwned, R: Serialize>(f: fn(&Group, A) -> R, key: u64) -> FnRef {
+    let t: Trampoline = section_trampoline::<A, R>;
+    FnRef::new(f as usize, t, key)
 }
 
 #[cfg(test)]
