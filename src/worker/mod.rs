@@ -63,6 +63,9 @@ struct Worker {
     parked_fetches: HashMap<Key, Vec<Rank>>,
     /// Keys being copied here for `replicate`.
     acquiring: std::collections::HashSet<Key>,
+    /// Written bytes the benchmark's bare gatherv sends from (kept, like an
+    /// array variable, so both sides read memory that holds data).
+    baseline_source: Vec<u8>,
     flush_at: Option<Instant>,
 }
 
@@ -96,6 +99,7 @@ pub fn run(
         needed_by: HashMap::new(),
         parked_fetches: HashMap::new(),
         acquiring: Default::default(),
+        baseline_source: Vec::new(),
         flush_at: None,
     };
     let hello = WorkerToScheduler::Register { info, fingerprint };
@@ -365,15 +369,22 @@ impl Worker {
 
     /// The benchmark's baseline: `n` bytes through one bare scatterv (or
     /// gatherv), kept nowhere.
-    fn raw_rows(&self, n: u64, scatter: bool) -> std::result::Result<Vec<u8>, TaskFailure> {
+    fn raw_rows(&mut self, n: u64, scatter: bool) -> std::result::Result<Vec<u8>, TaskFailure> {
+        if self.members.is_none() {
+            return Err(self.refusal("this worker has no client+workers group".into()));
+        }
+        let n = n as usize;
+        if !scatter && self.baseline_source.len() < n {
+            self.baseline_source = vec![1u8; n];
+        }
         let Some(members) = &self.members else {
             return Err(self.refusal("this worker has no client+workers group".into()));
         };
-        let mut buf = vec![0u8; n as usize];
         let done = if scatter {
+            let mut buf = vec![0u8; n];
             members.scatterv_bytes_unchecked(None, &mut buf, 0)
         } else {
-            members.gatherv_bytes_unchecked(&buf, None, 0)
+            members.gatherv_bytes_unchecked(&self.baseline_source[..n], None, 0)
         };
         done.map_err(|e| self.refusal(e.to_string()))?;
         Ok(Vec::new())

@@ -95,10 +95,12 @@ impl Group {
     ) -> Result<Vec<u8>> {
         self.check_root(root)?;
         let mine = self.send_scatter_headers::<u8>(None, None, None, root)?;
-        let mut buf = prefix(mine)?;
-        let start = buf.len();
-        buf.resize(start + mine, 0);
-        raw!(self, g => g.scatterv(None, &mut buf[start..], root))?;
+        let head = prefix(mine)?;
+        // `vec!` of zeros gets pages the OS zeroes lazily, so the bytes MPI
+        // writes are not written twice.
+        let mut buf = vec![0u8; head.len() + mine];
+        buf[..head.len()].copy_from_slice(&head);
+        raw!(self, g => g.scatterv(None, &mut buf[head.len()..], root))?;
         Ok(buf)
     }
 
