@@ -8,7 +8,7 @@ use super::{Client, Future};
 use crate::comm::codec;
 use crate::comm::transport::Rank;
 use crate::error::{Error, ErrorKind, Result};
-use crate::protocol::{ClientToScheduler, ClientToWorker, Placed};
+use crate::protocol::{ClientToScheduler, ClientToWorker};
 use crate::task::{nullary_ref, section_ref, Key};
 use crate::{Group, Plain};
 use ndarray::{ArrayBase, ArrayD, Data, Dimension, IxDyn};
@@ -208,7 +208,6 @@ impl Client {
                 .hash(&mut h);
             let key = Key(h.finish());
             let worker = target(i);
-            let nbytes = bytes.len() as u64;
             let status = if bytes.len() <= crate::scheduler::graph::INLINE_LIMIT {
                 Status::Value(Arc::new(bytes.clone()))
             } else {
@@ -218,13 +217,7 @@ impl Client {
                 }
             };
             self.inner.hold(key, status);
-            self.inner
-                .send_worker(worker, &ClientToWorker::Put { key, bytes })?;
-            placed.push(Placed {
-                key,
-                worker,
-                nbytes,
-            });
+            placed.push(self.inner.put_on(worker, key, bytes)?);
             futures.push(Future::counted(key, self.inner.clone()));
         }
         self.inner

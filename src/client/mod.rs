@@ -370,14 +370,7 @@ impl Client {
         let worker = *ranks
             .get(i)
             .ok_or_else(|| Error::invalid("there are no workers"))?;
-        let nbytes = bytes.len() as u64;
-        self.inner
-            .send_worker(worker, &ClientToWorker::Put { key, bytes })?;
-        placed.push(Placed {
-            key,
-            worker,
-            nbytes,
-        });
+        placed.push(self.inner.put_on(worker, key, bytes)?);
         Ok(key)
     }
 

@@ -110,6 +110,23 @@ impl Inner {
         );
     }
 
+    /// Puts `bytes` on `worker` under `key` (client to worker, never through
+    /// the scheduler) and says where it is, for the scheduler.
+    pub fn put_on(
+        &self,
+        worker: Rank,
+        key: Key,
+        bytes: Vec<u8>,
+    ) -> Result<crate::protocol::Placed> {
+        let nbytes = bytes.len() as u64;
+        self.send_worker(worker, &ClientToWorker::Put { key, bytes })?;
+        Ok(crate::protocol::Placed {
+            key,
+            worker,
+            nbytes,
+        })
+    }
+
     /// Sends the releases collected so far.
     pub fn flush_releases(&self) -> Result<()> {
         let keys = std::mem::take(&mut self.lock().releases);

@@ -179,13 +179,7 @@ impl Group {
         root: usize,
     ) -> Result<Vec<usize>> {
         self.check_root(root)?;
-        let counts = self.all_counts(send.len())?;
-        let total = counts.iter().fold(0usize, |a, &c| a.saturating_add(c));
-        if total > MAX_COUNT {
-            return Err(Error::invalid(format!(
-                "gather of {total} elements is over MPI's 2^31-element limit for one call"
-            )));
-        }
+        let (counts, total) = self.counts_and_total(send.len(), "gather")?;
         if self.rank() != root {
             raw!(self, g => g.gatherv(send, None, root))?;
             return Ok(counts);
@@ -214,13 +208,7 @@ impl Group {
         root: usize,
     ) -> Result<Option<(Vec<T>, Vec<usize>)>> {
         self.check_root(root)?;
-        let counts = self.all_counts(send.len())?;
-        let total = counts.iter().fold(0usize, |a, &c| a.saturating_add(c));
-        if total > MAX_COUNT {
-            return Err(Error::invalid(format!(
-                "gather of {total} elements is over MPI's 2^31-element limit for one call"
-            )));
-        }
+        let (counts, total) = self.counts_and_total(send.len(), "gather")?;
         if self.rank() == root {
             let mut out = vec![T::zeroed(); total];
             raw!(self, g => g.gatherv(send, Some((&mut out, &counts)), root))?;
@@ -234,13 +222,7 @@ impl Group {
     /// Every member's `send`, concatenated in rank order, into every member's
     /// `recv` (MPI_Allgatherv). Returns the counts.
     pub fn allgather_into<T: Plain>(&self, send: &[T], recv: &mut [T]) -> Result<Vec<usize>> {
-        let counts = self.all_counts(send.len())?;
-        let total = counts.iter().fold(0usize, |a, &c| a.saturating_add(c));
-        if total > MAX_COUNT {
-            return Err(Error::invalid(format!(
-                "allgather of {total} elements is over MPI's 2^31-element limit for one call"
-            )));
-        }
+        let (counts, total) = self.counts_and_total(send.len(), "allgather")?;
         if recv.len() == total {
             raw!(self, g => g.allgatherv(send, recv, &counts))?;
             Ok(counts)
@@ -256,16 +238,23 @@ impl Group {
 
     /// Every member's `send`, concatenated in rank order, as a new vector.
     pub fn allgather_vec<T: Plain>(&self, send: &[T]) -> Result<(Vec<T>, Vec<usize>)> {
-        let counts = self.all_counts(send.len())?;
-        let total = counts.iter().fold(0usize, |a, &c| a.saturating_add(c));
-        if total > MAX_COUNT {
-            return Err(Error::invalid(format!(
-                "allgather of {total} elements is over MPI's 2^31-element limit for one call"
-            )));
-        }
+        let (counts, total) = self.counts_and_total(send.len(), "allgather")?;
         let mut out = vec![T::zeroed(); total];
         raw!(self, g => g.allgatherv(send, &mut out, &counts))?;
         Ok((out, counts))
+    }
+
+    /// Every member's count `n` (a small allgather) and their sum, which must
+    /// fit one MPI call; every member reaches the same verdict.
+    fn counts_and_total(&self, n: usize, what: &str) -> Result<(Vec<usize>, usize)> {
+        let counts = self.all_counts(n)?;
+        let total = counts.iter().fold(0usize, |a, &c| a.saturating_add(c));
+        if total > MAX_COUNT {
+            return Err(Error::invalid(format!(
+                "{what} of {total} elements is over MPI's 2^31-element limit for one call"
+            )));
+        }
+        Ok((counts, total))
     }
 
     /// Checks that every member passes the same length; the same verdict on all.
