@@ -47,5 +47,5 @@ fn main() -> Result<(), Error> {
             );
         }
         Ok(())
-    })?
+    })
 }

@@ -14,7 +14,7 @@
 //! | memory limit per worker rank | `memory_limit` | `RANKFLOW_MEMORY_LIMIT` (`4GiB`, `500MB`, bytes) | `SLURM_MEM_PER_CPU` × threads, else `SLURM_MEM_PER_NODE` ÷ local ranks | none |
 //! | local scratch directory | `local_directory` | `RANKFLOW_LOCAL_DIR` | `TMPDIR` (Slurm and PBS point it at job scratch) | `/tmp` |
 //! | log level | `log_level` | `RANKFLOW_LOG`, then `RUST_LOG` | — | `warn` |
-//! | workers of the embedded cluster | `local_workers` | `RANKFLOW_LOCAL_WORKERS` | — | cores available, at least 1 |
+//! | workers of the embedded cluster, ranks of a local `spmd` | `local_workers` | `RANKFLOW_LOCAL_WORKERS` | — | cores available, at least 1 (a local `spmd`: 4) |
 //! | largest message accepted | `max_message_bytes` | `RANKFLOW_MAX_MESSAGE` | — | 1 GiB |
 //! | launch mode | `mode` | `RANKFLOW_MODE` (`auto`, `mpi`, `local`) | `auto` looks for `OMPI_COMM_WORLD_SIZE`, `PMI_SIZE`, `PMIX_RANK` | `auto` |
 //!
@@ -111,7 +111,8 @@ impl Config {
         self
     }
 
-    /// Worker count of the embedded cluster (no mpirun).
+    /// Worker count of the embedded cluster (no mpirun), and the number of
+    /// ranks of a local [`spmd`](crate::spmd) world (4 when not set).
     pub fn local_workers(mut self, n: usize) -> Self {
         self.local_workers = Some(n);
         self
@@ -292,6 +293,20 @@ impl Config {
 }
 
 impl Settings {
+    /// Ranks of a local `spmd` world: `local_workers` when it was set (builder
+    /// or `RANKFLOW_LOCAL_WORKERS`), else `default`.
+    pub fn local_ranks(&self, default: usize) -> usize {
+        let defaulted = self
+            .sources
+            .iter()
+            .any(|(name, from)| *name == "local_workers" && from == "default");
+        if defaulted {
+            default
+        } else {
+            self.local_workers
+        }
+    }
+
     /// True when this process was started by an MPI launcher (mpirun, srun).
     pub fn launched_by_mpi(env: &dyn Fn(&str) -> Option<String>) -> bool {
         ["OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_RANK", "PMI_RANK"]

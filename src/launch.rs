@@ -217,8 +217,17 @@ fn launch_mpi(_settings: &Settings) -> Result<Client> {
 #[cfg(feature = "mpi")]
 fn init_mpi(needed: mpi::Threading) -> Result<mpi::environment::Universe> {
     use mpi::Threading;
-    let (universe, level) = mpi::initialize_with_threading(Threading::Multiple)
-        .ok_or_else(|| Error::new(ErrorKind::Mpi, "MPI is already initialised in this process"))?;
+    let (universe, level) =
+        mpi::initialize_with_threading(Threading::Multiple).ok_or_else(|| {
+            let why = if mpi::environment::is_finalized() {
+                "MPI was finalized when this process's first cluster (or spmd run) shut down, \
+             and MPI cannot be restarted: call initialize or spmd once per process"
+            } else {
+                "MPI is already initialised in this process (by rankflow or another library); \
+             call initialize or spmd once per process"
+            };
+            Error::new(ErrorKind::Mpi, why)
+        })?;
     let order = |t: Threading| match t {
         Threading::Single => 0,
         Threading::Funneled => 1,
@@ -351,18 +360,38 @@ fn launch_mpi(settings: &Settings) -> Result<Client> {
     std::process::exit(0);
 }
 
-/// Runs `f` on every rank with the world as a [`Group`] — the classic mpi4py
-/// style, with no scheduler. Returns this rank's result.
+/// Ranks of a local [`spmd`] world when `local_workers` is not set: small and
+/// fixed, so a program written for a few ranks runs the same on a 1-core
+/// laptop and on a 64-core workstation.
+pub const LOCAL_SPMD_RANKS: usize = 4;
+
+/// Runs `f` on every rank with the world as a [`Group`] — mpi4py's style, with
+/// no scheduler — and returns this rank's value.
 ///
-/// Under mpirun each process runs `f` once and gets its own result. Without
-/// mpirun, `f` runs on `local_workers` threads (see [`Config::local_workers`]),
-/// each with its rank in an in-process world, and the result of rank 0 is
-/// returned. A panic on one thread makes the others' collectives fail instead
-/// of waiting, and `spmd` returns an error naming the rank.
-pub fn spmd<R, F>(config: Config, f: F) -> Result<R>
+/// `f` returns a [`Result`], so `?` works on every collective inside it.
+///
+/// Under mpirun each process runs `f` once and gets its own value. Without
+/// mpirun, `f` runs on [`LOCAL_SPMD_RANKS`] threads (or `local_workers` when
+/// set, see [`Config::local_workers`]), each a rank of an in-process world,
+/// and rank 0's value is returned.
+///
+/// A member that fails ends the run for everyone; nobody waits for it:
+///
+/// * Without mpirun, a member that returns `Err` or panics fails the group:
+///   the other members' pending and later calls return an error instead of
+///   waiting, and `spmd` returns an error that names the first rank that
+///   failed, with that member's [`ErrorKind`] ([`ErrorKind::Panicked`] for a
+///   panic).
+/// * Under mpirun, where a rank blocked inside an MPI call cannot be woken,
+///   a rank whose `f` returns `Err` or panics prints
+///   `[rank R spmd] error: ...` and aborts the whole job (`MPI_Abort`), which
+///   then exits non-zero. With a single rank the error is returned instead.
+///
+/// # Examples — see `examples/reduce.rs`.
+pub fn spmd<T, F>(config: Config, f: F) -> Result<T>
 where
-    F: Fn(&Group) -> R + Send + Sync,
-    R: Send,
+    F: Fn(&Group) -> Result<T> + Send + Sync,
+    T: Send,
 {
     let settings = config.resolve()?;
     logging::init(&settings.log_level);
@@ -370,82 +399,105 @@ where
     if settings.use_mpi(&env) {
         return spmd_mpi(f);
     }
-    spmd_local(settings.local_workers, f)
+    spmd_local(settings.local_ranks(LOCAL_SPMD_RANKS), f)
+}
+
+/// Runs `f`, turning a panic into an error of kind `Panicked`.
+fn run_member<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|p| {
+        Err(Error::new(
+            ErrorKind::Panicked,
+            format!("panicked: {}", panic_text(p.as_ref())),
+        ))
+    })
 }
 
 #[cfg(feature = "mpi")]
-fn spmd_mpi<R, F: Fn(&Group) -> R>(f: F) -> Result<R> {
+fn spmd_mpi<T, F: Fn(&Group) -> Result<T>>(f: F) -> Result<T> {
     use crate::comm::group::mpi::MpiGroup;
     use mpi::topology::Communicator;
     let universe = init_mpi(mpi::Threading::Serialized)?;
     let group = Group::from_backend(Backend::Mpi(MpiGroup::world()));
-    logging::set_process_role(group.rank(), Role::Spmd);
-    // A panic on one rank must not leave the others inside a collective:
-    // abort the job instead of finalizing.
-    let result = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(&group))) {
-        Ok(r) => r,
-        Err(p) => {
+    let rank = group.rank();
+    logging::set_process_role(rank, Role::Spmd);
+    let outcome = run_member(|| f(&group));
+    // Another rank may be blocked in a call that waits for this one: end the
+    // job instead of finalizing.
+    if let Err(e) = &outcome {
+        if group.size() > 1 {
             eprintln!(
-                "[rank {} spmd] panicked: {}; aborting the MPI job",
-                group.rank(),
-                panic_text(p.as_ref())
+                "[rank {rank} spmd] error: {e}; aborting the MPI job so that no other \
+                 rank waits for this one"
             );
-            universe.world().abort(101)
+            let code = if e.kind() == ErrorKind::Panicked {
+                101
+            } else {
+                1
+            };
+            universe.world().abort(code)
         }
-    };
+    }
     drop(group);
     drop(universe);
-    Ok(result)
+    outcome
 }
 
 #[cfg(not(feature = "mpi"))]
-fn spmd_mpi<R, F: Fn(&Group) -> R>(_f: F) -> Result<R> {
+fn spmd_mpi<T, F: Fn(&Group) -> Result<T>>(_f: F) -> Result<T> {
     Err(Error::config(
         "this program was started by an MPI launcher (or RANKFLOW_MODE=mpi) but rankflow \
          was built without the `mpi` feature",
     ))
 }
 
-fn spmd_local<R, F>(ranks: usize, f: F) -> Result<R>
+fn spmd_local<T, F>(ranks: usize, f: F) -> Result<T>
 where
-    F: Fn(&Group) -> R + Send + Sync,
-    R: Send,
+    F: Fn(&Group) -> Result<T> + Send + Sync,
+    T: Send,
 {
-    let (members, poison) = LocalGroup::world(ranks);
-    let f = &f;
-    let outcomes: Vec<std::thread::Result<R>> = std::thread::scope(|s| {
+    let (members, _poison) = LocalGroup::world(ranks);
+    // The first member to fail: the others fail because of it.
+    let first: std::sync::Mutex<Option<(usize, Error)>> = std::sync::Mutex::new(None);
+    let (f, first_ref) = (&f, &first);
+    let values: Vec<Option<T>> = std::thread::scope(|s| {
         let handles: Vec<_> = members
             .into_iter()
             .map(|member| {
-                let poison = poison.clone();
                 s.spawn(move || {
                     let rank = member.rank();
                     logging::set_thread_role(rank, Role::Spmd);
                     let group = Group::from_backend(Backend::Local(member));
-                    let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(&group)));
-                    if let Err(p) = &out {
-                        poison.poison(format!("rank {rank} panicked: {}", panic_text(p.as_ref())));
+                    match run_member(|| f(&group)) {
+                        Ok(v) => Some(v),
+                        Err(e) => {
+                            let mut first = first_ref.lock().unwrap_or_else(|e| e.into_inner());
+                            if first.is_none() {
+                                *first = Some((rank, e.clone()));
+                            }
+                            drop(first);
+                            group.fail(&format!("rank {rank} failed: {e}"));
+                            None
+                        }
                     }
-                    out
                 })
             })
             .collect();
         handles
             .into_iter()
-            .map(|h| h.join().and_then(|r| r))
+            .map(|h| h.join().ok().flatten())
             .collect()
     });
-    if let Some(why) = poison.reason() {
-        return Err(Error::new(ErrorKind::Panicked, format!("spmd {why}")));
+    if let Some((rank, e)) = first.into_inner().unwrap_or_else(|e| e.into_inner()) {
+        return Err(Error::new(
+            e.kind(),
+            format!("spmd rank {rank} failed: {}", e.message()),
+        ));
     }
-    match outcomes.into_iter().next() {
-        Some(Ok(r)) => Ok(r),
-        Some(Err(p)) => Err(Error::new(
-            ErrorKind::Panicked,
-            format!("spmd rank 0 panicked: {}", panic_text(p.as_ref())),
-        )),
-        None => Err(Error::invalid("spmd needs at least one rank")),
-    }
+    values
+        .into_iter()
+        .next()
+        .flatten()
+        .ok_or_else(|| Error::invalid("spmd needs at least one rank"))
 }
 
 /// The message of a panic payload.

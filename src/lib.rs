@@ -34,7 +34,7 @@
 //! ```no_run
 //! let total = rankflow::spmd(rankflow::Config::new(), |world| {
 //!     world.allreduce(world.rank() as u64, |a, b| a + b)
-//! })??;
+//! })?;
 //! # Ok::<(), rankflow::Error>(())
 //! ```
 
@@ -57,7 +57,7 @@ pub use comm::group::{Group, Status};
 pub use comm::plain::{Op, Plain};
 pub use config::{Config, Mode};
 pub use error::{Error, ErrorKind, Result};
-pub use launch::{initialize, spmd, MIN_RANKS};
+pub use launch::{initialize, spmd, LOCAL_SPMD_RANKS, MIN_RANKS};
 pub use protocol::WorkerInfo;
 pub use task::{FailureKind, Key, TaskFailure, TaskOptions};
 pub use worker::arrays::{set_worker_array, worker_array};

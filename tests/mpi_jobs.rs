@@ -147,3 +147,44 @@ fn direct_interface_and_spmd_sections_on_four_ranks() {
         assert_eq!(out.code, Some(0), "{name}: {}", out.all_output());
     }
 }
+
+/// An spmd rank that fails ends the job non-zero, naming the rank and its
+/// message, whether the others finished or wait for it in a barrier.
+#[test]
+fn a_failing_spmd_rank_ends_the_job_naming_it() {
+    for (mode, message) in [
+        ("err-on-one", "rank 1 found bad input"),
+        ("err-early", "rank 1 found bad input"),
+        ("panic-early", "rank 1 gave up"),
+    ] {
+        let mut cmd = mpirun(3);
+        cmd.arg(example("spmd_exits")).arg(mode);
+        let out = run_with_deadline(cmd, DEADLINE);
+        let text = out.all_output();
+        assert_ne!(out.code, Some(0), "{mode}: {text}");
+        assert!(text.contains("[rank 1 spmd] error"), "{mode}: {text}");
+        assert!(text.contains(message), "{mode}: {text}");
+    }
+    let mut cmd = mpirun(3);
+    cmd.arg(example("spmd_exits")).arg("ok");
+    let out = run_with_deadline(cmd, DEADLINE);
+    assert_eq!(out.code, Some(0), "{}", out.all_output());
+}
+
+/// The same program fails the same way in-process.
+#[test]
+fn a_failing_spmd_rank_fails_the_local_run_naming_it() {
+    for (mode, message) in [
+        ("err-on-one", "rank 1 found bad input"),
+        ("err-early", "rank 1 found bad input"),
+        ("panic-early", "rank 1 gave up"),
+    ] {
+        let mut cmd = std::process::Command::new(example("spmd_exits"));
+        cmd.arg(mode).env("RANKFLOW_MODE", "local");
+        let out = run_with_deadline(cmd, DEADLINE);
+        let text = out.all_output();
+        assert_ne!(out.code, Some(0), "{mode}: {text}");
+        assert!(text.contains("spmd rank 1 failed"), "{mode}: {text}");
+        assert!(text.contains(message), "{mode}: {text}");
+    }
+}

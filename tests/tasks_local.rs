@@ -244,3 +244,60 @@ fn resubmitting_a_pure_task_right_after_dropping_it_still_answers() {
         );
     }
 }
+
+fn none() -> u64 {
+    42
+}
+
+fn sub(a: u64, b: u64) -> u64 {
+    a - b
+}
+
+fn mix(a: u64, b: String, c: u64) -> String {
+    format!("{a}{b}{c}")
+}
+
+fn four(a: u64, b: u64, c: u64, d: u64) -> u64 {
+    1000 * a + 100 * b + 10 * c + d
+}
+
+/// Functions of 0 to 4 parameters, futures in any position.
+#[test]
+fn functions_of_several_parameters() {
+    let c = cluster(2);
+    assert_eq!(c.submit(none, ()).unwrap().result().unwrap(), 42);
+    let nine = c.submit(square, 3).unwrap();
+    let four_ = c.submit(square, 2).unwrap();
+    assert_eq!(c.submit(sub, (9, 4)).unwrap().result().unwrap(), 5);
+    assert_eq!(c.submit(sub, (&nine, 4)).unwrap().result().unwrap(), 5);
+    assert_eq!(c.submit(sub, (9, &four_)).unwrap().result().unwrap(), 5);
+    assert_eq!(c.submit(sub, (&nine, &four_)).unwrap().result().unwrap(), 5);
+    let s = c.submit(mix, (&nine, "-".to_string(), &four_)).unwrap();
+    assert_eq!(s.result().unwrap(), "9-4");
+    let f = c.submit(four, (1, &four_, 3, &nine)).unwrap();
+    assert_eq!(f.result().unwrap(), 1000 + 400 + 30 + 9);
+    // A two-parameter closure, and `map` over pairs.
+    let p = c.submit(|a: u64, b: u64| a * b, (&nine, 2)).unwrap();
+    assert_eq!(p.result().unwrap(), 18);
+    let diffs = c.map(sub, (0..100u64).map(|i| (i + 10, i))).unwrap();
+    assert!(c.gather(&diffs).unwrap().iter().all(|&d| d == 10));
+    // The tuple-taking form still works and names the same computation
+    // only when the function is the same.
+    assert_eq!(c.submit(add, (&nine, 1)).unwrap().result().unwrap(), 10);
+    c.shutdown().unwrap();
+}
+
+/// `map` over borrowed items: `&Vec<T>`, a slice, and `&futures`.
+#[test]
+fn map_over_borrowed_items() {
+    let c = cluster(2);
+    let v: Vec<u64> = (0..50).collect();
+    let squares = c.map(square, &v).unwrap();
+    let values = c.gather(&squares).unwrap();
+    assert_eq!(values, v.iter().map(|x| x * x).collect::<Vec<_>>());
+    let again = c.map(square, &v[..10]).unwrap();
+    assert_eq!(c.gather(&again).unwrap(), values[..10].to_vec());
+    let plus = c.map(|x: u64| x + 1, &squares).unwrap();
+    assert_eq!(c.gather(&plus).unwrap()[7], 50);
+    c.shutdown().unwrap();
+}

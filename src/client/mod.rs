@@ -20,7 +20,7 @@ use crate::scheduler::graph::INLINE_LIMIT;
 use crate::scheduler::SCHEDULER;
 use crate::task::args::{Args, Part};
 use crate::task::shipping::FnRef;
-use crate::task::{fallible_function_ref, function_ref, task_key, Key, TaskOptions};
+use crate::task::{fallible_function_ref, task_function_ref, task_key, Key, TaskFn, TaskOptions};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use state::{Entry, Inner, State, Status};
@@ -172,88 +172,100 @@ impl Client {
 
     // ----- submitting -----------------------------------------------------------
 
-    /// Runs `f(arg)` on a worker. `arg` may hold futures of earlier tasks
-    /// (`submit(add, (&x, &y))`), which makes this task wait for them; see
-    /// [`Args`]. `f` is a plain function or a closure that captures nothing.
+    /// Runs `f` on a worker with `arg` and returns a future of its result.
+    ///
+    /// `f` is a function item or a closure that captures nothing, with 0 to
+    /// 4 parameters ([`TaskFn`]): `submit(inc, 1)`, `submit(add, (x, y))` for
+    /// `fn add(a: i64, b: i64)`, `submit(now, ())` for `fn now() -> u64`.
+    /// Any position of `arg` may be a future of an earlier task
+    /// (`submit(add, (&x, 5))`), which makes this task wait for it; see
+    /// [`Args`].
     ///
     /// # Examples — see `examples/tree_sum.rs`.
-    pub fn submit<X, A, R>(&self, f: fn(A) -> R, arg: X) -> Result<Future<R>>
+    pub fn submit<F, M, X>(&self, f: F, arg: X) -> Result<Future<F::Output>>
     where
-        X: Args<A>,
-        R: Serialize + DeserializeOwned,
+        F: TaskFn<M>,
+        X: Args<F::Params>,
+        F::Output: Serialize + DeserializeOwned,
     {
         self.submit_with_options(f, arg, &TaskOptions::default())
     }
 
     /// [`submit`](Self::submit) with options: purity, priority, retries,
     /// target workers.
-    pub fn submit_with_options<X, A, R>(
+    pub fn submit_with_options<F, M, X>(
         &self,
-        f: fn(A) -> R,
+        f: F,
         arg: X,
         options: &TaskOptions,
-    ) -> Result<Future<R>>
+    ) -> Result<Future<F::Output>>
     where
-        X: Args<A>,
-        R: Serialize + DeserializeOwned,
+        F: TaskFn<M>,
+        X: Args<F::Params>,
+        F::Output: Serialize + DeserializeOwned,
     {
-        let function = function_ref::<X, A, R>(f, self.inner.fingerprint);
+        let function = task_function_ref::<F, M, X>(f, self.inner.fingerprint);
         self.submit_one(function, arg, options)
     }
 
     /// Runs a function that returns `Result`: an `Err` fails the task, and
     /// its future, with the error's text.
-    pub fn submit_fallible<X, A, T, E>(
+    pub fn submit_fallible<F, M, X, T, E>(
         &self,
-        f: fn(A) -> std::result::Result<T, E>,
+        f: F,
         arg: X,
         options: &TaskOptions,
     ) -> Result<Future<T>>
     where
-        X: Args<A>,
+        F: TaskFn<M, Output = std::result::Result<T, E>>,
+        X: Args<F::Params>,
         T: Serialize + DeserializeOwned,
         E: Display,
     {
-        let function = fallible_function_ref::<X, A, T, E>(f, self.inner.fingerprint);
+        let function = fallible_function_ref::<F, M, X, T, E>(f, self.inner.fingerprint);
         self.submit_one(function, arg, options)
     }
 
-    /// Runs `f((state, arg))`: the way to give a task what a closure would
-    /// capture. `state` travels as a serde value.
-    pub fn submit_with<S, X, A, R>(&self, state: S, f: fn((S, A)) -> R, arg: X) -> Result<Future<R>>
+    /// Runs `f(state, arg)` (or `f((state, arg))`): the way to give a task
+    /// what a closure would capture. `state` travels as a serde value.
+    pub fn submit_with<F, M, S, X, A>(&self, state: S, f: F, arg: X) -> Result<Future<F::Output>>
     where
+        F: TaskFn<M, Params = (S, A)>,
         (S, X): Args<(S, A)>,
-        R: Serialize + DeserializeOwned,
+        F::Output: Serialize + DeserializeOwned,
     {
         self.submit(f, (state, arg))
     }
 
     /// Runs `f` on every item, in batches of thousands of tasks per message.
-    /// The futures come back in the items' order.
+    /// The futures come back in the items' order. Items may be borrowed
+    /// (`map(inc, &values)`) or futures (`map(inc, &futures)`).
     ///
     /// # Examples — see `examples/pi.rs`.
-    pub fn map<X, A, R, I>(&self, f: fn(A) -> R, items: I) -> Result<Vec<Future<R>>>
+    pub fn map<F, M, X, I>(&self, f: F, items: I) -> Result<Vec<Future<F::Output>>>
     where
+        F: TaskFn<M>,
         I: IntoIterator<Item = X>,
-        X: Args<A>,
-        R: Serialize + DeserializeOwned,
+        X: Args<F::Params>,
+        F::Output: Serialize + DeserializeOwned,
     {
         self.map_with_options(f, items, &TaskOptions::default())
     }
 
     /// [`map`](Self::map) with options for every task.
-    pub fn map_with_options<X, A, R, I>(
+    pub fn map_with_options<F, M, X, I>(
         &self,
-        f: fn(A) -> R,
+        f: F,
         items: I,
         options: &TaskOptions,
-    ) -> Result<Vec<Future<R>>>
+    ) -> Result<Vec<Future<F::Output>>>
     where
+        F: TaskFn<M>,
         I: IntoIterator<Item = X>,
-        X: Args<A>,
-        R: Serialize + DeserializeOwned,
+        X: Args<F::Params>,
+        F::Output: Serialize + DeserializeOwned,
     {
-        let function = function_ref::<X, A, R>(f, self.inner.fingerprint);
+        let function = task_function_ref::<F, M, X>(f, self.inner.fingerprint);
         let items: Vec<X> = items.into_iter().collect();
         let mut all = Vec::with_capacity(items.len());
         for chunk in items.chunks(SUBMIT_BATCH) {

@@ -2,12 +2,14 @@
 //! both. A future in an argument makes the new task depend on it; the worker
 //! puts the future's value in its place before calling the function.
 //!
-//! `submit(add, (x, 5))`, `submit(add, (&fx, &fy))` and `submit(inc, &fx)` all
-//! call `fn add((a, b): (u64, u64)) -> u64` or `fn inc(a: u64) -> u64`: the
-//! argument's type with every `Future<T>` (or `&Future<T>`) replaced by `T`
-//! must be the function's parameter type. Tuples of up to three positions may
-//! mix futures and values; a `Vec` or slice of futures becomes a `Vec` of their
-//! values; any other serde value is passed as it is.
+//! `submit(add, (x, 5))`, `submit(add, (&fx, &fy))` and `submit(inc, &fx)`
+//! call `fn add(a: u64, b: u64) -> u64` (or `fn add((a, b): (u64, u64))`) and
+//! `fn inc(a: u64) -> u64`: the argument's type with every `Future<T>` (or
+//! `&Future<T>`) replaced by `T` must be the function's parameters as one
+//! value (see [`TaskFn`](super::TaskFn)). Tuples of up to four positions may
+//! mix futures and values; a `Vec` or slice of futures becomes a `Vec` of
+//! their values; a borrowed value (`&T`, as `map` over `&vec` yields) is
+//! encoded like the value; any other serde value is passed as it is.
 
 use super::Key;
 use crate::client::Future;
@@ -44,6 +46,15 @@ fn decode_part<T: DeserializeOwned>(parts: &[&[u8]], i: usize) -> std::result::R
 impl<T: Serialize + DeserializeOwned> Args<T> for T {
     fn parts(&self) -> Result<Vec<Part>> {
         Ok(vec![Part::Inline(codec::encode(self)?)])
+    }
+    fn assemble(parts: &[&[u8]]) -> std::result::Result<T, String> {
+        decode_part(parts, 0)
+    }
+}
+
+impl<T: Serialize + DeserializeOwned> Args<T> for &T {
+    fn parts(&self) -> Result<Vec<Part>> {
+        Ok(vec![Part::Inline(codec::encode(*self)?)])
     }
     fn assemble(parts: &[&[u8]]) -> std::result::Result<T, String> {
         decode_part(parts, 0)
@@ -102,7 +113,7 @@ impl<T: DeserializeOwned> Args<Vec<T>> for &Vec<Future<T>> {
 /// `impl Args<(A0, A1, ..)>` for a tuple whose positions are values (`V`),
 /// futures (`F`) or borrowed futures (`R`).
 macro_rules! args_tuple {
-    ($( ($kind:ident $A:ident $i:tt) ),+) => {
+    ($( ($kind:ident $A:ident $i:tt) )+) => {
         impl<'a, $($A: Serialize + DeserializeOwned),+> Args<($($A,)+)>
             for ($(args_tuple!(@ty $kind $A 'a),)+)
         {
@@ -125,37 +136,20 @@ macro_rules! args_tuple {
     (@part R $e:expr) => { Part::Future($e.key()) };
 }
 
-args_tuple!((V A0 0), (F A1 1));
-args_tuple!((V A0 0), (R A1 1));
-args_tuple!((F A0 0), (V A1 1));
-args_tuple!((F A0 0), (F A1 1));
-args_tuple!((F A0 0), (R A1 1));
-args_tuple!((R A0 0), (V A1 1));
-args_tuple!((R A0 0), (F A1 1));
-args_tuple!((R A0 0), (R A1 1));
-args_tuple!((V A0 0), (V A1 1), (F A2 2));
-args_tuple!((V A0 0), (V A1 1), (R A2 2));
-args_tuple!((V A0 0), (F A1 1), (V A2 2));
-args_tuple!((V A0 0), (F A1 1), (F A2 2));
-args_tuple!((V A0 0), (F A1 1), (R A2 2));
-args_tuple!((V A0 0), (R A1 1), (V A2 2));
-args_tuple!((V A0 0), (R A1 1), (F A2 2));
-args_tuple!((V A0 0), (R A1 1), (R A2 2));
-args_tuple!((F A0 0), (V A1 1), (V A2 2));
-args_tuple!((F A0 0), (V A1 1), (F A2 2));
-args_tuple!((F A0 0), (V A1 1), (R A2 2));
-args_tuple!((F A0 0), (F A1 1), (V A2 2));
-args_tuple!((F A0 0), (F A1 1), (F A2 2));
-args_tuple!((F A0 0), (F A1 1), (R A2 2));
-args_tuple!((F A0 0), (R A1 1), (V A2 2));
-args_tuple!((F A0 0), (R A1 1), (F A2 2));
-args_tuple!((F A0 0), (R A1 1), (R A2 2));
-args_tuple!((R A0 0), (V A1 1), (V A2 2));
-args_tuple!((R A0 0), (V A1 1), (F A2 2));
-args_tuple!((R A0 0), (V A1 1), (R A2 2));
-args_tuple!((R A0 0), (F A1 1), (V A2 2));
-args_tuple!((R A0 0), (F A1 1), (F A2 2));
-args_tuple!((R A0 0), (F A1 1), (R A2 2));
-args_tuple!((R A0 0), (R A1 1), (V A2 2));
-args_tuple!((R A0 0), (R A1 1), (F A2 2));
-args_tuple!((R A0 0), (R A1 1), (R A2 2));
+/// [`args_tuple!`] for every mix of `V`, `F` and `R` over the given
+/// positions that has at least one future; a tuple of values only is a
+/// value, served by the blanket impl.
+macro_rules! args_tuples {
+    ($(($A:ident $i:tt))+) => { args_tuples!(@go no [] [$(($A $i))+]); };
+    (@go no [$($done:tt)*] []) => {};
+    (@go yes [$($done:tt)*] []) => { args_tuple!($($done)*); };
+    (@go $seen:ident [$($done:tt)*] [($A:ident $i:tt) $($rest:tt)*]) => {
+        args_tuples!(@go $seen [$($done)* (V $A $i)] [$($rest)*]);
+        args_tuples!(@go yes [$($done)* (F $A $i)] [$($rest)*]);
+        args_tuples!(@go yes [$($done)* (R $A $i)] [$($rest)*]);
+    };
+}
+
+args_tuples!((A0 0) (A1 1));
+args_tuples!((A0 0) (A1 1) (A2 2));
+args_tuples!((A0 0) (A1 1) (A2 2) (A3 3));

@@ -11,12 +11,15 @@
 //! runs again.
 
 pub mod args;
+pub mod function;
 pub mod shipping;
 
 use args::Part;
+pub use function::TaskFn;
 use serde::{Deserialize, Serialize};
 use shipping::FnRef;
-pub use shipping::{fallible_function_ref, function_ref, nullary_ref, section_ref};
+pub(crate) use shipping::{fallible_function_ref, task_function_ref};
+pub use shipping::{nullary_ref, section_ref};
 pub(crate) use shipping::{with_section_group, RETURNED_ERR};
 use std::fmt;
 use std::hash::{Hash, Hasher};

@@ -35,6 +35,7 @@
 //! task whose check does not match before it turns anything into a pointer.
 
 use super::args::Args;
+use super::function::TaskFn;
 use crate::comm::codec;
 use crate::comm::group::Group;
 use serde::de::DeserializeOwned;
@@ -141,28 +142,59 @@ pub unsafe fn pointer_at<F: Copy>(addr: usize) -> F {
     unsafe { std::mem::transmute_copy::<usize, F>(&addr) }
 }
 
-/// Decodes the arguments, calls `fn(A) -> R` at `f`, encodes the result.
-fn trampoline<X: Args<A>, A, R: Serialize>(f: usize, parts: &[&[u8]]) -> Result<Vec<u8>, String> {
-    let arg = X::assemble(parts)?;
-    // SAFETY: `FnRef::call` hands this trampoline only the address shipped with
-    // it, and `function_ref` below builds both from one `fn(A) -> R`.
-    let f: fn(A) -> R = unsafe { function_at::<A, R>(f) };
-    codec::encode(&f(arg)).map_err(|e| format!("cannot encode the result: {}", e.message()))
+/// Fails to compile unless `F` is zero-sized: a function item or a closure
+/// that captures nothing, whose type alone names its code.
+const fn assert_zero_sized<F>() {
+    const {
+        assert!(
+            std::mem::size_of::<F>() == 0,
+            "rankflow: a task function must be a function item or a closure that captures \
+             nothing (not a fn pointer held in a variable, not a capturing closure); pass \
+             what it would capture in the argument instead"
+        )
+    }
 }
 
-/// Like [`trampoline`] for `fn(A) -> Result<T, E>`: an `Err` fails the task
-/// with the error's text.
-fn trampoline_fallible<X: Args<A>, A, T: Serialize, E: fmt::Display>(
-    f: usize,
-    parts: &[&[u8]],
-) -> Result<Vec<u8>, String> {
-    let arg = X::assemble(parts)?;
-    // SAFETY: as in `trampoline`, built together with a `fn(A) -> Result<T, E>`.
-    let f: fn(A) -> Result<T, E> = unsafe { function_at::<A, Result<T, E>>(f) };
-    match f(arg) {
-        Ok(v) => {
-            codec::encode(&v).map_err(|e| format!("cannot encode the result: {}", e.message()))
-        }
+/// A value of the zero-sized function type `F`, made on the rank that runs it.
+fn conjure<F: Copy>() -> F {
+    assert_zero_sized::<F>();
+    // SAFETY: `F` is zero-sized (checked at compile time above), so a value
+    // of it has no bytes that could be invalid, and every value of it is the
+    // same value. `F: Copy`, and the submitting rank held one (the task was
+    // built from it by `task_function_ref` in this same executable, checked
+    // by the fingerprint), so this is a copy of that value, which `Copy`
+    // allows.
+    unsafe { std::mem::zeroed::<F>() }
+}
+
+fn encode_result<R: Serialize>(r: &R) -> Result<Vec<u8>, String> {
+    codec::encode(r).map_err(|e| format!("cannot encode the result: {}", e.message()))
+}
+
+/// Decodes the arguments, calls the zero-sized function `F`, encodes the
+/// result. The shipped address is unused: `F`'s type names the code.
+fn trampoline<F, M, X>(_f: usize, parts: &[&[u8]]) -> Result<Vec<u8>, String>
+where
+    F: TaskFn<M>,
+    X: Args<F::Params>,
+    F::Output: Serialize,
+{
+    let params = X::assemble(parts)?;
+    encode_result(&conjure::<F>().call_with(params))
+}
+
+/// Like [`trampoline`] for a function returning `Result<T, E>`: an `Err`
+/// fails the task with the error's text.
+fn trampoline_fallible<F, M, X, T, E>(_f: usize, parts: &[&[u8]]) -> Result<Vec<u8>, String>
+where
+    F: TaskFn<M, Output = Result<T, E>>,
+    X: Args<F::Params>,
+    T: Serialize,
+    E: fmt::Display,
+{
+    let params = X::assemble(parts)?;
+    match conjure::<F>().call_with(params) {
+        Ok(v) => encode_result(&v),
         Err(e) => Err(format!("{RETURNED_ERR}{e}")),
     }
 }
@@ -170,22 +202,29 @@ fn trampoline_fallible<X: Args<A>, A, T: Serialize, E: fmt::Display>(
 /// Prefix that marks an `Err` returned by a task, as opposed to a decode failure.
 pub(crate) const RETURNED_ERR: &str = "\u{1}returned:";
 
-/// The reference to ship for `f` called with an `X`.
-pub fn function_ref<X: Args<A>, A, R: Serialize + DeserializeOwned>(
-    f: fn(A) -> R,
-    key: u64,
-) -> FnRef {
-    let t: Trampoline = trampoline::<X, A, R>;
-    FnRef::new(f as usize, t, key)
+/// The reference to ship for the task function `F` called with an `X`.
+pub(crate) fn task_function_ref<F, M, X>(_f: F, key: u64) -> FnRef
+where
+    F: TaskFn<M>,
+    X: Args<F::Params>,
+    F::Output: Serialize,
+{
+    assert_zero_sized::<F>();
+    let t: Trampoline = trampoline::<F, M, X>;
+    FnRef::new(t as usize, t, key)
 }
 
-/// The reference to ship for a fallible `f` called with an `X`.
-pub fn fallible_function_ref<X: Args<A>, A, T: Serialize, E: fmt::Display>(
-    f: fn(A) -> Result<T, E>,
-    key: u64,
-) -> FnRef {
-    let t: Trampoline = trampoline_fallible::<X, A, T, E>;
-    FnRef::new(f as usize, t, key)
+/// The reference to ship for a fallible task function `F` called with an `X`.
+pub(crate) fn fallible_function_ref<F, M, X, T, E>(_f: F, key: u64) -> FnRef
+where
+    F: TaskFn<M, Output = Result<T, E>>,
+    X: Args<F::Params>,
+    T: Serialize,
+    E: fmt::Display,
+{
+    assert_zero_sized::<F>();
+    let t: Trampoline = trampoline_fallible::<F, M, X, T, E>;
+    FnRef::new(t as usize, t, key)
 }
 
 thread_local! {
