@@ -48,6 +48,13 @@ fn square_rows() -> usize {
     x.len()
 }
 
+/// Checks this worker's rows of the i64 array `ids` and counts them.
+fn count_ids() -> usize {
+    let ids: ndarray::ArrayD<i64> = rankflow::worker_array("ids").expect("ids was scattered");
+    assert!(ids.iter().all(|&v| v <= 0 && v % (1 << 40) == 0));
+    ids.len()
+}
+
 fn main() -> Result<(), Error> {
     let client = rankflow::initialize(Config::new())?;
     let ranks: Vec<usize> = client.workers().iter().map(|w| w.rank).collect();
@@ -109,6 +116,12 @@ fn main() -> Result<(), Error> {
     client.run(square_rows, None)?;
     let back = client.gather_array::<f64>("x_squared")?;
     assert_eq!(back, a.mapv(|v| v * v).into_dyn());
+    // Any plain element type: i64 rows go as their own bytes too.
+    let ids = ndarray::Array2::from_shape_fn((7, 3), |(i, j)| -((i * 3 + j) as i64) << 40);
+    client.scatter_array("ids", &ids)?;
+    let counted: usize = client.run(count_ids, None)?.iter().map(|(_, n)| n).sum();
+    assert_eq!(counted, ids.len());
+    assert_eq!(client.gather_array::<i64>("ids")?, ids.into_dyn());
 
     println!("direct_view: ok on {} workers", ranks.len());
     client.shutdown()

@@ -52,6 +52,10 @@ pub mod scheduler;
 pub mod task;
 pub mod worker;
 
+/// The ndarray version rankflow's array calls take, so a program need not
+/// match it in its own `Cargo.toml`: `use rankflow::ndarray::Array2;`.
+pub use ndarray;
+
 pub use client::{AsCompleted, Client, Future, FutureStatus, WaitFor, WaitResult};
 pub use comm::group::{Group, Status};
 pub use comm::plain::{Op, Plain};

@@ -196,6 +196,15 @@ fn double_rows() -> Vec<usize> {
     x.shape().to_vec()
 }
 
+fn sum_i64_rows() -> i128 {
+    let x: ndarray::ArrayD<i64> = rankflow::worker_array("big").unwrap();
+    x.iter().map(|&v| i128::from(v)).sum()
+}
+
+fn read_big_as_u16() -> usize {
+    rankflow::worker_array::<u16>("big").unwrap().len()
+}
+
 #[test]
 fn arrays_scatter_by_rows_and_gather_back() {
     let c = cluster(3);
@@ -218,8 +227,19 @@ fn arrays_scatter_by_rows_and_gather_back() {
     // Bad input: an unknown name, an element type the codec encodes.
     let err = c.gather_array::<f64>("nope").unwrap_err();
     assert!(err.to_string().contains("nope"), "{err}");
-    let ints = ndarray::Array1::from_vec(vec![1u32, 2, 3]);
-    assert!(c.scatter_array("i", &ints).is_err());
+    // Integer elements of every width go as their own bytes too.
+    let ints = ndarray::Array1::from_vec(vec![1u32, 2, 3, u32::MAX]);
+    assert_eq!(c.scatter_array("i", &ints).unwrap(), vec![2, 1, 1]);
+    assert_eq!(c.gather_array::<u32>("i").unwrap(), ints.into_dyn());
+    let big = ndarray::Array2::from_shape_fn((5, 2), |(i, j)| i64::MIN + (i * 2 + j) as i64);
+    c.scatter_array("big", &big).unwrap();
+    let sums = c.run(sum_i64_rows, None).unwrap();
+    let total: i128 = sums.iter().map(|(_, s)| *s).sum();
+    assert_eq!(total, big.iter().map(|&v| i128::from(v)).sum::<i128>());
+    assert_eq!(c.gather_array::<i64>("big").unwrap(), big.into_dyn());
+    // Read as the wrong element size: an error naming the variable.
+    let err = c.run(read_big_as_u16, Some(&[2])).unwrap_err();
+    assert!(err.to_string().contains("\"big\""), "{err}");
     // Fewer rows than workers: some get none, and it still gathers.
     let small = ndarray::Array2::<f32>::ones((2, 2));
     assert_eq!(c.scatter_array("s", &small).unwrap(), vec![1, 1, 0]);

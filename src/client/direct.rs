@@ -410,20 +410,14 @@ impl Client {
     /// worker `i` keeps its rows as variable `name`, readable in tasks with
     /// [`worker_array`](crate::worker_array). Rows are split as evenly as
     /// possible (the first workers get one more). The array's own memory goes
-    /// to MPI when it is in standard layout. Elements: `f64`, `f32`, `u8`,
-    /// `i8`. Returns the rows each worker got, in rank order.
+    /// to MPI when it is in standard layout. Elements: any [`Plain`] type.
+    /// Returns the rows each worker got, in rank order.
     pub fn scatter_array<T, S, D>(&self, name: &str, array: &ArrayBase<S, D>) -> Result<Vec<usize>>
     where
         T: Plain,
         S: Data<Elem = T>,
         D: Dimension,
     {
-        if !raw_in_codec::<T>() {
-            return Err(Error::invalid(format!(
-                "scatter_array takes f64, f32, u8 or i8 elements, not {}",
-                std::any::type_name::<T>()
-            )));
-        }
         if array.ndim() == 0 {
             return Err(Error::invalid("scatter_array needs at least one axis"));
         }
@@ -478,12 +472,6 @@ impl Client {
     /// (ipyparallel's `dview.gather(name)`). A worker without the variable,
     /// or rows of different shapes, is an error before any data moves.
     pub fn gather_array<T: Plain>(&self, name: &str) -> Result<ArrayD<T>> {
-        if !raw_in_codec::<T>() {
-            return Err(Error::invalid(format!(
-                "gather_array takes f64, f32, u8 or i8 elements, not {}",
-                std::any::type_name::<T>()
-            )));
-        }
         let members = self
             .members
             .as_ref()

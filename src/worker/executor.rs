@@ -49,14 +49,18 @@ pub(crate) fn enter(executor: &Arc<Executor>) {
 /// Inside a task, a `run` function or an SPMD section: sets the worker
 /// variable `name` on this worker (as `Client::push` does from the client).
 pub fn set_worker_var<T: serde::Serialize>(name: &str, value: &T) -> crate::Result<()> {
-    let bytes = codec::encode(value)?;
+    set_var_bytes("set_worker_var", name, codec::encode(value)?)
+}
+
+/// Keeps `bytes` as worker variable `name`; `what` names the caller in errors.
+pub(crate) fn set_var_bytes(what: &str, name: &str, bytes: Vec<u8>) -> crate::Result<()> {
     CURRENT_EXECUTOR.with(|e| match e.borrow().as_ref() {
         Some(ex) => {
             lock(&ex.vars).insert(name.to_string(), Arc::new(bytes));
             Ok(())
         }
         None => Err(crate::Error::invalid(format!(
-            "set_worker_var({name:?}) called outside a task"
+            "{what}({name:?}) called outside a task"
         ))),
     })
 }
@@ -65,6 +69,17 @@ pub fn set_worker_var<T: serde::Serialize>(name: &str, value: &T) -> crate::Resu
 /// worker variable `name` (see `Client::push`). An error names the variable
 /// if this worker has none by that name, or if it does not decode as `T`.
 pub fn worker_var<T: serde::de::DeserializeOwned>(name: &str) -> crate::Result<T> {
+    let bytes = var_bytes("worker_var", name)?;
+    codec::decode(&bytes).map_err(|e| {
+        crate::Error::new(
+            crate::ErrorKind::Codec,
+            format!("worker variable {name:?}: {}", e.message()),
+        )
+    })
+}
+
+/// The bytes of worker variable `name`; `what` names the caller in errors.
+pub(crate) fn var_bytes(what: &str, name: &str) -> crate::Result<Arc<Vec<u8>>> {
     let bytes = CURRENT_EXECUTOR.with(|e| {
         e.borrow()
             .as_ref()
@@ -72,18 +87,13 @@ pub fn worker_var<T: serde::de::DeserializeOwned>(name: &str) -> crate::Result<T
     });
     match bytes {
         None => Err(crate::Error::invalid(format!(
-            "worker_var({name:?}) called outside a task"
+            "{what}({name:?}) called outside a task"
         ))),
         Some(None) => Err(crate::Error::invalid(format!(
             "worker {} has no variable named {name:?} (never pushed)",
             current_worker().unwrap_or(0)
         ))),
-        Some(Some(b)) => codec::decode(&b).map_err(|e| {
-            crate::Error::new(
-                crate::ErrorKind::Codec,
-                format!("worker variable {name:?}: {}", e.message()),
-            )
-        }),
+        Some(Some(b)) => Ok(b),
     }
 }
 
