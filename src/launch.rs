@@ -18,7 +18,6 @@ use crate::logging::{self, Role};
 use crate::protocol::WorkerInfo;
 use crate::scheduler::{self, FIRST_WORKER};
 use crate::worker;
-use std::hash::Hasher;
 
 /// The fewest ranks a task cluster runs on under mpirun.
 pub const MIN_RANKS: usize = 3;
@@ -88,7 +87,8 @@ fn local_ranks() -> usize {
 
 /// A hash of this process's executable file, equal on ranks that run the same
 /// build of the same program.
-pub fn executable_fingerprint() -> Result<u64> {
+#[cfg(feature = "mpi")]
+fn executable_fingerprint() -> Result<u64> {
     let path = std::env::current_exe()?;
     let bytes = std::fs::read(&path).map_err(|e| {
         Error::new(
@@ -96,6 +96,7 @@ pub fn executable_fingerprint() -> Result<u64> {
             format!("cannot read the executable {}: {e}", path.display()),
         )
     })?;
+    use std::hash::Hasher;
     let mut h = std::collections::hash_map::DefaultHasher::new();
     h.write(&bytes);
     Ok(h.finish())

@@ -2,7 +2,8 @@
 //!
 //! MPI-native task scheduling, a direct worker interface and typed collectives
 //! for HPC batch jobs: what dask-mpi, dask.distributed, ipyparallel and mpi4py
-//! give Python users, in a Rust crate you link into your own binary.
+//! give Python users, in a crate you link into your own binary and start with
+//! `mpirun -n N` (or `srun`) inside a Slurm, PBS, SGE or LSF job.
 //!
 //! ## Roles
 //!
@@ -14,22 +15,50 @@
 //! ```
 //!
 //! N must be at least 3 under mpirun. Without mpirun the same program runs an
-//! embedded cluster (scheduler and workers as threads in this process).
+//! embedded cluster (scheduler and workers as threads in this process), so you
+//! develop on a laptop and scale out unchanged.
 //!
-//! ## Quick start
+//! Code before [`initialize`] (or [`spmd`]) runs on **every** rank under
+//! mpirun, as in any MPI program: read input files after it, on the client,
+//! or guard side effects with care. Scheduler and worker ranks never return
+//! from `initialize`; they exit when the client shuts down. MPI starts once
+//! per process, so call `initialize` or `spmd` once.
+//!
+//! ## Tasks (dask.distributed style)
 //!
 //! ```no_run
+//! fn inc(x: i64) -> i64 { x + 1 }
+//! fn add(a: i64, b: i64) -> i64 { a + b }
+//!
 //! fn main() -> Result<(), rankflow::Error> {
-//!     let mut client = rankflow::initialize(rankflow::Config::new())?;
-//!     for w in client.workers() {
-//!         println!("worker {} on {} (pid {})", w.rank, w.hostname, w.pid);
-//!     }
-//!     client.ping()?;
+//!     let client = rankflow::initialize(rankflow::Config::new())?;
+//!     let x = client.submit(inc, 1)?;                 // a future
+//!     let y = client.submit(add, (&x, 10))?;          // depends on x
+//!     assert_eq!(y.result()?, 12);
+//!     let squares = client.map(|v: i64| v * v, 0..1000i64)?;
+//!     let total: i64 = client.gather(&squares)?.iter().sum();
+//!     println!("{total}");
 //!     client.shutdown()
 //! }
 //! ```
 //!
-//! Collectives only, mpi4py style:
+//! Task functions are function items or closures that capture nothing, with 0
+//! to 4 parameters ([`TaskFn`]); they travel between ranks by their place in
+//! the (identical) executable, checked at start-up. Arguments are serde values
+//! or futures of earlier tasks, in any position ([`Args`]). A panic or an
+//! `Err` (with [`Client::submit_fallible`]) fails that task's [`Future`] with
+//! an error of kind [`ErrorKind::Task`]; the worker keeps serving.
+//!
+//! ## The direct interface (ipyparallel style)
+//!
+//! [`Client::run`] calls a function on every worker, [`Client::push`] and
+//! [`Client::pull`] set and read named worker variables ([`worker_var`]),
+//! [`Client::scatter`], [`Client::broadcast`] and [`Client::scatter_array`]
+//! place data on workers (one MPI collective where it can be), and
+//! [`Client::spmd`] runs a section on all workers at once with the
+//! workers-only [`Group`].
+//!
+//! ## Collectives (mpi4py style)
 //!
 //! ```no_run
 //! let total = rankflow::spmd(rankflow::Config::new(), |world| {
@@ -37,20 +66,40 @@
 //! })?;
 //! # Ok::<(), rankflow::Error>(())
 //! ```
+//!
+//! [`spmd`] runs a closure on every rank with the world as a [`Group`]:
+//! serde-flavour calls (`bcast`, `scatter`, `gather`, `allreduce` with a
+//! closure, ...) for any serde value, and zero-copy calls (`bcast_into`,
+//! `allreduce_into` with an [`Op`], ...) that hand slices of [`Plain`]
+//! numbers to MPI as their own memory. A rank that returns `Err` or panics
+//! ends the run for every rank with its message; nobody waits for it.
+//!
+//! ## Configuration and errors
+//!
+//! [`Config`] holds every setting; each can also come from a `RANKFLOW_*`
+//! variable or the batch system (see [`config`]). Every fallible call returns
+//! [`Error`], whose [`ErrorKind`] says what went wrong broadly and whose text
+//! says exactly what; a bad setting names the variable and the value.
 
 #![deny(missing_docs)]
 
-pub mod client;
+mod client;
+// The transport, codec and wire protocol stay reachable for the benchmark
+// examples and whole-cluster tests, but are not part of the documented API.
+#[doc(hidden)]
 pub mod comm;
 pub mod config;
-pub mod error;
+mod error;
+#[doc(hidden)]
 pub mod jobscript;
-pub mod launch;
-pub mod logging;
+mod launch;
+mod logging;
+#[doc(hidden)]
 pub mod protocol;
+#[doc(hidden)]
 pub mod scheduler;
-pub mod task;
-pub mod worker;
+mod task;
+mod worker;
 
 /// The ndarray version rankflow's array calls take, so a program need not
 /// match it in its own `Cargo.toml`: `use rankflow::ndarray::Array2;`.
@@ -63,6 +112,7 @@ pub use config::{Config, Mode};
 pub use error::{Error, ErrorKind, Result};
 pub use launch::{initialize, spmd, LOCAL_SPMD_RANKS, MIN_RANKS};
 pub use protocol::WorkerInfo;
-pub use task::{FailureKind, Key, TaskFailure, TaskOptions};
+pub use task::args::Args;
+pub use task::{FailureKind, Key, TaskFailure, TaskFn, TaskOptions};
 pub use worker::arrays::{set_worker_array, worker_array};
 pub use worker::executor::{current_worker, set_worker_var, worker_var};

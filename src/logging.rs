@@ -38,6 +38,7 @@ thread_local! {
 static PROCESS_ROLE: Mutex<Option<(usize, Role)>> = Mutex::new(None);
 
 /// Sets the rank and role shown in this process's log lines.
+#[cfg(feature = "mpi")]
 pub fn set_process_role(rank: usize, role: Role) {
     *PROCESS_ROLE.lock().unwrap_or_else(|e| e.into_inner()) = Some((rank, role));
 }

@@ -19,7 +19,7 @@ pub use function::TaskFn;
 use serde::{Deserialize, Serialize};
 use shipping::FnRef;
 pub(crate) use shipping::{fallible_function_ref, task_function_ref};
-pub use shipping::{nullary_ref, section_ref};
+pub(crate) use shipping::{nullary_ref, section_ref};
 pub(crate) use shipping::{with_section_group, RETURNED_ERR};
 use std::fmt;
 use std::hash::{Hash, Hasher};

@@ -46,11 +46,11 @@ use std::hash::{Hash, Hasher};
 
 /// The fixed symbol that function offsets are measured from.
 #[inline(never)]
-pub fn anchor() {}
+pub(crate) fn anchor() {}
 
 /// The one signature every trampoline has: the user's function address and
 /// the encoded argument parts in, the encoded result or a message out.
-pub type Trampoline = fn(usize, &[&[u8]]) -> Result<Vec<u8>, String>;
+pub(crate) type Trampoline = fn(usize, &[&[u8]]) -> Result<Vec<u8>, String>;
 
 /// A function and its trampoline, as offsets from [`anchor`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -77,7 +77,7 @@ fn check_value(function: i64, trampoline: i64, key: u64) -> u64 {
 impl FnRef {
     /// Names `function` (a fn pointer cast to `usize`) and its `trampoline`;
     /// `key` is the executable fingerprint shared by all ranks.
-    pub fn new(function: usize, trampoline: Trampoline, key: u64) -> Self {
+    pub(crate) fn new(function: usize, trampoline: Trampoline, key: u64) -> Self {
         let function = offset(function);
         let trampoline = offset(trampoline as usize);
         FnRef {
@@ -95,7 +95,7 @@ impl FnRef {
 
     /// Calls the function on `parts` through its trampoline, after checking
     /// that this reference was made by a rank with executable fingerprint `key`.
-    pub fn call(&self, key: u64, parts: &[&[u8]]) -> Result<Vec<u8>, String> {
+    pub(crate) fn call(&self, key: u64, parts: &[&[u8]]) -> Result<Vec<u8>, String> {
         if check_value(self.function, self.trampoline, key) != self.check {
             return Err(
                 "refused a function reference that was not made by this executable \
@@ -114,27 +114,16 @@ impl FnRef {
     }
 }
 
-/// Turns the address of a `fn(A) -> R` back into the pointer.
-///
-/// # Safety
-///
-/// `addr` must be the address of a function of exactly type `fn(A) -> R` in
-/// this executable. Trampolines uphold this: they are monomorphised together
-/// with the function type at the submit site, and [`FnRef::call`] hands them
-/// only the address that was shipped with them.
-pub unsafe fn function_at<A, R>(addr: usize) -> fn(A) -> R {
-    // SAFETY: the caller's guarantee is this function's own.
-    unsafe { pointer_at::<fn(A) -> R>(addr) }
-}
-
 /// Turns the address of a function pointer of type `F` (a `fn(..) -> ..`
 /// type of any arity) back into the pointer.
 ///
 /// # Safety
 ///
 /// `F` must be a function-pointer type, and `addr` the address of a function
-/// of exactly that type in this executable (see [`function_at`]).
-pub unsafe fn pointer_at<F: Copy>(addr: usize) -> F {
+/// of exactly that type in this executable. Trampolines uphold this: they are
+/// monomorphised together with the function type at the call site, and
+/// [`FnRef::call`] hands them only the address that was shipped with them.
+pub(crate) unsafe fn pointer_at<F: Copy>(addr: usize) -> F {
     debug_assert_ne!(addr, 0);
     debug_assert_eq!(std::mem::size_of::<F>(), std::mem::size_of::<usize>());
     // SAFETY: the caller guarantees `F` is a fn-pointer type and `addr` a
@@ -249,7 +238,7 @@ fn nullary_trampoline<R: Serialize>(f: usize, _parts: &[&[u8]]) -> Result<Vec<u8
 }
 
 /// The reference to ship for `Client::run`'s `fn() -> R`.
-pub fn nullary_ref<R: Serialize>(f: fn() -> R, key: u64) -> FnRef {
+pub(crate) fn nullary_ref<R: Serialize>(f: fn() -> R, key: u64) -> FnRef {
     let t: Trampoline = nullary_trampoline::<R>;
     FnRef::new(f as usize, t, key)
 }
@@ -275,7 +264,10 @@ fn section_trampoline<A: DeserializeOwned, R: Serialize>(
 }
 
 /// The reference to ship for an SPMD section's `fn(&Group, A) -> R`.
-pub fn section_ref<A: DeserializeOwned, R: Serialize>(f: fn(&Group, A) -> R, key: u64) -> FnRef {
+pub(crate) fn section_ref<A: DeserializeOwned, R: Serialize>(
+    f: fn(&Group, A) -> R,
+    key: u64,
+) -> FnRef {
     let t: Trampoline = section_trampoline::<A, R>;
     FnRef::new(f as usize, t, key)
 }
@@ -290,7 +282,7 @@ mod tests {
 
     fn tramp(f: usize, parts: &[&[u8]]) -> Result<Vec<u8>, String> {
         // SAFETY: the tests below only ship `double` with this trampoline.
-        let f: fn(Vec<u8>) -> Vec<u8> = unsafe { function_at(f) };
+        let f: fn(Vec<u8>) -> Vec<u8> = unsafe { pointer_at(f) };
         Ok(f(parts[0].to_vec()))
     }
 

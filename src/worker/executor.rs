@@ -120,14 +120,6 @@ impl Store {
     pub fn free(&self, key: Key) {
         lock(&self.data).remove(&key);
     }
-    /// Number of values held.
-    pub fn len(&self) -> usize {
-        lock(&self.data).len()
-    }
-    /// Whether nothing is held.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
 }
 
 /// A task with every input at hand.
