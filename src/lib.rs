@@ -64,6 +64,7 @@
 //! let total = rankflow::spmd(rankflow::Config::new(), |world| {
 //!     world.allreduce(world.rank() as u64, |a, b| a + b)
 //! })?;
+//! println!("sum of the ranks: {total}");
 //! # Ok::<(), rankflow::Error>(())
 //! ```
 //!
@@ -82,6 +83,14 @@
 //! says exactly what; a bad setting names the variable and the value.
 
 #![deny(missing_docs)]
+// Examples in the docs and the README must compile without a warning.
+#![doc(test(attr(deny(warnings))))]
+
+// The README's Rust examples compile and run as doctests (in the embedded
+// cluster), so they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeExamples;
 
 mod client;
 // The transport, codec and wire protocol stay reachable for the benchmark
