@@ -7,16 +7,28 @@
 //! mpirun -n 3 target/release/examples/exit_paths panic   # main panics: non-zero
 //! mpirun -n 3 target/release/examples/exit_paths drop    # client dropped, then main goes on: exit 0
 //! mpirun -n 4 target/release/examples/exit_paths section-panic  # an SPMD member panics: the job aborts
+//! mpirun -n 4 target/release/examples/exit_paths section-err    # an SPMD member returns Err: the job aborts
 //! ```
 
 use rankflow::{Config, Error, ErrorKind, Group};
 
 /// Member 0 panics; the others wait in a collective for it.
-fn bad_section(group: &Group, _: ()) -> u64 {
+fn bad_section(group: &Group, _: ()) -> Result<u64, Error> {
     if group.rank() == 0 {
         panic!("section member 0 gave up");
     }
-    group.allreduce(1u64, |a, b| a + b).unwrap_or(0)
+    group.allreduce(1u64, |a, b| a + b)
+}
+
+/// Member 0 returns an error; the others wait in a collective for it.
+fn erring_section(group: &Group, _: ()) -> Result<u64, Error> {
+    if group.rank() == 0 {
+        return Err(Error::new(
+            ErrorKind::InvalidArgument,
+            "section member 0 found bad input",
+        ));
+    }
+    group.allreduce(1u64, |a, b| a + b)
 }
 
 fn main() -> Result<(), Error> {
@@ -30,8 +42,12 @@ fn main() -> Result<(), Error> {
             "the user's program failed",
         )),
         "panic" => panic!("the user's program panicked"),
-        "section-panic" => {
-            let outcome = client.spmd(bad_section, ());
+        "section-panic" | "section-err" => {
+            let outcome = if mode == "section-err" {
+                client.spmd(erring_section, ())
+            } else {
+                client.spmd(bad_section, ())
+            };
             // Reached only in the embedded cluster; under MPI the job aborts.
             println!("section outcome: {outcome:?}");
             outcome.map(|_| ())
@@ -43,7 +59,9 @@ fn main() -> Result<(), Error> {
         }
         other => Err(Error::new(
             ErrorKind::InvalidArgument,
-            format!("unknown mode {other:?}; use ok, error, panic, drop or section-panic"),
+            format!(
+                "unknown mode {other:?}; use ok, error, panic, drop, section-panic or section-err"
+            ),
         )),
     }
 }

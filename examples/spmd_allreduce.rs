@@ -14,19 +14,15 @@ fn value(i: u64) -> u64 {
 }
 
 /// Each member sums its contiguous slice of 0..n, then all allreduce.
-fn section(group: &Group, n: u64) -> (usize, u64, f64) {
+fn section(group: &Group, n: u64) -> Result<(usize, u64, f64), Error> {
     let (rank, size) = (group.rank() as u64, group.size() as u64);
     let lo = n * rank / size;
     let hi = n * (rank + 1) / size;
     let local: u64 = (lo..hi).map(value).sum();
-    let total = group
-        .allreduce(local, |a, b| a + b)
-        .expect("serde allreduce");
+    let total = group.allreduce(local, |a, b| a + b)?;
     let mut as_float = [0.0f64];
-    group
-        .allreduce_into(&[local as f64], &mut as_float, Op::Sum)
-        .expect("zero-copy allreduce");
-    (group.rank(), total, as_float[0])
+    group.allreduce_into(&[local as f64], &mut as_float, Op::Sum)?;
+    Ok((group.rank(), total, as_float[0]))
 }
 
 fn double(x: u64) -> u64 {

@@ -87,19 +87,30 @@ fn scatter_feeds_tasks_and_checks_memory_before_sending() {
     assert_eq!(small.scatter(vec![vec![0u8; 6_000]]).unwrap().len(), 1);
 }
 
-fn ranks_and_sum(g: &Group, base: u64) -> (usize, usize, u64) {
+fn ranks_and_sum(g: &Group, base: u64) -> rankflow::Result<(usize, usize, u64)> {
     let mut total = [0u64];
-    g.allreduce_into(&[base + g.rank() as u64], &mut total, Op::Sum)
-        .unwrap();
-    (g.rank(), g.size(), total[0])
+    g.allreduce_into(&[base + g.rank() as u64], &mut total, Op::Sum)?;
+    Ok((g.rank(), g.size(), total[0]))
 }
 
-fn panics_on_one(g: &Group, bad: usize) -> u64 {
+fn panics_on_one(g: &Group, bad: usize) -> rankflow::Result<u64> {
     if g.rank() == bad {
         panic!("section member {bad} failed");
     }
     // The others wait in a collective for the failed member.
-    g.allreduce(1u64, |a, b| a + b).expect("the group failed")
+    Ok(g.allreduce(1u64, |a, b| a + b).expect("the group failed"))
+}
+
+fn errs_on_one(g: &Group, bad: usize) -> rankflow::Result<u64> {
+    if g.rank() == bad {
+        return Err(rankflow::Error::new(
+            ErrorKind::InvalidArgument,
+            format!("member {bad} found bad input"),
+        ));
+    }
+    // The others wait in a collective for the member that left.
+    g.barrier()?;
+    g.allreduce(1u64, |a, b| a + b)
 }
 
 #[test]
@@ -129,6 +140,26 @@ fn a_panicking_section_member_fails_the_section_without_hanging() {
     // Tasks still run; the workers group stays failed.
     assert_eq!(c.submit(|x: u64| x * 3, 3).unwrap().result().unwrap(), 9);
     assert!(c.spmd(ranks_and_sum, 0).is_err());
+}
+
+/// A member that leaves a section with `Err` while the others wait for it
+/// ends the section for everyone with its error, instead of a hang.
+#[test]
+fn a_section_member_returning_err_ends_the_section() {
+    let c = cluster(3);
+    let start = Instant::now();
+    let err = c.spmd(errs_on_one, 2).unwrap_err();
+    assert!(start.elapsed() < Duration::from_secs(20));
+    assert_eq!(err.kind(), ErrorKind::Task, "{err}");
+    let f = err.task_failure().expect("a task failure");
+    assert_eq!(f.kind, rankflow::FailureKind::Returned, "{err}");
+    assert!(err.to_string().contains("found bad input"), "{err}");
+    // A closure section works too.
+    let c = cluster(2);
+    let sizes = c
+        .spmd(|g: &Group, x: u64| Ok(g.size() as u64 + x), 1)
+        .unwrap();
+    assert_eq!(sizes, vec![3, 3]);
 }
 
 fn sum_and_where(v: Vec<f64>) -> (f64, usize) {

@@ -127,15 +127,20 @@ fn collective_examples_on_three_ranks() {
 
 #[test]
 fn a_panicking_spmd_member_aborts_the_job_with_its_message() {
-    let mut cmd = mpirun(4);
-    cmd.arg(example("exit_paths"))
-        .arg("section-panic")
-        .env("RUST_BACKTRACE", "0");
-    let out = run_with_deadline(cmd, DEADLINE);
-    assert_ne!(out.code, Some(0), "{}", out.all_output());
-    let text = out.all_output();
-    assert!(text.contains("section member 0 gave up"), "{text}");
-    assert!(text.contains("aborting the MPI job"), "{text}");
+    for (mode, message) in [
+        ("section-panic", "section member 0 gave up"),
+        ("section-err", "section member 0 found bad input"),
+    ] {
+        let mut cmd = mpirun(4);
+        cmd.arg(example("exit_paths"))
+            .arg(mode)
+            .env("RUST_BACKTRACE", "0");
+        let out = run_with_deadline(cmd, DEADLINE);
+        let text = out.all_output();
+        assert_ne!(out.code, Some(0), "{mode}: {text}");
+        assert!(text.contains(message), "{mode}: {text}");
+        assert!(text.contains("aborting the MPI job"), "{mode}: {text}");
+    }
 }
 
 #[test]

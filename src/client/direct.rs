@@ -525,20 +525,23 @@ impl Client {
     /// An SPMD section: every worker calls `f(group, arg)` at once, where
     /// `group` is the workers-only [`Group`] (its rank 0 is the first worker),
     /// so a task program can enter a tightly coupled phase (an allreduce, a
-    /// halo exchange) and come back. Returns each worker's result in rank
-    /// order.
+    /// halo exchange) and come back. Returns each worker's value in rank
+    /// order. `f` is a function item or a closure that captures nothing, and
+    /// returns a [`Result`], so `?` works on the group's calls inside it.
     ///
     /// Sections reach every worker in the order the client starts them, so
-    /// they cannot deadlock one another. If `f` panics on one worker, the
-    /// section fails with an error naming it; in the embedded cluster the
-    /// other members' collectives fail instead of waiting (and the workers
-    /// group stays failed), while under MPI, where a member blocked inside an
-    /// MPI collective cannot be woken, the job is aborted with the panic's
+    /// they cannot deadlock one another. If `f` returns `Err` or panics on one
+    /// worker, the section ends for every member with an error naming the
+    /// workers where it failed and why: in the embedded cluster the other
+    /// members' calls fail instead of waiting (and the workers group stays
+    /// failed), while under MPI, where a member blocked inside an MPI
+    /// collective cannot be woken, the job is aborted with the member's
     /// message on stderr.
     ///
     /// # Examples — see `examples/spmd_allreduce.rs`.
-    pub fn spmd<A, R>(&self, f: fn(&Group, A) -> R, arg: A) -> Result<Vec<R>>
+    pub fn spmd<F, A, R>(&self, f: F, arg: A) -> Result<Vec<R>>
     where
+        F: Fn(&Group, A) -> Result<R> + Copy + Send + Sync + 'static,
         A: Serialize + DeserializeOwned,
         R: Serialize + DeserializeOwned,
     {

@@ -243,33 +243,39 @@ pub(crate) fn nullary_ref<R: Serialize>(f: fn() -> R, key: u64) -> FnRef {
     FnRef::new(f as usize, t, key)
 }
 
-/// Decodes `A`, calls `fn(&Group, A) -> R` at `f` with the section's group,
-/// encodes the result (for `Client::spmd`).
-fn section_trampoline<A: DeserializeOwned, R: Serialize>(
-    f: usize,
-    parts: &[&[u8]],
-) -> Result<Vec<u8>, String> {
+/// Decodes `A`, calls the zero-sized section function `F` with the
+/// section's group, encodes its value; an `Err` fails the section on this
+/// worker with the error's text (for `Client::spmd`).
+fn section_trampoline<F, A, R>(_f: usize, parts: &[&[u8]]) -> Result<Vec<u8>, String>
+where
+    F: Fn(&Group, A) -> crate::Result<R> + Copy,
+    A: DeserializeOwned,
+    R: Serialize,
+{
     let bytes = parts.first().ok_or("the section's argument is missing")?;
     let arg: A = codec::decode(bytes).map_err(|e| format!("section argument: {}", e.message()))?;
-    // SAFETY: `section_ref` ships this trampoline with a `fn(&Group, A) -> R`.
-    let f: fn(&Group, A) -> R = unsafe { pointer_at::<fn(&Group, A) -> R>(f) };
     SECTION_GROUP.with(|g| {
         let g = g.borrow();
         let group = g
             .as_ref()
             .ok_or("this worker has no workers group for SPMD sections")?;
-        codec::encode(&f(group, arg))
-            .map_err(|e| format!("cannot encode the result: {}", e.message()))
+        match conjure::<F>()(group, arg) {
+            Ok(v) => encode_result(&v),
+            Err(e) => Err(format!("{RETURNED_ERR}{}", e.message())),
+        }
     })
 }
 
-/// The reference to ship for an SPMD section's `fn(&Group, A) -> R`.
-pub(crate) fn section_ref<A: DeserializeOwned, R: Serialize>(
-    f: fn(&Group, A) -> R,
-    key: u64,
-) -> FnRef {
-    let t: Trampoline = section_trampoline::<A, R>;
-    FnRef::new(f as usize, t, key)
+/// The reference to ship for an SPMD section function `F`.
+pub(crate) fn section_ref<F, A, R>(_f: F, key: u64) -> FnRef
+where
+    F: Fn(&Group, A) -> crate::Result<R> + Copy,
+    A: DeserializeOwned,
+    R: Serialize,
+{
+    assert_zero_sized::<F>();
+    let t: Trampoline = section_trampoline::<F, A, R>;
+    FnRef::new(t as usize, t, key)
 }
 
 #[cfg(test)]

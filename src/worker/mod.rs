@@ -15,7 +15,7 @@ use crate::protocol::{
     WorkerToScheduler, WorkerToWorker,
 };
 use crate::scheduler::{CLIENT, FIRST_WORKER, SCHEDULER};
-use crate::task::{with_section_group, FailureKind, Key, TaskFailure};
+use crate::task::{with_section_group, FailureKind, Key, TaskFailure, RETURNED_ERR};
 use crate::Group;
 use executor::{Executor, Job, FLUSH_AFTER};
 use std::collections::{BTreeMap, HashMap};
@@ -267,12 +267,17 @@ impl Worker {
                     let outcome = with_section_group(&mut group, || self.call(&function, &[&arg]));
                     self.group = group;
                     if let Err(f) = &outcome {
-                        if f.kind == FailureKind::Panicked {
+                        if matches!(f.kind, FailureKind::Panicked | FailureKind::Returned) {
                             // The other members may wait in a collective for
                             // this one: fail the group so they do not hang.
+                            let how = if f.kind == FailureKind::Panicked {
+                                "panicked"
+                            } else {
+                                "returned an error"
+                            };
                             if let Some(g) = &self.group {
                                 g.fail(&format!(
-                                    "an SPMD section panicked on worker {}: {}",
+                                    "an SPMD section {how} on worker {}: {}",
                                     self.rank, f.message
                                 ));
                             }
@@ -471,7 +476,10 @@ impl Worker {
             function.call(self.fingerprint, parts)
         })) {
             Ok(Ok(bytes)) => Ok(bytes),
-            Ok(Err(message)) => Err(failure(FailureKind::Refused, message)),
+            Ok(Err(message)) => Err(match message.strip_prefix(RETURNED_ERR) {
+                Some(text) => failure(FailureKind::Returned, text.to_string()),
+                None => failure(FailureKind::Refused, message),
+            }),
             Err(p) => Err(failure(
                 FailureKind::Panicked,
                 crate::launch::panic_text(p.as_ref()),
