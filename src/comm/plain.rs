@@ -91,6 +91,16 @@ impl Op {
         Ok(())
     }
 
+    /// Makes a logical result 1 or 0 where MPI copies a value through
+    /// untouched (one member; rank 0 of a scan).
+    pub(crate) fn normalize<T: Plain>(self, buf: &mut [T]) {
+        if self.is_logical() {
+            for x in buf {
+                *x = truth(*x != T::zeroed());
+            }
+        }
+    }
+
     /// Applies this operation element by element: `acc[i] = op(acc[i], x[i])`.
     pub fn fold_into<T: Plain>(self, acc: &mut [T], x: &[T]) {
         debug_assert_eq!(acc.len(), x.len());

@@ -163,14 +163,20 @@ macro_rules! raw {
 }
 
 // The flavours below use `raw!`, so they are declared after it.
+mod alltoall;
 mod arrays;
+mod loc;
 pub mod local;
 #[cfg(feature = "mpi")]
 pub mod mpi;
 mod p2p;
 pub mod requests;
+mod scan;
 mod serde_flavour;
 mod zero_copy;
+
+pub use loc::LocOp;
+pub use requests::{wait_all, RecvRequest, Request, SendRequest};
 
 /// Names the public call a member is in, for the in-process backend's error
 /// reports ("rank 0 blocked in send_slice to 1 ..."); the outermost call wins.

@@ -282,7 +282,8 @@ impl Group {
     }
 
     /// Combines every member's `send` element by element with `op` into the
-    /// root's `recv` (MPI_Reduce). All `send`s must have one length.
+    /// root's `recv` (MPI_Reduce). All `send`s must have one length. A
+    /// bitwise `op` on floats is an error before anything is sent.
     pub fn reduce_into<T: Plain>(
         &self,
         send: &[T],
@@ -291,6 +292,7 @@ impl Group {
         root: usize,
     ) -> Result<()> {
         let _op = self.op("reduce_into");
+        op.check_for::<T>("reduce_into")?;
         self.check_root(root)?;
         self.agree_on_length(send.len(), "reduce")?;
         if self.rank() != root {
@@ -298,7 +300,9 @@ impl Group {
         }
         match recv {
             Some(buf) if buf.len() == send.len() => {
-                raw!(self, g => g.reduce(send, Some(buf), op, root))
+                raw!(self, g => g.reduce(send, Some(&mut *buf), op, root))?;
+                op.normalize(buf);
+                Ok(())
             }
             other => {
                 let mut scratch = vec![T::zeroed(); send.len()];
@@ -316,9 +320,12 @@ impl Group {
     /// member's `recv` (MPI_Allreduce).
     pub fn allreduce_into<T: Plain>(&self, send: &[T], recv: &mut [T], op: Op) -> Result<()> {
         let _op = self.op("allreduce_into");
+        op.check_for::<T>("allreduce_into")?;
         self.agree_on_length(send.len(), "allreduce")?;
         if recv.len() == send.len() {
-            raw!(self, g => g.allreduce(send, recv, op))
+            raw!(self, g => g.allreduce(send, recv, op))?;
+            op.normalize(recv);
+            Ok(())
         } else {
             let mut scratch = vec![T::zeroed(); send.len()];
             raw!(self, g => g.allreduce(send, &mut scratch, op))?;

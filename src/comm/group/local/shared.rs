@@ -258,6 +258,10 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// A split group not yet taken by all its members: the group, and how many
+/// have yet to take it.
+pub(crate) type Pending = (Arc<Shared>, usize);
+
 /// State shared by the members of one group.
 pub(crate) struct Shared {
     size: usize,
@@ -265,7 +269,7 @@ pub(crate) struct Shared {
     changed: Condvar,
     /// Groups split from this one, by (split number, color), with how many
     /// members have yet to take theirs; removed when the last one has.
-    pub children: Mutex<HashMap<(u64, u16), (Arc<Shared>, usize)>>,
+    pub children: Mutex<HashMap<(u64, u16), Pending>>,
     pub poison: Arc<Poison>,
 }
 
