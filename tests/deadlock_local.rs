@@ -185,3 +185,34 @@ fn a_member_blocked_in_a_subgroup_is_no_false_deadlock() {
     });
     assert!(results.iter().all(|r| r.is_ok()), "{results:?}");
 }
+
+/// Waiting for a large isend before starting the receive its peer waits
+/// for is a deadlock (a hang under MPI); `wait_all` over both completes.
+#[test]
+fn waiting_for_large_isends_first_is_a_deadlock_but_wait_all_is_not() {
+    let results = on_ranks(3, |g| {
+        let (rank, size) = (g.rank(), g.size());
+        let send = g.isend_vec(vec![rank as f64; 131_072], (rank + 1) % size, 0)?;
+        let recv = g.irecv_vec::<f64>(Some((rank + size - 1) % size), Some(0))?;
+        send.wait()?;
+        recv.wait().map(|_| ())
+    });
+    for r in &results {
+        let err = r.as_ref().unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Deadlock, "{err}");
+        assert!(
+            err.to_string()
+                .contains("rank 1 blocked in isend_vec to 2 (tag 0, 1048576 bytes)"),
+            "{err}"
+        );
+    }
+    let results = on_ranks(3, |g| {
+        let (rank, size) = (g.rank(), g.size());
+        let mut send = g.isend_vec(vec![rank as f64; 131_072], (rank + 1) % size, 0)?;
+        let mut recv = g.irecv_vec::<f64>(Some((rank + size - 1) % size), Some(0))?;
+        rankflow::comm::group::wait_all(&mut [&mut send, &mut recv])?;
+        Ok(recv.wait()?.0[0])
+    });
+    let got: Vec<f64> = results.into_iter().map(|r| r.unwrap()).collect();
+    assert_eq!(got, [2.0, 0.0, 1.0]);
+}

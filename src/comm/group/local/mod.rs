@@ -14,6 +14,8 @@
 //! an error instead of waiting for a message that will never come. A member
 //! that drops its `LocalGroup` has left: those waiting for it get an error.
 
+mod exchange;
+mod p2p;
 mod shared;
 
 use super::{Probe, RawGroup, Status};
@@ -21,6 +23,7 @@ use crate::comm::codec::{copy_plain_from_bytes, plain_bytes, plain_vec_from_byte
 use crate::comm::plain::{Op, Plain};
 use crate::comm::transport::Tag;
 use crate::error::{Error, Result};
+pub(crate) use p2p::{LocalWant, Rendezvous};
 pub use shared::EAGER_LIMIT;
 use shared::{Channel, Message, Poison, Shared, Want};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -49,15 +52,6 @@ impl PoisonHandle {
     pub fn reason(&self) -> Option<String> {
         self.0.reason()
     }
-}
-
-/// A blocking send of more than [`EAGER_LIMIT`] bytes still waiting for its
-/// receive: the message is queued at `dest` with `id`.
-#[derive(Debug, Clone)]
-pub(crate) struct Rendezvous {
-    dest: usize,
-    id: u64,
-    call: String,
 }
 
 impl Drop for LocalGroup {
@@ -167,112 +161,7 @@ impl LocalGroup {
     fn others(&self) -> impl Iterator<Item = usize> + '_ {
         (0..self.size()).filter(move |&r| r != self.rank)
     }
-
-    /// Queues a user message. Over [`EAGER_LIMIT`] bytes, returns what the
-    /// sender must wait for before its send counts as done.
-    pub(crate) fn start_send(
-        &self,
-        op: &'static str,
-        data: Vec<u8>,
-        dest: usize,
-        tag: Tag,
-    ) -> Option<Rendezvous> {
-        let bytes = data.len();
-        let id = self.post(dest, Channel::User(tag), data);
-        (bytes > EAGER_LIMIT).then(|| Rendezvous {
-            dest,
-            id,
-            call: format!("{} to {dest} (tag {tag}, {bytes} bytes)", self.op_name(op)),
-        })
-    }
-
-    /// Whether a rendezvous send has been received.
-    pub(crate) fn send_done(&self, r: &Rendezvous) -> bool {
-        !self.shared.lock().queued(r.dest, r.id)
-    }
-
-    /// Waits until a rendezvous send has been received; on an error the
-    /// message is taken back, so the failed send delivers nothing.
-    pub(crate) fn finish_send(&self, r: &Rendezvous) -> Result<()> {
-        let want = Want::Taken {
-            dest: r.dest,
-            id: r.id,
-        };
-        let call = || r.call.clone();
-        let out = self.shared.wait_until(self.rank, &call, &[want], |st| {
-            (!st.queued(r.dest, r.id)).then_some(())
-        });
-        if out.is_err() {
-            self.shared.lock().withdraw(r.dest, r.id);
-        }
-        out
-    }
-
-    /// The first matching user message, removed, if one is queued now.
-    pub(crate) fn try_recv(
-        &self,
-        source: Option<usize>,
-        tag: Option<Tag>,
-    ) -> Option<(Vec<u8>, Status)> {
-        let m = self.shared.try_take(self.rank, source, user_channel(tag))?;
-        let status = m.status();
-        Some((m.data, status))
-    }
-
-    /// Waits for and removes the first matching user message.
-    pub(crate) fn recv_bytes(
-        &self,
-        source: Option<usize>,
-        tag: Option<Tag>,
-    ) -> Result<(Vec<u8>, Status)> {
-        let m = self.take(source, user_channel(tag))?;
-        let status = m.status();
-        Ok((m.data, status))
-    }
-
-    /// What a pending non-blocking receive waits for.
-    pub(crate) fn recv_want(&self, source: Option<usize>, tag: Option<Tag>) -> (String, LocalWant) {
-        let channel = user_channel(tag);
-        (
-            self.recv_text("irecv", source, channel),
-            LocalWant(Want::Message { source, channel }),
-        )
-    }
-
-    /// What a pending rendezvous send waits for.
-    pub(crate) fn send_want(r: &Rendezvous) -> (String, LocalWant) {
-        (
-            r.call.clone(),
-            LocalWant(Want::Taken {
-                dest: r.dest,
-                id: r.id,
-            }),
-        )
-    }
-
-    /// Blocks until at least one of `wants` can be met (`wait_all` over
-    /// requests of this group), or fails as any blocked call does.
-    pub(crate) fn wait_any(&self, call: &str, wants: &[LocalWant]) -> Result<()> {
-        let wants: Vec<Want> = wants.iter().map(|w| w.0).collect();
-        let text = || call.to_string();
-        self.shared.wait_until(self.rank, &text, &wants, |st| {
-            wants.iter().any(|&w| st.met(self.rank, w)).then_some(())
-        })
-    }
-
-    fn probe_of(m: &Message) -> Probe {
-        let st = m.status();
-        Probe {
-            source: st.source,
-            tag: st.tag,
-            bytes: m.data.len(),
-        }
-    }
 }
-
-/// A wait of a pending request, opaque outside this backend.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct LocalWant(Want);
 
 fn offsets(counts: &[usize]) -> Vec<usize> {
     let mut at = 0;
@@ -559,65 +448,14 @@ impl RawGroup for LocalGroup {
         recv: &mut [T],
         recv_counts: &[usize],
     ) -> Result<()> {
-        let (sat, rat) = (offsets(send_counts), offsets(recv_counts));
-        for r in self.others() {
-            let part = &send[sat[r]..sat[r] + send_counts[r]];
-            self.post(r, Channel::Collective, plain_bytes(part).to_vec());
-        }
-        for r in 0..self.size() {
-            let part = &mut recv[rat[r]..rat[r] + recv_counts[r]];
-            if r == self.rank {
-                part.copy_from_slice(&send[sat[r]..sat[r] + send_counts[r]]);
-            } else {
-                self.take_collective(r, part)?;
-            }
-        }
-        Ok(())
+        self.alltoallv_linear(send, send_counts, recv, recv_counts)
     }
 
     fn scan<T: Plain>(&self, send: &[T], recv: &mut [T], op: Op, exclusive: bool) -> Result<()> {
-        for r in self.rank + 1..self.size() {
-            self.post(r, Channel::Collective, plain_bytes(send).to_vec());
-        }
-        let upto = if exclusive { self.rank } else { self.rank + 1 };
-        let mut part = vec![T::zeroed(); send.len()];
-        for r in 0..upto {
-            if r == self.rank {
-                part.copy_from_slice(send);
-            } else {
-                self.take_collective(r, &mut part)?;
-            }
-            if r == 0 {
-                recv.copy_from_slice(&part);
-            } else {
-                op.fold_into(recv, &part);
-            }
-        }
-        Ok(())
+        self.scan_linear(send, recv, op, exclusive)
     }
 
     fn reduce_scatter_block<T: Plain>(&self, send: &[T], recv: &mut [T], op: Op) -> Result<()> {
-        let n = recv.len();
-        for r in self.others() {
-            self.post(
-                r,
-                Channel::Collective,
-                plain_bytes(&send[r * n..(r + 1) * n]).to_vec(),
-            );
-        }
-        let mut part = vec![T::zeroed(); n];
-        for r in 0..self.size() {
-            if r == self.rank {
-                part.copy_from_slice(&send[r * n..(r + 1) * n]);
-            } else {
-                self.take_collective(r, &mut part)?;
-            }
-            if r == 0 {
-                recv.copy_from_slice(&part);
-            } else {
-                op.fold_into(recv, &part);
-            }
-        }
-        Ok(())
+        self.reduce_scatter_block_linear(send, recv, op)
     }
 }

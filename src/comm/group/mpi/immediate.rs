@@ -1,14 +1,18 @@
-//! Non-blocking sends on an owned buffer: `MPI_Isend` from a heap buffer the
-//! request keeps, so no borrow of the caller's data outlives the call that
-//! started it. rsmpi's scoped requests tie the buffer to a borrow instead,
-//! which a request returned to the caller cannot hold.
+//! What the requests of `requests.rs` need from MPI: sends on an owned
+//! buffer (`MPI_Isend` from a heap buffer the request keeps, so no borrow of
+//! the caller's data outlives the call that started it; rsmpi's scoped
+//! requests tie the buffer to a borrow instead, which a request returned to
+//! the caller cannot hold), and receives matched when a request is completed.
 
 use super::MpiGroup;
 use crate::comm::codec::plain_bytes;
+use crate::comm::group::Status;
 use crate::comm::plain::Plain;
 use crate::comm::transport::Tag;
 use mpi::ffi;
+use mpi::point_to_point::{MatchedReceiveVec, Source};
 use mpi::raw::AsRaw;
+use mpi::topology::Communicator;
 use mpi::traits::Equivalence;
 use std::os::raw::c_void;
 
@@ -124,5 +128,51 @@ impl Drop for RawSend {
             );
             std::mem::forget(buf);
         }
+    }
+}
+
+impl MpiGroup {
+    /// Waits for and receives the first matching message, as bytes.
+    pub(crate) fn recv_bytes(&self, source: Option<usize>, tag: Option<Tag>) -> (Vec<u8>, Status) {
+        let (bytes, status) = self.matched_probe(source, tag).matched_receive_vec::<u8>();
+        (
+            bytes,
+            Status {
+                source: status.source_rank() as usize,
+                tag: status.tag() as Tag,
+            },
+        )
+    }
+
+    /// Receives the first matching message if one has arrived (MPI_Improbe,
+    /// then MPI_Mrecv: nobody else can take it in between).
+    pub(crate) fn try_recv_bytes(
+        &self,
+        source: Option<usize>,
+        tag: Option<Tag>,
+    ) -> Option<(Vec<u8>, Status)> {
+        let found = match (source, tag) {
+            (Some(s), Some(t)) => self
+                .comm
+                .process_at_rank(s as i32)
+                .immediate_matched_probe_with_tag(i32::from(t)),
+            (Some(s), None) => self
+                .comm
+                .process_at_rank(s as i32)
+                .immediate_matched_probe(),
+            (None, Some(t)) => self
+                .comm
+                .any_process()
+                .immediate_matched_probe_with_tag(i32::from(t)),
+            (None, None) => self.comm.any_process().immediate_matched_probe(),
+        };
+        let (bytes, status) = found?.matched_receive_vec::<u8>();
+        Some((
+            bytes,
+            Status {
+                source: status.source_rank() as usize,
+                tag: status.tag() as Tag,
+            },
+        ))
     }
 }

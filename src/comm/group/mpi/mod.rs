@@ -4,18 +4,19 @@
 //! every member, element totals within MPI's 32-bit counts).
 //!
 //! MPI defines the logical operations for integers only: on floats they run
-//! on bytes holding 0 or 1 and the result is converted back.
+//! on bytes holding 0 or 1 and the result is converted back (`ops.rs`).
 
 mod immediate;
+mod ops;
 
 pub(crate) use immediate::RawSend;
+use ops::{from_truth, lowered, mpi_op, truth_bytes};
 
 use super::{Probe, RawGroup, Status};
 use crate::comm::codec::plain_vec_from_bytes;
-use crate::comm::plain::{is_float, truth, Op, Plain};
+use crate::comm::plain::{Op, Plain};
 use crate::comm::transport::Tag;
 use crate::error::{Error, Result};
-use mpi::collective::SystemOperation;
 use mpi::datatype::{Partition, PartitionMut};
 use mpi::point_to_point::{Destination, MatchedReceiveVec, Message, Source};
 use mpi::topology::{Color, Communicator, SimpleCommunicator};
@@ -57,35 +58,6 @@ impl MpiGroup {
             (None, Some(t)) => self.comm.any_process().matched_probe_with_tag(i32::from(t)),
             (None, None) => self.comm.any_process().matched_probe(),
         }
-    }
-}
-
-fn mpi_op(op: Op) -> SystemOperation {
-    match op {
-        Op::Sum => SystemOperation::sum(),
-        Op::Product => SystemOperation::product(),
-        Op::Min => SystemOperation::min(),
-        Op::Max => SystemOperation::max(),
-        Op::LAnd => SystemOperation::logical_and(),
-        Op::LOr => SystemOperation::logical_or(),
-        Op::BAnd => SystemOperation::bitwise_and(),
-        Op::BOr => SystemOperation::bitwise_or(),
-    }
-}
-
-/// Whether `op` on `T` must go through bytes (a logical operation on floats).
-fn lowered<T: Plain>(op: Op) -> bool {
-    op.is_logical() && is_float::<T>()
-}
-
-/// 1 for every nonzero value, 0 for every zero.
-fn truth_bytes<T: Plain>(x: &[T]) -> Vec<u8> {
-    x.iter().map(|&v| u8::from(v != T::zeroed())).collect()
-}
-
-fn from_truth<T: Plain>(bytes: &[u8], out: &mut [T]) {
-    for (o, &b) in out.iter_mut().zip(bytes) {
-        *o = truth(b != 0);
     }
 }
 
@@ -417,51 +389,5 @@ impl RawGroup for MpiGroup {
         let (send, recv) = (real(send, &spare_send), real_mut(recv, &mut spare_recv));
         self.comm.reduce_scatter_block_into(send, recv, mpi_op(op));
         Ok(())
-    }
-}
-
-impl MpiGroup {
-    /// Waits for and receives the first matching message, as bytes.
-    pub(crate) fn recv_bytes(&self, source: Option<usize>, tag: Option<Tag>) -> (Vec<u8>, Status) {
-        let (bytes, status) = self.matched_probe(source, tag).matched_receive_vec::<u8>();
-        (
-            bytes,
-            Status {
-                source: status.source_rank() as usize,
-                tag: status.tag() as Tag,
-            },
-        )
-    }
-
-    /// Receives the first matching message if one has arrived (MPI_Improbe,
-    /// then MPI_Mrecv: nobody else can take it in between).
-    pub(crate) fn try_recv_bytes(
-        &self,
-        source: Option<usize>,
-        tag: Option<Tag>,
-    ) -> Option<(Vec<u8>, Status)> {
-        let found = match (source, tag) {
-            (Some(s), Some(t)) => self
-                .comm
-                .process_at_rank(s as i32)
-                .immediate_matched_probe_with_tag(i32::from(t)),
-            (Some(s), None) => self
-                .comm
-                .process_at_rank(s as i32)
-                .immediate_matched_probe(),
-            (None, Some(t)) => self
-                .comm
-                .any_process()
-                .immediate_matched_probe_with_tag(i32::from(t)),
-            (None, None) => self.comm.any_process().immediate_matched_probe(),
-        };
-        let (bytes, status) = found?.matched_receive_vec::<u8>();
-        Some((
-            bytes,
-            Status {
-                source: status.source_rank() as usize,
-                tag: status.tag() as Tag,
-            },
-        ))
     }
 }
