@@ -19,6 +19,7 @@ EXAMPLES=(
     "scatter_gather"
     "reduce"
     "ring"
+    "ring_sendrecv"
     "collectives_check"
     "bcast_array 256 3"
     "pi"

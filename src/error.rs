@@ -40,6 +40,10 @@ pub enum ErrorKind {
     Task,
     /// The task was cancelled.
     Cancelled,
+    /// Members of an in-process group wait for each other in a way nothing
+    /// can resolve (a ring of large blocking sends), or for a member that has
+    /// left the group. Under mpirun the same program would hang.
+    Deadlock,
 }
 
 /// The error type of every fallible rankflow call.
@@ -129,6 +133,7 @@ impl fmt::Display for Error {
             ErrorKind::Panicked => "panicked",
             ErrorKind::Task => "task failed",
             ErrorKind::Cancelled => "cancelled",
+            ErrorKind::Deadlock => "deadlock",
         };
         write!(f, "rankflow: {what}: {}", self.message)
     }

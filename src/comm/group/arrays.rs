@@ -16,6 +16,7 @@ impl Group {
         S: DataMut<Elem = T>,
         D: Dimension,
     {
+        let _op = self.op("bcast_array_into");
         let shape: Vec<u64> = array.shape().iter().map(|&n| n as u64).collect();
         let root_shape = self.bcast_vec_header(&shape, root)?;
         let shape_ok = root_shape == shape;
@@ -44,6 +45,7 @@ impl Group {
         array: Option<ArrayD<T>>,
         root: usize,
     ) -> Result<ArrayD<T>> {
+        let _op = self.op("bcast_array");
         self.check_root(root)?;
         let is_root = self.rank() == root;
         let shape: Vec<u64> = match (&array, is_root) {

@@ -51,6 +51,34 @@ pub struct Status {
     pub tag: Tag,
 }
 
+/// The envelope of a message waiting to be received: see [`Group::probe`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Probe {
+    /// Rank of the sender within the group.
+    pub source: usize,
+    /// Tag the message was sent with.
+    pub tag: Tag,
+    /// Length of the message in bytes (of the encoded value, for the serde
+    /// flavour).
+    pub bytes: usize,
+}
+
+impl Probe {
+    /// Who sent it, and with which tag.
+    pub fn status(&self) -> Status {
+        Status {
+            source: self.source,
+            tag: self.tag,
+        }
+    }
+
+    /// Its length in elements of `T`, if it is a whole number of them.
+    pub fn count<T: Plain>(&self) -> Option<usize> {
+        let size = std::mem::size_of::<T>();
+        (self.bytes % size == 0).then(|| self.bytes / size)
+    }
+}
+
 /// The operations a backend provides. Arguments are already checked: counts
 /// agree on every member and fit MPI's 32-bit counts.
 pub(crate) trait RawGroup: Sized {
@@ -92,6 +120,30 @@ pub(crate) trait RawGroup: Sized {
         tag: Option<Tag>,
     ) -> Result<Status>;
     fn split(&self, color: Option<u16>, key: i32) -> Result<Option<Self>>;
+    /// Sends `send` to `dest` while receiving one message of any length.
+    fn sendrecv<T: Plain>(
+        &self,
+        send: &[T],
+        dest: usize,
+        sendtag: Tag,
+        source: Option<usize>,
+        recvtag: Option<Tag>,
+    ) -> Result<(Vec<u8>, Status)>;
+    /// The envelope of the first matching message, waiting for one if `wait`.
+    fn probe(&self, source: Option<usize>, tag: Option<Tag>, wait: bool) -> Result<Option<Probe>>;
+    fn alltoallv<T: Plain>(
+        &self,
+        send: &[T],
+        send_counts: &[usize],
+        recv: &mut [T],
+        recv_counts: &[usize],
+    ) -> Result<()>;
+    /// Inclusive (or exclusive) prefix reduction; an exclusive scan leaves
+    /// rank 0's `recv` untouched.
+    fn scan<T: Plain>(&self, send: &[T], recv: &mut [T], op: Op, exclusive: bool) -> Result<()>;
+    /// Reduces `send` (size × `recv.len()` elements) and leaves block `i` of
+    /// the result on member `i`.
+    fn reduce_scatter_block<T: Plain>(&self, send: &[T], recv: &mut [T], op: Op) -> Result<()>;
 }
 
 pub(crate) enum Backend {
@@ -111,12 +163,32 @@ macro_rules! raw {
 }
 
 // The flavours below use `raw!`, so they are declared after it.
+mod alltoall;
 mod arrays;
+mod loc;
 pub mod local;
 #[cfg(feature = "mpi")]
 pub mod mpi;
+mod p2p;
+pub mod requests;
+mod scan;
 mod serde_flavour;
 mod zero_copy;
+
+pub use loc::LocOp;
+pub use requests::{wait_all, RecvRequest, Request, SendRequest};
+
+/// Names the public call a member is in, for the in-process backend's error
+/// reports ("rank 0 blocked in send_slice to 1 ..."); the outermost call wins.
+pub(crate) struct OpGuard<'a>(Option<&'a local::LocalGroup>);
+
+impl Drop for OpGuard<'_> {
+    fn drop(&mut self) {
+        if let Some(g) = self.0 {
+            g.end_op();
+        }
+    }
+}
 
 /// A set of ranks that run collectives together: the world in
 /// [`spmd`](crate::spmd), or a subgroup made with [`Group::split`].
@@ -173,6 +245,14 @@ impl Refusal {
 impl Group {
     pub(crate) fn from_backend(backend: Backend) -> Self {
         Group { backend }
+    }
+
+    /// Marks the start of public call `name` (see [`OpGuard`]).
+    pub(crate) fn op(&self, name: &'static str) -> OpGuard<'_> {
+        match &self.backend {
+            Backend::Local(g) if g.begin_op(name) => OpGuard(Some(g)),
+            _ => OpGuard(None),
+        }
     }
 
     /// This rank's index in the group.
@@ -254,6 +334,7 @@ impl Group {
 
     /// Waits until every member has called `barrier`.
     pub fn barrier(&self) -> Result<()> {
+        let _op = self.op("barrier");
         raw!(self, g => g.barrier())
     }
 
@@ -261,6 +342,7 @@ impl Group {
     /// ordered by `key` then by rank here; `None` takes no part and gets `None`.
     /// Every member must call it (MPI_Comm_split).
     pub fn split(&self, color: Option<u16>, key: i32) -> Result<Option<Group>> {
+        let _op = self.op("split");
         Ok(match &self.backend {
             Backend::Local(g) => g.split(color, key)?.map(|g| Group {
                 backend: Backend::Local(g),

@@ -18,6 +18,7 @@ impl Group {
         value: Option<T>,
         root: usize,
     ) -> Result<T> {
+        let _op = self.op("bcast");
         self.check_root(root)?;
         if self.rank() == root {
             let encoded = match &value {
@@ -51,6 +52,7 @@ impl Group {
         items: Option<Vec<T>>,
         root: usize,
     ) -> Result<T> {
+        let _op = self.op("scatter");
         self.check_root(root)?;
         let parts = if self.rank() == root {
             Some(match items {
@@ -75,6 +77,7 @@ impl Group {
         items: Option<(Vec<T>, &[usize])>,
         root: usize,
     ) -> Result<Vec<T>> {
+        let _op = self.op("scatterv");
         self.check_root(root)?;
         let parts = if self.rank() == root {
             Some(match items {
@@ -192,6 +195,7 @@ impl Group {
         value: &T,
         root: usize,
     ) -> Result<Option<Vec<T>>> {
+        let _op = self.op("gather");
         self.check_root(root)?;
         self.gather_encoded(value, Some(root), "gather")?
             .map(|parts| parts.iter().map(|b| codec::decode(b)).collect())
@@ -205,6 +209,7 @@ impl Group {
         values: &[T],
         root: usize,
     ) -> Result<Option<Vec<T>>> {
+        let _op = self.op("gatherv");
         self.check_root(root)?;
         let parts = self.gather_encoded(values, Some(root), "gatherv")?;
         parts
@@ -220,6 +225,7 @@ impl Group {
 
     /// Every member's value on every member, in rank order (mpi4py's `allgather`).
     pub fn allgather<T: Serialize + DeserializeOwned>(&self, value: &T) -> Result<Vec<T>> {
+        let _op = self.op("allgather");
         let parts = self
             .gather_encoded(value, None, "allgather")?
             .unwrap_or_default();
@@ -233,6 +239,7 @@ impl Group {
         T: Serialize + DeserializeOwned,
         F: Fn(T, T) -> T,
     {
+        let _op = self.op("reduce");
         Ok(self
             .gather(&value, root)?
             .and_then(|all| all.into_iter().reduce(op)))
@@ -245,6 +252,7 @@ impl Group {
         T: Serialize + DeserializeOwned,
         F: Fn(T, T) -> T,
     {
+        let _op = self.op("allreduce");
         self.allgather(&value)?
             .into_iter()
             .reduce(op)
@@ -253,6 +261,7 @@ impl Group {
 
     /// Sends any serde value to `dest` with `tag` (mpi4py's `send`).
     pub fn send<T: Serialize + ?Sized>(&self, value: &T, dest: usize, tag: Tag) -> Result<()> {
+        let _op = self.op("send");
         self.check_peer(dest, tag)?;
         let bytes = codec::encode(value)?;
         if bytes.len() > MAX_COUNT {
@@ -271,6 +280,7 @@ impl Group {
         source: Option<usize>,
         tag: Option<Tag>,
     ) -> Result<(T, Status)> {
+        let _op = self.op("recv");
         let (bytes, status) = self.recv_vec::<u8>(source, tag)?;
         let value = codec::decode(&bytes).map_err(|e| {
             Error::new(

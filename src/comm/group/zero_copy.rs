@@ -15,6 +15,7 @@ impl Group {
     ///
     /// # Examples — see `examples/bcast_array.rs`.
     pub fn bcast_into<T: Plain>(&self, buf: &mut [T], root: usize) -> Result<()> {
+        let _op = self.op("bcast_into");
         self.check_root(root)?;
         let len = self.bcast_header(buf.len() as u64, root)? as usize;
         if len == buf.len() {
@@ -44,6 +45,7 @@ impl Group {
         recv: &mut [T],
         root: usize,
     ) -> Result<()> {
+        let _op = self.op("scatter_into");
         self.check_root(root)?;
         let counts = if self.rank() == root {
             send.map(|s| vec![s.len() / self.size(); self.size()])
@@ -66,6 +68,7 @@ impl Group {
         recv: &mut [T],
         root: usize,
     ) -> Result<()> {
+        let _op = self.op("scatterv_into");
         self.check_root(root)?;
         let refusal = self.scatterv_refusal(send, root);
         self.scatterv_checked(send.map(|s| s.0), send.map(|s| s.1), refusal, recv, root)
@@ -77,6 +80,7 @@ impl Group {
         send: Option<(&[T], &[usize])>,
         root: usize,
     ) -> Result<Vec<T>> {
+        let _op = self.op("scatterv_vec");
         self.check_root(root)?;
         let refusal = self.scatterv_refusal(send, root);
         let (data, counts) = (send.map(|s| s.0), send.map(|s| s.1));
@@ -178,6 +182,7 @@ impl Group {
         recv: Option<&mut [T]>,
         root: usize,
     ) -> Result<Vec<usize>> {
+        let _op = self.op("gather_into");
         self.check_root(root)?;
         let (counts, total) = self.counts_and_total(send.len(), "gather")?;
         if self.rank() != root {
@@ -207,6 +212,7 @@ impl Group {
         send: &[T],
         root: usize,
     ) -> Result<Option<(Vec<T>, Vec<usize>)>> {
+        let _op = self.op("gatherv_vec");
         self.check_root(root)?;
         let (counts, total) = self.counts_and_total(send.len(), "gather")?;
         if self.rank() == root {
@@ -222,6 +228,7 @@ impl Group {
     /// Every member's `send`, concatenated in rank order, into every member's
     /// `recv` (MPI_Allgatherv). Returns the counts.
     pub fn allgather_into<T: Plain>(&self, send: &[T], recv: &mut [T]) -> Result<Vec<usize>> {
+        let _op = self.op("allgather_into");
         let (counts, total) = self.counts_and_total(send.len(), "allgather")?;
         if recv.len() == total {
             raw!(self, g => g.allgatherv(send, recv, &counts))?;
@@ -238,6 +245,7 @@ impl Group {
 
     /// Every member's `send`, concatenated in rank order, as a new vector.
     pub fn allgather_vec<T: Plain>(&self, send: &[T]) -> Result<(Vec<T>, Vec<usize>)> {
+        let _op = self.op("allgather_vec");
         let (counts, total) = self.counts_and_total(send.len(), "allgather")?;
         let mut out = vec![T::zeroed(); total];
         raw!(self, g => g.allgatherv(send, &mut out, &counts))?;
@@ -274,7 +282,8 @@ impl Group {
     }
 
     /// Combines every member's `send` element by element with `op` into the
-    /// root's `recv` (MPI_Reduce). All `send`s must have one length.
+    /// root's `recv` (MPI_Reduce). All `send`s must have one length. A
+    /// bitwise `op` on floats is an error before anything is sent.
     pub fn reduce_into<T: Plain>(
         &self,
         send: &[T],
@@ -282,6 +291,8 @@ impl Group {
         op: Op,
         root: usize,
     ) -> Result<()> {
+        let _op = self.op("reduce_into");
+        op.check_for::<T>("reduce_into")?;
         self.check_root(root)?;
         self.agree_on_length(send.len(), "reduce")?;
         if self.rank() != root {
@@ -289,7 +300,9 @@ impl Group {
         }
         match recv {
             Some(buf) if buf.len() == send.len() => {
-                raw!(self, g => g.reduce(send, Some(buf), op, root))
+                raw!(self, g => g.reduce(send, Some(&mut *buf), op, root))?;
+                op.normalize(buf);
+                Ok(())
             }
             other => {
                 let mut scratch = vec![T::zeroed(); send.len()];
@@ -306,9 +319,13 @@ impl Group {
     /// Combines every member's `send` element by element with `op` into every
     /// member's `recv` (MPI_Allreduce).
     pub fn allreduce_into<T: Plain>(&self, send: &[T], recv: &mut [T], op: Op) -> Result<()> {
+        let _op = self.op("allreduce_into");
+        op.check_for::<T>("allreduce_into")?;
         self.agree_on_length(send.len(), "allreduce")?;
         if recv.len() == send.len() {
-            raw!(self, g => g.allreduce(send, recv, op))
+            raw!(self, g => g.allreduce(send, recv, op))?;
+            op.normalize(recv);
+            Ok(())
         } else {
             let mut scratch = vec![T::zeroed(); send.len()];
             raw!(self, g => g.allreduce(send, &mut scratch, op))?;
@@ -323,6 +340,7 @@ impl Group {
     /// Sends a slice of plain numbers to `dest` (MPI_Send semantics: may wait
     /// for the matching receive when the message is large).
     pub fn send_slice<T: Plain>(&self, data: &[T], dest: usize, tag: Tag) -> Result<()> {
+        let _op = self.op("send_slice");
         self.check_peer(dest, tag)?;
         if data.len() > MAX_COUNT {
             return Err(Error::invalid("send of over 2^31 elements"));
@@ -339,6 +357,7 @@ impl Group {
         source: Option<usize>,
         tag: Option<Tag>,
     ) -> Result<Status> {
+        let _op = self.op("recv_into");
         if let Some(s) = source {
             self.check_peer(s, tag.unwrap_or(0))?;
         }
@@ -351,6 +370,7 @@ impl Group {
         source: Option<usize>,
         tag: Option<Tag>,
     ) -> Result<(Vec<T>, Status)> {
+        let _op = self.op("recv_vec");
         if let Some(s) = source {
             self.check_peer(s, tag.unwrap_or(0))?;
         }

@@ -3,156 +3,154 @@
 //! per-member mailboxes. Serves `spmd` without mpirun and unit tests of the
 //! collective layer.
 //!
+//! It behaves like MPI where a program could otherwise pass here and hang
+//! under mpirun: a blocking send of more than [`EAGER_LIMIT`] bytes waits for
+//! the matching receive (rendezvous), and a wait that nothing can end is an
+//! [`ErrorKind::Deadlock`](crate::ErrorKind::Deadlock) error on the members
+//! involved instead of a hang (see `shared.rs` for how it is detected).
+//!
 //! If one member panics, [`LocalGroup::poison`] marks the whole world (and
 //! every group split from it) so that members waiting in a collective return
-//! an error instead of waiting for a message that will never come.
+//! an error instead of waiting for a message that will never come. A member
+//! that drops its `LocalGroup` has left: those waiting for it get an error.
 
-use super::{RawGroup, Status};
+mod exchange;
+mod p2p;
+mod shared;
+
+use super::{Probe, RawGroup, Status};
 use crate::comm::codec::{copy_plain_from_bytes, plain_bytes, plain_vec_from_bytes};
 use crate::comm::plain::{Op, Plain};
 use crate::comm::transport::Tag;
-use crate::error::{Error, ErrorKind, Result};
-use std::collections::{HashMap, VecDeque};
+use crate::error::{Error, Result};
+pub(crate) use p2p::{LocalWant, Rendezvous};
+pub use shared::EAGER_LIMIT;
+use shared::{Channel, Message, Poison, Shared, Want};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
-use std::time::Duration;
-
-/// How often a waiting member looks at the poison flag.
-const POISON_CHECK: Duration = Duration::from_millis(20);
-
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum Channel {
-    Collective,
-    User(Tag),
-}
-
-struct Message {
-    source: usize,
-    channel: Channel,
-    data: Vec<u8>,
-}
-
-#[derive(Default)]
-struct Mailbox {
-    queue: Mutex<VecDeque<Message>>,
-    ready: Condvar,
-}
-
-/// A split group not yet taken by all its members: the group, and how many
-/// have yet to take it.
-type Pending = (Arc<Shared>, usize);
-
-/// State shared by the members of one group.
-struct Shared {
-    mailboxes: Vec<Mailbox>,
-    /// Groups split from this one, by (split number, color), with how many
-    /// members have yet to take theirs; removed when the last one has.
-    children: Mutex<HashMap<(u64, u16), Pending>>,
-    /// Set when any member of the world panics; shared with every split.
-    poison: Arc<Mutex<Option<String>>>,
-}
-
-impl Shared {
-    fn new(size: usize, poison: Arc<Mutex<Option<String>>>) -> Arc<Self> {
-        Arc::new(Shared {
-            mailboxes: (0..size).map(|_| Mailbox::default()).collect(),
-            children: Mutex::new(HashMap::new()),
-            poison,
-        })
-    }
-}
+use std::sync::{Arc, Mutex};
 
 /// One member of an in-process group.
 pub struct LocalGroup {
     rank: usize,
     shared: Arc<Shared>,
     splits: AtomicU64,
+    /// The public call this member is in, for error reports.
+    op: Mutex<Option<&'static str>>,
 }
 
 /// A handle that marks a local world as failed, waking every waiting member.
 #[derive(Clone)]
-pub struct PoisonHandle(Arc<Mutex<Option<String>>>);
+pub struct PoisonHandle(Arc<Poison>);
 
 impl PoisonHandle {
     /// Marks the world as failed with `why`; the first reason is kept.
     pub fn poison(&self, why: String) {
-        let mut p = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        if p.is_none() {
-            *p = Some(why);
-        }
+        self.0.set(why);
     }
 
     /// The first reason given to [`poison`](Self::poison), if any.
     pub fn reason(&self) -> Option<String> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.0.reason()
     }
 }
 
+impl Drop for LocalGroup {
+    fn drop(&mut self) {
+        self.shared.leave(self.rank);
+    }
+}
+
+fn peer_text(rank: Option<usize>) -> String {
+    rank.map_or_else(|| "any".to_string(), |r| r.to_string())
+}
+
+fn user_channel(tag: Option<Tag>) -> Option<Channel> {
+    tag.map(Channel::User)
+}
+
 impl LocalGroup {
+    fn member(rank: usize, shared: Arc<Shared>) -> Self {
+        LocalGroup {
+            rank,
+            shared,
+            splits: AtomicU64::new(0),
+            op: Mutex::new(None),
+        }
+    }
+
     /// A world of `size` members (element `i` is rank `i`) and its poison handle.
     pub fn world(size: usize) -> (Vec<LocalGroup>, PoisonHandle) {
-        let poison = Arc::new(Mutex::new(None));
+        let poison = Arc::new(Poison::default());
         let shared = Shared::new(size, poison.clone());
         let members = (0..size)
-            .map(|rank| LocalGroup {
-                rank,
-                shared: shared.clone(),
-                splits: AtomicU64::new(0),
-            })
+            .map(|rank| LocalGroup::member(rank, shared.clone()))
             .collect();
         (members, PoisonHandle(poison))
     }
 
     /// Marks this group's world failed (see [`PoisonHandle::poison`]).
     pub fn poison(&self, why: &str) {
-        PoisonHandle(self.shared.poison.clone()).poison(why.to_string());
+        self.shared.poison.set(why.to_string());
     }
 
-    fn post(&self, dest: usize, channel: Channel, data: Vec<u8>) {
-        let mailbox = &self.shared.mailboxes[dest];
-        let mut q = mailbox.queue.lock().unwrap_or_else(|e| e.into_inner());
-        q.push_back(Message {
-            source: self.rank,
-            channel,
-            data,
-        });
-        mailbox.ready.notify_all();
-    }
-
-    fn take(&self, source: Option<usize>, channel: Option<Channel>) -> Result<Message> {
-        let mailbox = &self.shared.mailboxes[self.rank];
-        let mut q = mailbox.queue.lock().unwrap_or_else(|e| e.into_inner());
-        loop {
-            let hit = q.iter().position(|m| {
-                source.is_none_or(|s| s == m.source)
-                    && match channel {
-                        Some(c) => c == m.channel,
-                        None => matches!(m.channel, Channel::User(_)),
-                    }
-            });
-            if let Some(i) = hit {
-                if let Some(m) = q.remove(i) {
-                    return Ok(m);
-                }
-            }
-            if let Some(why) = self
-                .shared
-                .poison
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .as_ref()
-            {
-                return Err(Error::new(
-                    ErrorKind::Transport,
-                    format!("another member of the group failed: {why}"),
-                ));
-            }
-            q = mailbox
-                .ready
-                .wait_timeout(q, POISON_CHECK)
-                .unwrap_or_else(|e| e.into_inner())
-                .0;
+    /// Names the public call this member is in, unless one is named already;
+    /// returns whether it did (and so must [`end_op`](Self::end_op)).
+    pub(crate) fn begin_op(&self, name: &'static str) -> bool {
+        let mut op = self.op.lock().unwrap_or_else(|e| e.into_inner());
+        let fresh = op.is_none();
+        if fresh {
+            *op = Some(name);
         }
+        fresh
+    }
+
+    pub(crate) fn end_op(&self) {
+        *self.op.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    }
+
+    fn op_name(&self, fallback: &'static str) -> &'static str {
+        self.op
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .unwrap_or(fallback)
+    }
+
+    /// Whether two members belong to one group.
+    pub(crate) fn same_group(&self, other: &LocalGroup) -> bool {
+        Arc::ptr_eq(&self.shared, &other.shared)
+    }
+
+    fn post(&self, dest: usize, channel: Channel, data: Vec<u8>) -> u64 {
+        self.shared.post(self.rank, dest, channel, data)
+    }
+
+    /// Waits for and removes the first matching message.
+    fn take(&self, source: Option<usize>, channel: Option<Channel>) -> Result<Message> {
+        let call = || match channel {
+            Some(Channel::Collective) => self.op_name("a collective").to_string(),
+            _ => self.recv_text("recv", source, channel),
+        };
+        let want = Want::Message { source, channel };
+        self.shared.wait_until(self.rank, &call, &[want], |st| {
+            st.take(self.rank, source, channel)
+        })
+    }
+
+    fn recv_text(
+        &self,
+        fallback: &'static str,
+        source: Option<usize>,
+        channel: Option<Channel>,
+    ) -> String {
+        let tag = match channel {
+            Some(Channel::User(t)) => t.to_string(),
+            _ => "any".to_string(),
+        };
+        format!(
+            "{} from {} (tag {tag})",
+            self.op_name(fallback),
+            peer_text(source)
+        )
     }
 
     fn take_collective<T: Plain>(&self, source: usize, into: &mut [T]) -> Result<()> {
@@ -183,7 +181,7 @@ impl RawGroup for LocalGroup {
     }
 
     fn size(&self) -> usize {
-        self.shared.mailboxes.len()
+        self.shared.size()
     }
 
     fn barrier(&self) -> Result<()> {
@@ -324,8 +322,10 @@ impl RawGroup for LocalGroup {
     }
 
     fn send<T: Plain>(&self, data: &[T], dest: usize, tag: Tag) -> Result<()> {
-        self.post(dest, Channel::User(tag), plain_bytes(data).to_vec());
-        Ok(())
+        match self.start_send("send", plain_bytes(data).to_vec(), dest, tag) {
+            Some(r) => self.finish_send(&r),
+            None => Ok(()),
+        }
     }
 
     fn recv_vec<T: Plain>(
@@ -333,26 +333,17 @@ impl RawGroup for LocalGroup {
         source: Option<usize>,
         tag: Option<Tag>,
     ) -> Result<(Vec<T>, Status)> {
-        let m = self.take(source, tag.map(Channel::User))?;
-        let tag = match m.channel {
-            Channel::User(t) => t,
-            Channel::Collective => 0,
-        };
-        let data = plain_vec_from_bytes(&m.data).map_err(|e| {
+        let (bytes, status) = self.recv_bytes(source, tag)?;
+        let data = plain_vec_from_bytes(&bytes).map_err(|e| {
             Error::invalid(format!(
-                "rank {} sent {} bytes (tag {tag}): {}",
-                m.source,
-                m.data.len(),
+                "rank {} sent {} bytes (tag {}): {}",
+                status.source,
+                bytes.len(),
+                status.tag,
                 e.message()
             ))
         })?;
-        Ok((
-            data,
-            Status {
-                source: m.source,
-                tag,
-            },
-        ))
+        Ok((data, status))
     }
 
     fn recv_into<T: Plain>(
@@ -411,10 +402,60 @@ impl RawGroup for LocalGroup {
             }
             shared
         };
-        Ok(Some(LocalGroup {
-            rank,
-            shared,
-            splits: AtomicU64::new(0),
-        }))
+        Ok(Some(LocalGroup::member(rank, shared)))
+    }
+
+    fn sendrecv<T: Plain>(
+        &self,
+        send: &[T],
+        dest: usize,
+        sendtag: Tag,
+        source: Option<usize>,
+        recvtag: Option<Tag>,
+    ) -> Result<(Vec<u8>, Status)> {
+        let pending = self.start_send("sendrecv", plain_bytes(send).to_vec(), dest, sendtag);
+        let got = self.recv_bytes(source, recvtag);
+        match (&pending, &got) {
+            (Some(r), Ok(_)) => self.finish_send(r)?,
+            (Some(r), Err(_)) => self.shared.lock().withdraw(r.dest, r.id),
+            (None, _) => {}
+        }
+        got
+    }
+
+    fn probe(&self, source: Option<usize>, tag: Option<Tag>, wait: bool) -> Result<Option<Probe>> {
+        let channel = user_channel(tag);
+        if !wait {
+            return Ok(self
+                .shared
+                .lock()
+                .peek(self.rank, source, channel)
+                .map(Self::probe_of));
+        }
+        let call = || self.recv_text("probe", source, channel);
+        let want = Want::Message { source, channel };
+        self.shared
+            .wait_until(self.rank, &call, &[want], |st| {
+                st.peek(self.rank, source, channel).map(Self::probe_of)
+            })
+            .map(Some)
+    }
+
+    fn alltoallv<T: Plain>(
+        &self,
+        send: &[T],
+        send_counts: &[usize],
+        recv: &mut [T],
+        recv_counts: &[usize],
+    ) -> Result<()> {
+        self.alltoallv_linear(send, send_counts, recv, recv_counts)
+    }
+
+    fn scan<T: Plain>(&self, send: &[T], recv: &mut [T], op: Op, exclusive: bool) -> Result<()> {
+        self.scan_linear(send, recv, op, exclusive)
+    }
+
+    fn reduce_scatter_block<T: Plain>(&self, send: &[T], recv: &mut [T], op: Op) -> Result<()> {
+        self.reduce_scatter_block_linear(send, recv, op)
     }
 }

@@ -2,13 +2,21 @@
 //! matching MPI call on the group's communicator, handed the caller's own
 //! memory. Arguments arrive already checked by `group.rs` (counts agreed by
 //! every member, element totals within MPI's 32-bit counts).
+//!
+//! MPI defines the logical operations for integers only: on floats they run
+//! on bytes holding 0 or 1 and the result is converted back (`ops.rs`).
 
-use super::{RawGroup, Status};
+mod immediate;
+mod ops;
+
+pub(crate) use immediate::RawSend;
+use ops::{from_truth, lowered, mpi_op, truth_bytes};
+
+use super::{Probe, RawGroup, Status};
 use crate::comm::codec::plain_vec_from_bytes;
 use crate::comm::plain::{Op, Plain};
 use crate::comm::transport::Tag;
 use crate::error::{Error, Result};
-use mpi::collective::SystemOperation;
 use mpi::datatype::{Partition, PartitionMut};
 use mpi::point_to_point::{Destination, MatchedReceiveVec, Message, Source};
 use mpi::topology::{Color, Communicator, SimpleCommunicator};
@@ -36,7 +44,7 @@ impl MpiGroup {
         self.comm.abort(1)
     }
 
-    fn probe(
+    fn matched_probe(
         &self,
         source: Option<usize>,
         tag: Option<Tag>,
@@ -50,15 +58,6 @@ impl MpiGroup {
             (None, Some(t)) => self.comm.any_process().matched_probe_with_tag(i32::from(t)),
             (None, None) => self.comm.any_process().matched_probe(),
         }
-    }
-}
-
-fn mpi_op(op: Op) -> SystemOperation {
-    match op {
-        Op::Sum => SystemOperation::sum(),
-        Op::Product => SystemOperation::product(),
-        Op::Min => SystemOperation::min(),
-        Op::Max => SystemOperation::max(),
     }
 }
 
@@ -171,6 +170,14 @@ impl RawGroup for MpiGroup {
         op: Op,
         root: usize,
     ) -> Result<()> {
+        if lowered::<T>(op) {
+            let mut out = recv.as_ref().map(|r| vec![0u8; r.len()]);
+            self.reduce(&truth_bytes(send), out.as_deref_mut(), op, root)?;
+            if let (Some(r), Some(o)) = (recv, out) {
+                from_truth(&o, r);
+            }
+            return Ok(());
+        }
         let (spare_send, mut spare_recv) = ([T::zeroed()], [T::zeroed()]);
         let send = real(send, &spare_send);
         let root_process = self.comm.process_at_rank(root as i32);
@@ -185,6 +192,12 @@ impl RawGroup for MpiGroup {
     }
 
     fn allreduce<T: Plain>(&self, send: &[T], recv: &mut [T], op: Op) -> Result<()> {
+        if lowered::<T>(op) {
+            let mut out = vec![0u8; recv.len()];
+            self.allreduce(&truth_bytes(send), &mut out, op)?;
+            from_truth(&out, recv);
+            return Ok(());
+        }
         let (spare_send, mut spare_recv) = ([T::zeroed()], [T::zeroed()]);
         let (send, recv) = (real(send, &spare_send), real_mut(recv, &mut spare_recv));
         self.comm.all_reduce_into(send, recv, mpi_op(op));
@@ -207,7 +220,7 @@ impl RawGroup for MpiGroup {
     ) -> Result<(Vec<T>, Status)> {
         // Received as bytes, so a message whose length is not a whole number
         // of `T` is an error here rather than an abort inside rsmpi.
-        let (bytes, status) = self.probe(source, tag).matched_receive_vec::<u8>();
+        let (bytes, status) = self.matched_probe(source, tag).matched_receive_vec::<u8>();
         let status = Status {
             source: status.source_rank() as usize,
             tag: status.tag() as Tag,
@@ -230,7 +243,7 @@ impl RawGroup for MpiGroup {
         source: Option<usize>,
         tag: Option<Tag>,
     ) -> Result<Status> {
-        let (message, status) = self.probe(source, tag);
+        let (message, status) = self.matched_probe(source, tag);
         let bytes = status.count(u8::equivalent_datatype()).max(0) as usize;
         let from = status.source_rank() as usize;
         let tag_got = status.tag() as Tag;
@@ -263,5 +276,118 @@ impl RawGroup for MpiGroup {
             .comm
             .split_by_color_with_key(color, key)
             .map(|comm| MpiGroup { comm }))
+    }
+
+    fn sendrecv<T: Plain>(
+        &self,
+        send: &[T],
+        dest: usize,
+        sendtag: Tag,
+        source: Option<usize>,
+        recvtag: Option<Tag>,
+    ) -> Result<(Vec<u8>, Status)> {
+        // MPI_Sendrecv needs the receive length in advance: an MPI_Isend of
+        // the caller's slice, a matched probe and receive of any length, then
+        // the wait. The receive is posted before the wait, so a ring of these
+        // completes whatever the message size.
+        let spare = [T::zeroed()];
+        let send = real(send, &spare);
+        mpi::request::scope(|scope| {
+            let request = self
+                .comm
+                .process_at_rank(dest as i32)
+                .immediate_send_with_tag(scope, send, i32::from(sendtag));
+            let got = self.recv_bytes(source, recvtag);
+            request.wait_without_status();
+            Ok(got)
+        })
+    }
+
+    fn probe(&self, source: Option<usize>, tag: Option<Tag>, wait: bool) -> Result<Option<Probe>> {
+        let status = match (source, wait) {
+            (Some(s), true) => {
+                let p = self.comm.process_at_rank(s as i32);
+                Some(tag.map_or_else(|| p.probe(), |t| p.probe_with_tag(i32::from(t))))
+            }
+            (None, true) => {
+                let p = self.comm.any_process();
+                Some(tag.map_or_else(|| p.probe(), |t| p.probe_with_tag(i32::from(t))))
+            }
+            (Some(s), false) => {
+                let p = self.comm.process_at_rank(s as i32);
+                tag.map_or_else(
+                    || p.immediate_probe(),
+                    |t| p.immediate_probe_with_tag(i32::from(t)),
+                )
+            }
+            (None, false) => {
+                let p = self.comm.any_process();
+                tag.map_or_else(
+                    || p.immediate_probe(),
+                    |t| p.immediate_probe_with_tag(i32::from(t)),
+                )
+            }
+        };
+        Ok(status.map(|st| Probe {
+            source: st.source_rank() as usize,
+            tag: st.tag() as Tag,
+            bytes: st.count(u8::equivalent_datatype()).max(0) as usize,
+        }))
+    }
+
+    fn alltoallv<T: Plain>(
+        &self,
+        send: &[T],
+        send_counts: &[usize],
+        recv: &mut [T],
+        recv_counts: &[usize],
+    ) -> Result<()> {
+        let (spare_send, mut spare_recv) = ([T::zeroed()], [T::zeroed()]);
+        let (send, recv) = (real(send, &spare_send), real_mut(recv, &mut spare_recv));
+        let (sc, sd) = counts_and_displs(send_counts);
+        let (rc, rd) = counts_and_displs(recv_counts);
+        let send = Partition::new(send, sc, sd);
+        let mut recv = PartitionMut::new(recv, rc, rd);
+        self.comm.all_to_all_varcount_into(&send, &mut recv);
+        Ok(())
+    }
+
+    fn scan<T: Plain>(&self, send: &[T], recv: &mut [T], op: Op, exclusive: bool) -> Result<()> {
+        if lowered::<T>(op) {
+            let mut out = vec![0u8; recv.len()];
+            self.scan(&truth_bytes(send), &mut out, op, exclusive)?;
+            if !(exclusive && self.rank() == 0) {
+                from_truth(&out, recv);
+            }
+            return Ok(());
+        }
+        let (spare_send, mut spare_recv) = ([T::zeroed()], [T::zeroed()]);
+        let send = real(send, &spare_send);
+        if !exclusive {
+            let recv = real_mut(recv, &mut spare_recv);
+            self.comm.scan_into(send, recv, mpi_op(op));
+        } else if self.rank() == 0 {
+            // MPI leaves rank 0's result undefined: keep the caller's buffer.
+            let mut scratch = vec![T::zeroed(); send.len()];
+            let scratch = real_mut(&mut scratch, &mut spare_recv);
+            self.comm.exclusive_scan_into(send, scratch, mpi_op(op));
+        } else {
+            let recv = real_mut(recv, &mut spare_recv);
+            self.comm.exclusive_scan_into(send, recv, mpi_op(op));
+        }
+        Ok(())
+    }
+
+    fn reduce_scatter_block<T: Plain>(&self, send: &[T], recv: &mut [T], op: Op) -> Result<()> {
+        if lowered::<T>(op) {
+            let mut out = vec![0u8; recv.len()];
+            self.reduce_scatter_block(&truth_bytes(send), &mut out, op)?;
+            from_truth(&out, recv);
+            return Ok(());
+        }
+        let (spare_send, mut spare_recv) = ([T::zeroed()], [T::zeroed()]);
+        let (send, recv) = (real(send, &spare_send), real_mut(recv, &mut spare_recv));
+        self.comm.reduce_scatter_block_into(send, recv, mpi_op(op));
+        Ok(())
     }
 }
