@@ -52,5 +52,5 @@ fn main() -> Result<(), Error> {
             );
         }
         Ok(())
-    })?
+    })
 }

@@ -115,7 +115,8 @@ mod worker;
 pub use ndarray;
 
 pub use client::{AsCompleted, Client, Future, FutureStatus, WaitFor, WaitResult};
-pub use comm::group::{Group, Status};
+pub use comm::group::local::EAGER_LIMIT;
+pub use comm::group::{wait_all, Group, LocOp, Probe, RecvRequest, Request, SendRequest, Status};
 pub use comm::plain::{Op, Plain};
 pub use config::{Config, Mode};
 pub use error::{Error, ErrorKind, Result};

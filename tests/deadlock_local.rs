@@ -12,6 +12,7 @@ fn on_ranks<R: Send>(n: usize, f: impl Fn(&Group) -> Result<R> + Send + Sync) ->
     rankflow::spmd(Config::new().mode(Mode::Local).local_workers(n), |g| {
         let r = f(g);
         results.lock().unwrap().push((g.rank(), r));
+        Ok(())
     })
     .unwrap();
     let mut all = results.into_inner().unwrap();
