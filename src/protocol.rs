@@ -336,8 +336,10 @@ pub enum ClientToWorker {
     Run {
         /// Echoed in the reply.
         id: u64,
-        /// A `fn() -> R` and its trampoline.
+        /// A `fn() -> R` (or with `arg`, a `fn(A) -> R`) and its trampoline.
         function: FnRef,
+        /// The encoded `A`, for `run_with`.
+        arg: Option<Vec<u8>>,
     },
     /// Keep a named variable (answered with an empty reply).
     SetVar {

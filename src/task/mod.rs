@@ -16,7 +16,7 @@ pub mod shipping;
 use args::Part;
 use serde::{Deserialize, Serialize};
 use shipping::FnRef;
-pub use shipping::{fallible_function_ref, function_ref, nullary_ref, section_ref};
+pub use shipping::{fallible_function_ref, function_ref, nullary_ref, section_ref, unary_ref};
 pub(crate) use shipping::{with_section_group, RETURNED_ERR};
 use std::fmt;
 use std::hash::{Hash, Hasher};

@@ -23,9 +23,9 @@
 //! thing they rely on. Captured state travels as an explicit serde value
 //! (`submit_with`).
 //!
-//! The trampolines for tasks, fallible tasks, `Client::run` (`fn() -> R`) and
-//! SPMD sections (`fn(&Group, A) -> R`) live here too, beside the unsafe they
-//! use.
+//! The trampolines for tasks, fallible tasks, `Client::run` (`fn() -> R`),
+//! `Client::run_with` (`fn(A) -> R`) and SPMD sections (`fn(&Group, A) -> R`)
+//! live here too, beside the unsafe they use.
 //!
 //! # Guarding against bad offsets
 //!
@@ -212,6 +212,27 @@ fn nullary_trampoline<R: Serialize>(f: usize, _parts: &[&[u8]]) -> Result<Vec<u8
 /// The reference to ship for `Client::run`'s `fn() -> R`.
 pub fn nullary_ref<R: Serialize>(f: fn() -> R, key: u64) -> FnRef {
     let t: Trampoline = nullary_trampoline::<R>;
+    FnRef::new(f as usize, t, key)
+}
+
+/// Decodes `A`, calls `fn(A) -> R` at `f` and encodes the result (for
+/// `Client::run_with`).
+fn unary_trampoline<A: DeserializeOwned, R: Serialize>(
+    f: usize,
+    parts: &[&[u8]],
+) -> Result<Vec<u8>, String> {
+    let bytes = parts
+        .first()
+        .ok_or("the run function's argument is missing")?;
+    let arg: A = codec::decode(bytes).map_err(|e| format!("run argument: {}", e.message()))?;
+    // SAFETY: `unary_ref` ships this trampoline with a `fn(A) -> R`.
+    let f: fn(A) -> R = unsafe { pointer_at::<fn(A) -> R>(f) };
+    codec::encode(&f(arg)).map_err(|e| format!("cannot encode the result: {}", e.message()))
+}
+
+/// The reference to ship for `Client::run_with`'s `fn(A) -> R`.
+pub fn unary_ref<A: DeserializeOwned, R: Serialize>(f: fn(A) -> R, key: u64) -> FnRef {
+    let t: Trampoline = unary_trampoline::<A, R>;
     FnRef::new(f as usize, t, key)
 }
 

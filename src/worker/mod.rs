@@ -188,8 +188,9 @@ impl Worker {
                     self.reply(CLIENT, &WorkerToClient::Data { key, bytes })?;
                 }
                 Ok(ClientToWorker::Put { key, bytes }) => self.arrived(key, Arc::new(bytes))?,
-                Ok(ClientToWorker::Run { id, function }) => {
-                    let outcome = self.call(&function, &[]);
+                Ok(ClientToWorker::Run { id, function, arg }) => {
+                    let parts: Vec<&[u8]> = arg.iter().map(Vec::as_slice).collect();
+                    let outcome = self.call(&function, &parts);
                     self.reply(CLIENT, &WorkerToClient::Reply { id, outcome })?;
                 }
                 Ok(ClientToWorker::SetVar { id, name, bytes }) => {
