@@ -22,7 +22,7 @@
 //! the client fired and forgot is kept until it has run.
 //!
 //! Retrying, cancelling and the questions about where results live are in
-//! [`manage`](self::manage).
+//! `graph/manage.rs`.
 
 mod manage;
 
