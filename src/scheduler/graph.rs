@@ -16,8 +16,8 @@
 //!
 //! A result stays on the worker that made it while the client holds a future
 //! for it or a task that needs it has not finished. When neither holds, the
-//! scheduler tells the worker to free it and forgets the key. A failed task
-//! the client still holds keeps its inputs (results, and the failed tasks it
+//! scheduler tells the worker to free it and forgets the key. A failed (not
+//! cancelled) task the client still holds keeps its inputs (results, and the failed tasks it
 //! inherited its failure from), so that a retry can run it again; and a task
 //! the client fired and forgot is kept until it has run.
 //!
@@ -564,13 +564,13 @@ impl TaskGraph {
         if t.wanted || (t.keep_until_done && pending) {
             return;
         }
-        // Dependents that will run, or that failed and may be retried.
+        // Dependents that will run, or that failed and may be retried (a
+        // cancelled one keeps nothing).
         let pending_dependent = t.dependents.iter().any(|d| {
-            self.tasks.get(d).is_some_and(|dt| {
-                matches!(
-                    dt.state,
-                    State::Waiting | State::Ready | State::Processing(_) | State::Failed(_)
-                )
+            self.tasks.get(d).is_some_and(|dt| match &dt.state {
+                State::Waiting | State::Ready | State::Processing(_) => true,
+                State::Failed(f) => f.kind != FailureKind::Cancelled,
+                State::Memory { .. } => false,
             })
         });
         if pending_dependent {

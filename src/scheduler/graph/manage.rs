@@ -342,6 +342,19 @@ mod tests {
     }
 
     #[test]
+    fn a_cancelled_task_keeps_no_inputs() {
+        let mut g = graph(&[2]);
+        let mut fx = Effects::default();
+        g.submit(vec![spec(1, &[]), spec(2, &[1])], vec![], &mut fx);
+        g.release(&[Key(1)], &mut fx);
+        g.cancel(&[Key(2)], &mut fx);
+        let mut fx = Effects::default();
+        g.finished(2, vec![done(1, 8)], &mut fx);
+        assert_eq!(fx.free.get(&2), Some(&vec![Key(1)]));
+        assert_eq!(g.len(), 1, "only the cancelled task the client holds");
+    }
+
+    #[test]
     fn a_fired_and_forgotten_task_runs_after_its_release() {
         let mut g = graph(&[2]);
         let mut fx = Effects::default();
