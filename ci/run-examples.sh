@@ -27,6 +27,7 @@ EXAMPLES=(
     "tree_sum"
     "memoize"
     "errors"
+    "manage_tasks"
     "bench_tasks 20000 300 300"
     "direct_view"
     "spmd_allreduce"

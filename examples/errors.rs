@@ -1,7 +1,10 @@
 //! One task in 100 panics. The other 99 come back; the failed one reports its
 //! message, key and worker; a task that depends on it reports the root cause;
 //! a task returning `Err` fails with the error's text; retries re-run a flaky
-//! task; a result read as the wrong type is an error, not a crash.
+//! task, and say how many attempts were made when they run out; `retry()`
+//! re-runs a failed task and the same future then holds its value; a `run`
+//! that panics on every worker names each; a result read as the wrong type
+//! is an error, not a crash.
 //!
 //! ```text
 //! mpirun -n 4 target/release/examples/errors
@@ -35,8 +38,26 @@ fn flaky(x: u32) -> u32 {
     x
 }
 
+static FIRST_RUNS: AtomicU32 = AtomicU32::new(0);
+
+/// Fails on its first run in this process only.
+fn fails_once(x: u32) -> u32 {
+    if FIRST_RUNS.fetch_add(1, Ordering::SeqCst) == 0 {
+        panic!("first run fails");
+    }
+    x + 1
+}
+
+fn never_works(_: u32) -> u32 {
+    panic!("never works")
+}
+
+fn panics_everywhere() -> u32 {
+    panic!("boom on {}", rankflow::current_worker().unwrap_or(0))
+}
+
 fn main() -> Result<(), Error> {
-    // Keep the 1 expected panic's report short.
+    // Keep the expected panics' reports short.
     std::panic::set_hook(Box::new(|info| eprintln!("(task panic, expected) {info}")));
     let client = rankflow::initialize(Config::new())?;
 
@@ -91,6 +112,51 @@ fn main() -> Result<(), Error> {
     let first = client.workers()[0].rank;
     let options = TaskOptions::new().retries(2).workers(&[first]);
     assert_eq!(client.submit_with_options(flaky, 5, &options)?.result()?, 5);
+
+    // Out of retries: the error says how many attempts were made.
+    let options = TaskOptions::new().retries(2);
+    let e = client
+        .submit_with_options(never_works, 1, &options)?
+        .result()
+        .unwrap_err();
+    let failure = e.task_failure().expect("task details");
+    assert_eq!(
+        failure.message, "failed after 3 attempts: never works",
+        "{e}"
+    );
+    println!("retries exhausted: {e}");
+
+    // retry(): a failed future runs again and then holds the value. Pinned
+    // to one worker, whose counter sees both runs.
+    let pinned = TaskOptions::new().workers(&[first]);
+    let once = client.submit_with_options(fails_once, 1, &pinned)?;
+    assert!(once.result().is_err(), "the first run fails");
+    once.retry()?;
+    assert_eq!(once.result()?, 2);
+    once.retry()?;
+    assert_eq!(once.result()?, 2, "retrying a finished future does nothing");
+
+    // A run that panics on every worker names each one.
+    let e = client.run(panics_everywhere, None).unwrap_err();
+    let ranks: Vec<usize> = client.workers().iter().map(|w| w.rank).collect();
+    let expected = match ranks.as_slice() {
+        [only] => format!("run failed on worker {only}: boom on {only}"),
+        _ => format!(
+            "run failed on workers {}: {}",
+            ranks
+                .iter()
+                .map(|r| r.to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+            ranks
+                .iter()
+                .map(|r| format!("worker {r}: boom on {r}"))
+                .collect::<Vec<_>>()
+                .join("; ")
+        ),
+    };
+    assert_eq!(e.message(), expected);
+    println!("run: {e}");
 
     // Reading a result as the wrong type is an error, not a crash.
     let text = client.submit(|n: u32| format!("{n} apples"), 3)?;

@@ -79,6 +79,19 @@ impl Error {
         }
     }
 
+    /// An error of kind [`ErrorKind::Task`] with its own message (one that
+    /// sums up several failures), carrying `failure` as the first of them.
+    pub(crate) fn task_with_message(
+        failure: crate::task::TaskFailure,
+        message: impl Into<String>,
+    ) -> Self {
+        Error {
+            kind: ErrorKind::Task,
+            message: message.into(),
+            task: Some(Box::new(failure)),
+        }
+    }
+
     /// For [`ErrorKind::Task`]: the failed task's key, worker, message and,
     /// for a dependent, the root cause.
     pub fn task_failure(&self) -> Option<&crate::task::TaskFailure> {

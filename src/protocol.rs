@@ -171,6 +171,28 @@ pub enum ClientToScheduler {
         /// Where each piece is.
         placed: Vec<Placed>,
     },
+    /// Run these failed tasks again, with the failed tasks they depend on
+    /// (answered with `Retried`, and later their outcomes).
+    Retry {
+        /// The keys.
+        keys: Vec<Key>,
+    },
+    /// Run these to completion even after the client releases them.
+    FireAndForget {
+        /// The keys.
+        keys: Vec<Key>,
+    },
+    /// Which workers hold these keys' results, or every result when `keys`
+    /// is `None` (answered with `Holders`).
+    WhoHas {
+        /// Echoed in the answer.
+        id: u64,
+        /// The keys asked about; `None` for all.
+        keys: Option<Vec<Key>>,
+        /// Keys whose results the client has already seen: the answer waits
+        /// until the scheduler has heard they finished.
+        done: Vec<Key>,
+    },
 }
 
 /// Scheduler -> client.
@@ -200,6 +222,19 @@ pub enum SchedulerToClient {
     Located {
         /// Key and the worker holding it.
         items: Vec<(Key, usize)>,
+    },
+    /// Failed tasks the client holds that run again (after `Retry`: the
+    /// keys asked for and the failed tasks they depend on).
+    Retried {
+        /// The keys.
+        keys: Vec<Key>,
+    },
+    /// Answer to `WhoHas`: the workers holding each key, by key.
+    Holders {
+        /// The request's id.
+        id: u64,
+        /// Key and the worker ranks holding it (empty when none does).
+        holders: Vec<(Key, Vec<usize>)>,
     },
     /// Tasks that will not produce a result (failed after their retries,
     /// failed dependencies, cancelled).
@@ -301,8 +336,10 @@ pub enum ClientToWorker {
     Run {
         /// Echoed in the reply.
         id: u64,
-        /// A `fn() -> R` and its trampoline.
+        /// The function's trampoline (a task trampoline).
         function: FnRef,
+        /// The encoded argument: `()` for `run`, the `A` of `run_with`.
+        arg: Vec<u8>,
     },
     /// Keep a named variable (answered with an empty reply).
     SetVar {

@@ -295,3 +295,57 @@ fn replicate_copies_a_result_to_more_workers() {
     let failed = c.submit(|_: u8| -> u8 { panic!("no value") }, 1).unwrap();
     assert_eq!(c.replicate(&failed, 2).unwrap_err().kind(), ErrorKind::Task);
 }
+
+fn plus_rank(base: usize) -> usize {
+    base + rankflow::current_worker().expect("on a worker")
+}
+
+fn panics_on_even_ranks() -> usize {
+    let rank = rankflow::current_worker().expect("on a worker");
+    if rank % 2 == 0 {
+        panic!("even rank {rank}");
+    }
+    rank
+}
+
+fn panics_above(limit: usize) -> usize {
+    let rank = rankflow::current_worker().expect("on a worker");
+    if rank > limit {
+        panic!("{rank} is over {limit}");
+    }
+    rank
+}
+
+#[test]
+fn run_with_and_apply_pass_an_argument_to_every_worker() {
+    let c = cluster(3);
+    assert_eq!(
+        c.run_with(plus_rank, 100, None).unwrap(),
+        vec![(2, 102), (3, 103), (4, 104)]
+    );
+    assert_eq!(c.apply(plus_rank, 1, Some(&[3])).unwrap(), vec![(3, 4)]);
+    assert!(c.run_with(plus_rank, 1, Some(&[9])).is_err());
+    let err = c.run_with(panics_above, 3, None).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Task);
+    assert!(
+        err.to_string()
+            .ends_with("run failed on worker 4: 4 is over 3"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_run_error_names_every_worker_that_panicked() {
+    let c = cluster(3);
+    let err = c.run(panics_on_even_ranks, None).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Task);
+    assert_eq!(
+        err.message(),
+        "run failed on workers 2, 4: worker 2: even rank 2; worker 4: even rank 4"
+    );
+    assert_eq!(err.task_failure().unwrap().worker, Some(2), "the first");
+    assert_eq!(
+        c.run(panics_on_even_ranks, Some(&[3])).unwrap(),
+        vec![(3, 3)]
+    );
+}

@@ -9,7 +9,8 @@ use crate::comm::codec;
 use crate::comm::transport::Rank;
 use crate::error::{Error, ErrorKind, Result};
 use crate::protocol::{ClientToScheduler, ClientToWorker};
-use crate::task::{nullary_ref, section_ref, Key};
+use crate::task::shipping::FnRef;
+use crate::task::{section_ref, task_function_ref, Key};
 use crate::{Group, Plain};
 use ndarray::{ArrayBase, ArrayD, Data, Dimension, IxDyn};
 use serde::de::DeserializeOwned;
@@ -21,6 +22,41 @@ use std::sync::Arc;
 
 /// A worker's answer to a direct request: the encoded result, or why not.
 type Answer = super::state::Reply;
+
+/// Each worker's result of a `run`, in the replies' order; if the function
+/// failed anywhere, one error naming every worker where it did, with the
+/// first failure attached.
+fn run_results<R: DeserializeOwned>(replies: Vec<(Rank, Answer)>) -> Result<Vec<(Rank, R)>> {
+    let mut values = Vec::with_capacity(replies.len());
+    let mut failures = Vec::new();
+    for (rank, outcome) in replies {
+        match outcome {
+            Ok(bytes) => values.push((rank, bytes)),
+            Err(f) => failures.push((rank, f)),
+        }
+    }
+    if let Some((rank, first)) = failures.first() {
+        let message = if failures.len() == 1 {
+            format!("run failed on worker {rank}: {}", first.message)
+        } else {
+            let ranks: Vec<String> = failures.iter().map(|(r, _)| r.to_string()).collect();
+            let each: Vec<String> = failures
+                .iter()
+                .map(|(r, f)| format!("worker {r}: {}", f.message))
+                .collect();
+            format!(
+                "run failed on workers {}: {}",
+                ranks.join(", "),
+                each.join("; ")
+            )
+        };
+        return Err(Error::task_with_message(first.clone(), message));
+    }
+    values
+        .into_iter()
+        .map(|(rank, bytes)| Ok((rank, codec::decode(&bytes)?)))
+        .collect()
+}
 
 /// Whether the codec writes a `Vec<T>` as a length then the elements' own
 /// bytes (so a slice's memory can be broadcast as it is).
@@ -88,24 +124,65 @@ impl Client {
 
     /// Calls `f` on every worker (or on `workers`) right away, on the
     /// worker's own loop rather than its task queue, and returns each result
-    /// with the worker's rank, in rank order. A panic on one worker is an
-    /// error naming it.
+    /// with the worker's rank, in rank order. If `f` panics on some workers,
+    /// the error names every one of them with its panic message
+    /// (`run failed on workers 2, 4: worker 2: ...; worker 4: ...`).
     ///
     /// # Examples — see `examples/direct_view.rs`.
-    pub fn run<R>(&self, f: fn() -> R, workers: Option<&[Rank]>) -> Result<Vec<(Rank, R)>>
+    pub fn run<F, R>(&self, f: F, workers: Option<&[Rank]>) -> Result<Vec<(Rank, R)>>
     where
+        F: Fn() -> R + Copy + Send + Sync + 'static,
         R: Serialize + DeserializeOwned,
     {
+        let function = task_function_ref::<F, fn() -> R, ()>(f, self.inner.fingerprint);
+        self.run_function(function, codec::encode(&())?, workers)
+    }
+
+    /// [`run`](Self::run) with an argument: calls `f(arg)` on every worker
+    /// (or on `workers`), each getting its own copy of `arg`, like dask's
+    /// `client.run(f, *args)`. Failures are reported as by `run`.
+    ///
+    /// # Examples — see `examples/manage_tasks.rs`.
+    pub fn run_with<F, A, R>(
+        &self,
+        f: F,
+        arg: A,
+        workers: Option<&[Rank]>,
+    ) -> Result<Vec<(Rank, R)>>
+    where
+        F: Fn(A) -> R + Copy + Send + Sync + 'static,
+        A: Serialize + DeserializeOwned,
+        R: Serialize + DeserializeOwned,
+    {
+        let function = task_function_ref::<F, fn(A) -> R, A>(f, self.inner.fingerprint);
+        self.run_function(function, codec::encode(&arg)?, workers)
+    }
+
+    /// ipyparallel's name for [`run_with`](Self::run_with)
+    /// (`dview.apply_sync(f, arg)`): the same call, answered the same way.
+    pub fn apply<F, A, R>(&self, f: F, arg: A, workers: Option<&[Rank]>) -> Result<Vec<(Rank, R)>>
+    where
+        F: Fn(A) -> R + Copy + Send + Sync + 'static,
+        A: Serialize + DeserializeOwned,
+        R: Serialize + DeserializeOwned,
+    {
+        self.run_with(f, arg, workers)
+    }
+
+    /// Calls `function` with the encoded `arg` on every target's loop.
+    fn run_function<R: DeserializeOwned>(
+        &self,
+        function: FnRef,
+        arg: Vec<u8>,
+        workers: Option<&[Rank]>,
+    ) -> Result<Vec<(Rank, R)>> {
         let targets = self.targets(workers)?;
-        let function = nullary_ref(f, self.inner.fingerprint);
-        let replies = self.ask_each(&targets, |id| ClientToWorker::Run { id, function })?;
-        replies
-            .into_iter()
-            .map(|(rank, outcome)| {
-                let bytes = outcome.map_err(Error::task)?;
-                Ok((rank, codec::decode(&bytes)?))
-            })
-            .collect()
+        let replies = self.ask_each(&targets, |id| ClientToWorker::Run {
+            id,
+            function,
+            arg: arg.clone(),
+        })?;
+        run_results(replies)
     }
 
     /// Sets the worker variable `name` to `value` on every worker (or on

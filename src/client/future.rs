@@ -7,7 +7,7 @@
 
 use super::state::{Inner, Status};
 use crate::error::{Error, ErrorKind, Result};
-use crate::protocol::{ClientToScheduler, ClientToWorker};
+use crate::protocol::ClientToWorker;
 use crate::task::Key;
 use serde::de::DeserializeOwned;
 use std::fmt;
@@ -66,20 +66,21 @@ impl<T> Future<T> {
         self.status() != FutureStatus::Pending
     }
 
-    /// Asks that the task not run. A task that has not started will not; one
-    /// that is running or finished is left alone, but this future reports
-    /// `Cancelled` from now on either way.
+    /// Asks that the task not run. A task that has not started will not
+    /// (also one already queued on a worker); one that is running or
+    /// finished is left alone, but this future reports `Cancelled` from now
+    /// on either way. [`Client::cancel`](super::Client::cancel) cancels many.
     pub fn cancel(&self) -> Result<()> {
-        {
-            let mut st = self.inner.lock();
-            if let Some(e) = st.entries.get_mut(&self.key) {
-                e.status = Status::Cancelled;
-            }
-        }
-        self.inner.changed.notify_all();
-        self.inner.send_scheduler(&ClientToScheduler::Cancel {
-            keys: vec![self.key],
-        })
+        self.inner.cancel_keys(vec![self.key])
+    }
+
+    /// If the task failed, runs it again, with the failed tasks it depends
+    /// on, and this future reports the new outcome (dask's `Future.retry`).
+    /// A future that finished, is pending or was cancelled is left alone.
+    /// See [`Client::retry`](super::Client::retry).
+    pub fn retry(&self) -> Result<()> {
+        self.inner.flush_releases()?;
+        self.inner.retry_keys(&[self.key])
     }
 
     /// Waits up to `timeout` (forever if `None`) for the task to end;

@@ -7,6 +7,7 @@
 
 mod direct;
 mod future;
+mod manage;
 mod state;
 
 pub use future::{AsCompleted, Future, FutureStatus, WaitFor, WaitResult};

@@ -55,14 +55,23 @@ pub(crate) struct State {
     pub replies: HashMap<u64, (Rank, Reply)>,
     /// Answers to `replicate`, by id.
     pub replicated: HashMap<u64, std::result::Result<usize, String>>,
+    /// Answers to `who_has`, by id.
+    pub holders: HashMap<u64, Vec<(Key, Vec<Rank>)>>,
 }
 
 impl State {
     fn complete(&mut self, key: Key, status: Status) {
         if let Some(e) = self.entries.get_mut(&key) {
-            if matches!(e.status, Status::Pending | Status::Stored { .. }) {
+            let open = match (&e.status, &status) {
+                (Status::Pending | Status::Stored { .. }, _) => true,
+                // A failed task that a retry of another one re-ran, before
+                // the scheduler's word that it runs again arrived.
+                (Status::Failed(_), Status::Value(_) | Status::Stored { .. }) => true,
+                _ => false,
+            };
+            if open {
                 self.completions += 1;
-                if matches!(e.status, Status::Pending) {
+                if !matches!(e.status, Status::Stored { .. }) {
                     e.done_seq = self.completions;
                 }
                 e.status = status;
@@ -206,6 +215,18 @@ impl Inner {
                             );
                         }
                     }
+                }
+                Ok(SchedulerToClient::Retried { keys }) => {
+                    for key in keys {
+                        if let Some(e) = st.entries.get_mut(&key) {
+                            if matches!(e.status, Status::Failed(_)) {
+                                e.status = Status::Pending;
+                            }
+                        }
+                    }
+                }
+                Ok(SchedulerToClient::Holders { id, holders }) => {
+                    st.holders.insert(id, holders);
                 }
                 Ok(SchedulerToClient::Welcome { .. }) => {}
                 Err(e) => log::error!("dropping a malformed message from the scheduler: {e}"),

@@ -22,7 +22,15 @@
 //!
 //! A result stays on the worker that made it while the client holds a future
 //! for it or a task that needs it has not finished. When neither holds, the
-//! scheduler tells the worker to free it and forgets the key.
+//! scheduler tells the worker to free it and forgets the key. A failed (not
+//! cancelled) task the client still holds keeps its inputs (results, and the failed tasks it
+//! inherited its failure from), so that a retry can run it again; and a task
+//! the client fired and forgot is kept until it has run.
+//!
+//! Retrying, cancelling and the questions about where results live are in
+//! `graph/manage.rs`.
+
+mod manage;
 
 use crate::protocol::{ComputeSpec, Input, Outcome, Placed, TaskSpec};
 use crate::task::args::Part;
@@ -69,6 +77,13 @@ struct Task {
     /// The client asked for this again while it ran: its worker may have
     /// pushed the result already, so say where it is when it finishes.
     locate_when_done: bool,
+    /// Times it has run and failed (each retry counts).
+    attempts: u32,
+    /// The client cancelled it after it was handed to a worker: if the
+    /// worker hands it back unstarted, it fails as cancelled.
+    cancel_requested: bool,
+    /// Fired and forgotten: run it even though the client released it.
+    keep_until_done: bool,
 }
 
 impl Task {
@@ -92,6 +107,9 @@ impl Task {
             wanted,
             replicas: Vec::new(),
             locate_when_done: false,
+            attempts: 0,
+            cancel_requested: false,
+            keep_until_done: false,
         }
     }
 }
@@ -106,6 +124,9 @@ struct WorkerLoad {
     /// A steal request to this worker is unanswered.
     steal_pending: bool,
 }
+
+/// Keys and the worker ranks holding each (an answer to `who_has`).
+pub type Holders = Vec<(Key, Vec<usize>)>;
 
 /// What the graph wants sent after an event.
 #[derive(Debug, Default, PartialEq)]
@@ -124,6 +145,10 @@ pub struct Effects {
     pub acquire: Vec<(usize, Key, usize)>,
     /// Finished `replicate` requests: id and copies held, or why not.
     pub replicated: Vec<(u64, std::result::Result<usize, String>)>,
+    /// Failed tasks the client holds that run again.
+    pub retried: Vec<Key>,
+    /// Answers to `who_has`: id, and the workers holding each key.
+    pub holders: Vec<(u64, Holders)>,
 }
 
 /// The scheduler's view of every task.
@@ -134,6 +159,8 @@ pub struct TaskGraph {
     replications: HashMap<Key, Vec<(u64, usize)>>,
     /// `replicate` requests for tasks not finished yet: (id, n).
     replicate_when_done: HashMap<Key, Vec<(u64, usize)>>,
+    /// `who_has` requests waiting to hear that tasks finished.
+    queries: Vec<manage::Query>,
     ready: BinaryHeap<(i32, Reverse<u64>, Key)>,
     workers: BTreeMap<usize, WorkerLoad>,
     seq: u64,
@@ -309,8 +336,13 @@ impl TaskGraph {
         if let Some(t) = self.tasks.get_mut(&key) {
             // The same pure task again: one computation. The client forgot
             // the key in between, so it may have missed the result's push.
+            // A cancelled one runs after all.
             t.wanted = true;
+            t.cancel_requested = false;
             match &t.state {
+                State::Failed(f) if f.kind == FailureKind::Cancelled => {
+                    self.retry(&[key], fx);
+                }
                 State::Failed(f) => fx.failures.push(f.clone()),
                 State::Memory { worker, .. } => fx.located.push((key, *worker)),
                 State::Processing(_) => t.locate_when_done = true,
@@ -368,6 +400,9 @@ impl TaskGraph {
             wanted: true,
             replicas: Vec::new(),
             locate_when_done: false,
+            attempts: 0,
+            cancel_requested: false,
+            keep_until_done: false,
         };
         self.tasks.insert(key, task);
         for d in &deps {
@@ -409,27 +444,6 @@ impl TaskGraph {
         self.schedule(fx);
     }
 
-    /// The client cancelled these; those not started will not run.
-    pub fn cancel(&mut self, keys: &[Key], fx: &mut Effects) {
-        for &k in keys {
-            let not_started = self
-                .tasks
-                .get(&k)
-                .is_some_and(|t| matches!(t.state, State::Waiting | State::Ready));
-            if not_started {
-                let f = TaskFailure {
-                    kind: FailureKind::Cancelled,
-                    message: "cancelled".into(),
-                    key: k,
-                    worker: None,
-                    root: None,
-                };
-                self.fail(k, f, fx);
-            }
-        }
-        self.schedule(fx);
-    }
-
     /// Tasks ended on `worker`.
     pub fn finished(&mut self, worker: usize, outcomes: Vec<Outcome>, fx: &mut Effects) {
         for outcome in outcomes {
@@ -463,11 +477,15 @@ impl TaskGraph {
                     if !was_here {
                         continue;
                     }
-                    let retry = self.tasks.get_mut(&key).is_some_and(|t| {
-                        let again = t.retries_left > 0;
-                        t.retries_left = t.retries_left.saturating_sub(1);
-                        again
-                    });
+                    let (retry, attempts) = match self.tasks.get_mut(&key) {
+                        Some(t) => {
+                            t.attempts += 1;
+                            let again = t.retries_left > 0;
+                            t.retries_left = t.retries_left.saturating_sub(1);
+                            (again, t.attempts)
+                        }
+                        None => (false, 1),
+                    };
                     if retry {
                         log::info!(
                             "task {key} failed on worker {worker}; retrying: {}",
@@ -475,7 +493,7 @@ impl TaskGraph {
                         );
                         self.make_ready(key);
                     } else {
-                        self.fail(key, f, fx);
+                        self.fail(key, with_attempts(f, attempts), fx);
                     }
                 }
             }
@@ -536,15 +554,9 @@ impl TaskGraph {
             }
             finished.push(k);
         }
+        // A failed task the client holds keeps its inputs for a retry;
+        // forgetting one that nobody holds lets its inputs go too.
         for k in finished {
-            let deps = self
-                .tasks
-                .get(&k)
-                .map(|t| t.deps.clone())
-                .unwrap_or_default();
-            for d in deps {
-                self.try_forget(d, fx);
-            }
             self.try_forget(k, fx);
         }
     }
@@ -554,15 +566,17 @@ impl TaskGraph {
         let Some(t) = self.tasks.get(&key) else {
             return;
         };
-        if t.wanted {
+        let pending = matches!(t.state, State::Waiting | State::Ready);
+        if t.wanted || (t.keep_until_done && pending) {
             return;
         }
+        // Dependents that will run, or that failed and may be retried (a
+        // cancelled one keeps nothing).
         let pending_dependent = t.dependents.iter().any(|d| {
-            self.tasks.get(d).is_some_and(|dt| {
-                matches!(
-                    dt.state,
-                    State::Waiting | State::Ready | State::Processing(_)
-                )
+            self.tasks.get(d).is_some_and(|dt| match &dt.state {
+                State::Waiting | State::Ready | State::Processing(_) => true,
+                State::Failed(f) => f.kind != FailureKind::Cancelled,
+                State::Memory { .. } => false,
             })
         });
         if pending_dependent {
@@ -578,7 +592,7 @@ impl TaskGraph {
             State::Waiting | State::Ready | State::Failed(_) => {}
         }
         if let Some(t) = self.tasks.remove(&key) {
-            if matches!(t.state, State::Waiting | State::Ready) {
+            if matches!(t.state, State::Waiting | State::Ready | State::Failed(_)) {
                 for d in t.deps {
                     self.try_forget(d, fx);
                 }
@@ -628,6 +642,7 @@ impl TaskGraph {
         if self.ready.is_empty() {
             self.plan_steals(fx);
         }
+        self.answer_queries(fx);
     }
 
     /// Work stealing: when nothing waits in the scheduler but a worker has
@@ -670,7 +685,7 @@ impl TaskGraph {
             if let Some(w) = self.workers.get_mut(&victim) {
                 w.steal_pending = true;
             }
-            fx.steal.insert(victim, keys);
+            fx.steal.entry(victim).or_default().extend(keys);
         }
     }
 
@@ -705,12 +720,16 @@ impl TaskGraph {
             if t.state != State::Processing(victim) {
                 continue;
             }
-            let seq = t.seq;
+            let (seq, cancelled) = (t.seq, t.cancel_requested);
             if let Some(w) = self.workers.get_mut(&victim) {
                 w.processing = w.processing.saturating_sub(1);
                 w.outstanding.remove(&(seq, k));
             }
-            self.make_ready(k);
+            if cancelled {
+                self.fail(k, cancelled_failure(k), fx);
+            } else {
+                self.make_ready(k);
+            }
         }
         self.schedule(fx);
     }
@@ -798,6 +817,25 @@ impl TaskGraph {
     }
 }
 
+/// A final failure after `attempts` runs: the message says how many.
+fn with_attempts(mut failure: TaskFailure, attempts: u32) -> TaskFailure {
+    if attempts > 1 {
+        failure.message = format!("failed after {attempts} attempts: {}", failure.message);
+    }
+    failure
+}
+
+/// Why a cancelled task has no result.
+fn cancelled_failure(key: Key) -> TaskFailure {
+    TaskFailure {
+        kind: FailureKind::Cancelled,
+        message: "cancelled".into(),
+        key,
+        worker: None,
+        root: None,
+    }
+}
+
 fn dependency_failure(key: Key, cause: &TaskFailure) -> TaskFailure {
     let root = match cause.kind {
         FailureKind::Dependency => cause.root.unwrap_or(cause.key),
@@ -820,7 +858,7 @@ mod tests {
         Ok(Vec::new())
     }
 
-    fn spec(key: u64, deps: &[u64]) -> TaskSpec {
+    pub(super) fn spec(key: u64, deps: &[u64]) -> TaskSpec {
         let mut parts: Vec<Part> = deps.iter().map(|&d| Part::Future(Key(d))).collect();
         parts.push(Part::Inline(vec![1]));
         TaskSpec {
@@ -834,7 +872,7 @@ mod tests {
         }
     }
 
-    fn graph(workers: &[usize]) -> TaskGraph {
+    pub(super) fn graph(workers: &[usize]) -> TaskGraph {
         let mut g = TaskGraph::new();
         for &w in workers {
             g.add_worker(w, 1);
@@ -842,14 +880,14 @@ mod tests {
         g
     }
 
-    fn assigned(fx: &Effects) -> Vec<(usize, u64)> {
+    pub(super) fn assigned(fx: &Effects) -> Vec<(usize, u64)> {
         fx.compute
             .iter()
             .flat_map(|(w, specs)| specs.iter().map(move |s| (*w, s.key.0)))
             .collect()
     }
 
-    fn done(key: u64, nbytes: u64) -> Outcome {
+    pub(super) fn done(key: u64, nbytes: u64) -> Outcome {
         Outcome::Done {
             key: Key(key),
             nbytes,
@@ -857,7 +895,7 @@ mod tests {
         }
     }
 
-    fn failed(key: u64, worker: usize) -> Outcome {
+    pub(super) fn failed(key: u64, worker: usize) -> Outcome {
         Outcome::Failed(TaskFailure {
             kind: FailureKind::Panicked,
             message: "boom".into(),

@@ -132,6 +132,15 @@ impl Scheduler {
             Event::Client(ClientToScheduler::Cancel { keys }) => {
                 self.with_graph(|g, fx| g.cancel(&keys, fx))
             }
+            Event::Client(ClientToScheduler::Retry { keys }) => {
+                self.with_graph(|g, fx| g.retry(&keys, fx))
+            }
+            Event::Client(ClientToScheduler::FireAndForget { keys }) => {
+                self.with_graph(|g, _| g.fire_and_forget(&keys))
+            }
+            Event::Client(ClientToScheduler::WhoHas { id, keys, done }) => {
+                self.with_graph(|g, fx| g.who_has(id, keys, done, fx))
+            }
             Event::Worker(rank, WorkerToScheduler::Finished { outcomes }) => {
                 self.with_graph(|g, fx| g.finished(rank, outcomes, fx))
             }
@@ -187,6 +196,17 @@ impl Scheduler {
                 rank,
                 SchedulerToWorker::Acquire { key, from },
             ));
+        }
+        if !fx.retried.is_empty() {
+            out.push(Command::ToClient(SchedulerToClient::Retried {
+                keys: fx.retried,
+            }));
+        }
+        for (id, holders) in fx.holders {
+            out.push(Command::ToClient(SchedulerToClient::Holders {
+                id,
+                holders,
+            }));
         }
         for (id, outcome) in fx.replicated {
             out.push(Command::ToClient(SchedulerToClient::Replicated {

@@ -7,13 +7,16 @@
 //! Every rank runs the same executable (checked at start-up by comparing
 //! fingerprints), so a function's offset from a fixed symbol, [`anchor`], is
 //! the same on every rank even when address-space layout randomisation puts
-//! the code at a different base. A task ships two offsets:
+//! the code at a different base.
 //!
-//! * the user's function, a plain `fn(A) -> R` (non-capturing closures coerce
-//!   to one), and
-//! * a trampoline, `trampoline::<X, A, R>`, monomorphised at the submit site,
-//!   that decodes the argument parts, calls the function and encodes the
-//!   result, all behind one fixed signature, [`Trampoline`].
+//! A task function is a function item or a closure that captures nothing
+//! ([`TaskFn`]): a zero-sized type whose type alone names its code. The
+//! submitting rank monomorphises a trampoline for it,
+//! `trampoline::<F, M, X>`, which decodes the argument parts, makes the
+//! (zero-sized) function value, calls it and encodes the result, all behind
+//! one fixed signature, [`Trampoline`]; the task ships the trampoline's
+//! offset. A fn pointer held in a variable or a capturing closure is not
+//! zero-sized and fails to compile (see `assert_zero_sized`).
 //!
 //! # Why not registration by name
 //!
@@ -23,9 +26,9 @@
 //! thing they rely on. Captured state travels as an explicit serde value
 //! (`submit_with`).
 //!
-//! The trampolines for tasks, fallible tasks, `Client::run` (`fn() -> R`) and
-//! SPMD sections (`fn(&Group, A) -> R`) live here too, beside the unsafe they
-//! use.
+//! The trampolines for tasks (which also serve `Client::run` and
+//! `Client::run_with`), fallible tasks and SPMD sections live here too,
+//! beside the unsafe they use.
 //!
 //! # Guarding against bad offsets
 //!
@@ -112,23 +115,6 @@ impl FnRef {
         let trampoline: Trampoline = unsafe { std::mem::transmute::<usize, Trampoline>(addr) };
         trampoline(address(self.function), parts)
     }
-}
-
-/// Turns the address of a function pointer of type `F` (a `fn(..) -> ..`
-/// type of any arity) back into the pointer.
-///
-/// # Safety
-///
-/// `F` must be a function-pointer type, and `addr` the address of a function
-/// of exactly that type in this executable. Trampolines uphold this: they are
-/// monomorphised together with the function type at the call site, and
-/// [`FnRef::call`] hands them only the address that was shipped with them.
-pub(crate) unsafe fn pointer_at<F: Copy>(addr: usize) -> F {
-    debug_assert_ne!(addr, 0);
-    debug_assert_eq!(std::mem::size_of::<F>(), std::mem::size_of::<usize>());
-    // SAFETY: the caller guarantees `F` is a fn-pointer type and `addr` a
-    // function of that type here; fn pointers are address-sized.
-    unsafe { std::mem::transmute_copy::<usize, F>(&addr) }
 }
 
 /// Fails to compile unless `F` is zero-sized: a function item or a closure
@@ -230,19 +216,6 @@ pub(crate) fn with_section_group<T>(group: &mut Option<Group>, f: impl FnOnce() 
     out
 }
 
-/// Calls `fn() -> R` at `f` and encodes the result (for `Client::run`).
-fn nullary_trampoline<R: Serialize>(f: usize, _parts: &[&[u8]]) -> Result<Vec<u8>, String> {
-    // SAFETY: `nullary_ref` ships this trampoline with a `fn() -> R`.
-    let f: fn() -> R = unsafe { pointer_at::<fn() -> R>(f) };
-    codec::encode(&f()).map_err(|e| format!("cannot encode the result: {}", e.message()))
-}
-
-/// The reference to ship for `Client::run`'s `fn() -> R`.
-pub(crate) fn nullary_ref<R: Serialize>(f: fn() -> R, key: u64) -> FnRef {
-    let t: Trampoline = nullary_trampoline::<R>;
-    FnRef::new(f as usize, t, key)
-}
-
 /// Decodes `A`, calls the zero-sized section function `F` with the
 /// section's group, encodes its value; an `Err` fails the section on this
 /// worker with the error's text (for `Client::spmd`).
@@ -286,28 +259,33 @@ mod tests {
         bytes.iter().map(|b| b * 2).collect()
     }
 
-    fn tramp(f: usize, parts: &[&[u8]]) -> Result<Vec<u8>, String> {
-        // SAFETY: the tests below only ship `double` with this trampoline.
-        let f: fn(Vec<u8>) -> Vec<u8> = unsafe { pointer_at(f) };
-        Ok(f(parts[0].to_vec()))
+    fn double_ref() -> FnRef {
+        task_function_ref::<_, _, Vec<u8>>(double, 42)
     }
 
-    fn double_ref() -> FnRef {
-        FnRef::new(double as fn(Vec<u8>) -> Vec<u8> as usize, tramp, 42)
+    fn call_double(r: &FnRef, key: u64, input: Vec<u8>) -> Result<Vec<u8>, String> {
+        let bytes = codec::encode(&input).unwrap();
+        let out = r.call(key, &[&bytes])?;
+        Ok(codec::decode(&out).unwrap())
     }
 
     #[test]
     fn round_trip_through_offsets() {
-        assert_eq!(double_ref().call(42, &[&[1, 2, 3]]).unwrap(), vec![2, 4, 6]);
+        assert_eq!(
+            call_double(&double_ref(), 42, vec![1, 2, 3]).unwrap(),
+            vec![2, 4, 6]
+        );
     }
 
     #[test]
     fn a_corrupted_reference_is_refused() {
         let mut r = double_ref();
         r.trampoline += 16;
-        assert!(r.call(42, &[&[1]]).unwrap_err().contains("refused"));
+        assert!(call_double(&r, 42, vec![1])
+            .unwrap_err()
+            .contains("refused"));
         assert!(
-            double_ref().call(43, &[&[1]]).is_err(),
+            call_double(&double_ref(), 43, vec![1]).is_err(),
             "another executable's reference"
         );
     }

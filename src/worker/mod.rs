@@ -188,8 +188,8 @@ impl Worker {
                     self.reply(CLIENT, &WorkerToClient::Data { key, bytes })?;
                 }
                 Ok(ClientToWorker::Put { key, bytes }) => self.arrived(key, Arc::new(bytes))?,
-                Ok(ClientToWorker::Run { id, function }) => {
-                    let outcome = self.call(&function, &[]);
+                Ok(ClientToWorker::Run { id, function, arg }) => {
+                    let outcome = self.call(&function, &[&arg]);
                     self.reply(CLIENT, &WorkerToClient::Reply { id, outcome })?;
                 }
                 Ok(ClientToWorker::SetVar { id, name, bytes }) => {
