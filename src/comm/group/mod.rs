@@ -42,6 +42,20 @@ pub(crate) fn checked_total(counts: &[usize]) -> Option<usize> {
         .filter(|&t| t <= MAX_COUNT)
 }
 
+/// The elements of a received message, or an error naming its sender, tag
+/// and size when its bytes are not a whole number of `T`.
+pub(crate) fn decode_plain<T: Plain>(bytes: Vec<u8>, status: Status) -> Result<Vec<T>> {
+    crate::comm::codec::plain_vec_from_bytes(&bytes).map_err(|e| {
+        Error::invalid(format!(
+            "rank {} sent {} bytes (tag {}): {}",
+            status.source,
+            bytes.len(),
+            status.tag,
+            e.message()
+        ))
+    })
+}
+
 /// Who sent a received message, and with which tag.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Status {

@@ -7,7 +7,7 @@
 //! completes whatever the size.
 
 use super::{Backend, Group, Probe, RawGroup, Status, MAX_COUNT, MAX_TAG};
-use crate::comm::codec::{self, plain_vec_from_bytes};
+use crate::comm::codec;
 use crate::comm::plain::Plain;
 use crate::comm::transport::Tag;
 use crate::error::{Error, Result};
@@ -97,15 +97,7 @@ impl Group {
     ) -> Result<(Vec<T>, Status)> {
         let _op = self.op("sendrecv_slice");
         let (bytes, status) = self.sendrecv_bytes(send, dest, sendtag, source, recvtag)?;
-        let data = plain_vec_from_bytes(&bytes).map_err(|e| {
-            Error::invalid(format!(
-                "rank {} sent {} bytes (tag {}): {}",
-                status.source,
-                bytes.len(),
-                status.tag,
-                e.message()
-            ))
-        })?;
+        let data = super::decode_plain(bytes, status)?;
         Ok((data, status))
     }
 

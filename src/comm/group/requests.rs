@@ -19,9 +19,10 @@
 //!
 //! Requests borrow their group, so the group outlives them.
 
+use super::decode_plain;
 use super::{Backend, Group, Status, MAX_COUNT};
 use crate::comm::backoff::Backoff;
-use crate::comm::codec::{self, plain_bytes, plain_vec_from_bytes};
+use crate::comm::codec::{self, plain_bytes};
 use crate::comm::group::local::{LocalGroup, LocalWant, Rendezvous};
 use crate::comm::plain::Plain;
 use crate::comm::transport::Tag;
@@ -237,18 +238,6 @@ fn decode_serde<T: DeserializeOwned>(bytes: Vec<u8>, status: Status) -> Result<T
                 e.message()
             ),
         )
-    })
-}
-
-fn decode_plain<T: Plain>(bytes: Vec<u8>, status: Status) -> Result<Vec<T>> {
-    plain_vec_from_bytes(&bytes).map_err(|e| {
-        Error::invalid(format!(
-            "rank {} sent {} bytes (tag {}): {}",
-            status.source,
-            bytes.len(),
-            status.tag,
-            e.message()
-        ))
     })
 }
 

@@ -19,7 +19,7 @@ mod p2p;
 mod shared;
 
 use super::{Probe, RawGroup, Status};
-use crate::comm::codec::{copy_plain_from_bytes, plain_bytes, plain_vec_from_bytes};
+use crate::comm::codec::{copy_plain_from_bytes, plain_bytes};
 use crate::comm::plain::{Op, Plain};
 use crate::comm::transport::Tag;
 use crate::error::{Error, Result};
@@ -334,15 +334,7 @@ impl RawGroup for LocalGroup {
         tag: Option<Tag>,
     ) -> Result<(Vec<T>, Status)> {
         let (bytes, status) = self.recv_bytes(source, tag)?;
-        let data = plain_vec_from_bytes(&bytes).map_err(|e| {
-            Error::invalid(format!(
-                "rank {} sent {} bytes (tag {}): {}",
-                status.source,
-                bytes.len(),
-                status.tag,
-                e.message()
-            ))
-        })?;
+        let data = super::decode_plain(bytes, status)?;
         Ok((data, status))
     }
 

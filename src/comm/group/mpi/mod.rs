@@ -13,7 +13,6 @@ pub(crate) use immediate::RawSend;
 use ops::{from_truth, lowered, mpi_op, truth_bytes};
 
 use super::{Probe, RawGroup, Status};
-use crate::comm::codec::plain_vec_from_bytes;
 use crate::comm::plain::{Op, Plain};
 use crate::comm::transport::Tag;
 use crate::error::{Error, Result};
@@ -225,15 +224,7 @@ impl RawGroup for MpiGroup {
             source: status.source_rank() as usize,
             tag: status.tag() as Tag,
         };
-        let data = plain_vec_from_bytes(&bytes).map_err(|e| {
-            Error::invalid(format!(
-                "rank {} sent {} bytes (tag {}): {}",
-                status.source,
-                bytes.len(),
-                status.tag,
-                e.message()
-            ))
-        })?;
+        let data = super::decode_plain(bytes, status)?;
         Ok((data, status))
     }
 
