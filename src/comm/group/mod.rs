@@ -56,6 +56,25 @@ pub(crate) fn decode_plain<T: Plain>(bytes: Vec<u8>, status: Status) -> Result<V
     })
 }
 
+/// A received serde message as a `T`, or a codec error naming its sender
+/// and tag.
+pub(crate) fn decode_serde<T: serde::de::DeserializeOwned>(
+    bytes: Vec<u8>,
+    status: Status,
+) -> Result<T> {
+    crate::comm::codec::decode(&bytes).map_err(|e| {
+        Error::new(
+            e.kind(),
+            format!(
+                "message from rank {} tag {}: {}",
+                status.source,
+                status.tag,
+                e.message()
+            ),
+        )
+    })
+}
+
 /// Who sent a received message, and with which tag.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Status {

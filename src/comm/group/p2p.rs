@@ -69,17 +69,7 @@ impl Group {
         self.check_peer(dest, sendtag)?;
         let bytes = codec::encode(value)?;
         let (got, status) = self.sendrecv_bytes(&bytes, dest, sendtag, source, recvtag)?;
-        let value = codec::decode(&got).map_err(|e| {
-            Error::new(
-                e.kind(),
-                format!(
-                    "message from rank {} tag {}: {}",
-                    status.source,
-                    status.tag,
-                    e.message()
-                ),
-            )
-        })?;
+        let value = super::decode_serde(got, status)?;
         Ok((value, status))
     }
 

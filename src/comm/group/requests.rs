@@ -19,7 +19,7 @@
 //!
 //! Requests borrow their group, so the group outlives them.
 
-use super::decode_plain;
+use super::{decode_plain, decode_serde};
 use super::{Backend, Group, Status, MAX_COUNT};
 use crate::comm::backoff::Backoff;
 use crate::comm::codec::{self, plain_bytes};
@@ -225,20 +225,6 @@ impl<T> Request for RecvRequest<'_, T> {
         }
         Ok(self.got.is_some())
     }
-}
-
-fn decode_serde<T: DeserializeOwned>(bytes: Vec<u8>, status: Status) -> Result<T> {
-    codec::decode(&bytes).map_err(|e| {
-        Error::new(
-            e.kind(),
-            format!(
-                "message from rank {} tag {}: {}",
-                status.source,
-                status.tag,
-                e.message()
-            ),
-        )
-    })
 }
 
 impl Group {

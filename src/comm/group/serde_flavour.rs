@@ -282,17 +282,7 @@ impl Group {
     ) -> Result<(T, Status)> {
         let _op = self.op("recv");
         let (bytes, status) = self.recv_vec::<u8>(source, tag)?;
-        let value = codec::decode(&bytes).map_err(|e| {
-            Error::new(
-                e.kind(),
-                format!(
-                    "message from rank {} tag {}: {}",
-                    status.source,
-                    status.tag,
-                    e.message()
-                ),
-            )
-        })?;
+        let value = super::decode_serde(bytes, status)?;
         Ok((value, status))
     }
 }

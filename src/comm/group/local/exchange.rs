@@ -43,10 +43,23 @@ impl LocalGroup {
             self.post(r, Channel::Collective, plain_bytes(send).to_vec());
         }
         let upto = if exclusive { self.rank } else { self.rank + 1 };
-        let mut part = vec![T::zeroed(); send.len()];
-        for r in 0..upto {
+        self.fold_parts(0..upto, send, recv, op)
+    }
+
+    /// Folds with `op`, in rank order, the parts of ranks in `ranks` into
+    /// `recv`: `mine` for this rank, a collective message from each other.
+    /// `ranks` starts at 0, whose part is copied rather than folded.
+    pub(super) fn fold_parts<T: Plain>(
+        &self,
+        ranks: std::ops::Range<usize>,
+        mine: &[T],
+        recv: &mut [T],
+        op: Op,
+    ) -> Result<()> {
+        let mut part = vec![T::zeroed(); mine.len()];
+        for r in ranks {
             if r == self.rank {
-                part.copy_from_slice(send);
+                part.copy_from_slice(mine);
             } else {
                 self.take_collective(r, &mut part)?;
             }
@@ -73,19 +86,7 @@ impl LocalGroup {
                 plain_bytes(&send[r * n..(r + 1) * n]).to_vec(),
             );
         }
-        let mut part = vec![T::zeroed(); n];
-        for r in 0..self.size() {
-            if r == self.rank {
-                part.copy_from_slice(&send[r * n..(r + 1) * n]);
-            } else {
-                self.take_collective(r, &mut part)?;
-            }
-            if r == 0 {
-                recv.copy_from_slice(&part);
-            } else {
-                op.fold_into(recv, &part);
-            }
-        }
-        Ok(())
+        let mine = &send[self.rank * n..(self.rank + 1) * n];
+        self.fold_parts(0..self.size(), mine, recv, op)
     }
 }

@@ -278,22 +278,7 @@ impl RawGroup for LocalGroup {
         root: usize,
     ) -> Result<()> {
         match recv {
-            Some(acc) if self.rank == root => {
-                let mut part = vec![T::zeroed(); send.len()];
-                for r in 0..self.size() {
-                    if r == root {
-                        part.copy_from_slice(send);
-                    } else {
-                        self.take_collective(r, &mut part)?;
-                    }
-                    if r == 0 {
-                        acc.copy_from_slice(&part);
-                    } else {
-                        op.fold_into(acc, &part);
-                    }
-                }
-                Ok(())
-            }
+            Some(acc) if self.rank == root => self.fold_parts(0..self.size(), send, acc, op),
             _ => {
                 self.post(root, Channel::Collective, plain_bytes(send).to_vec());
                 Ok(())
@@ -305,20 +290,7 @@ impl RawGroup for LocalGroup {
         for r in self.others() {
             self.post(r, Channel::Collective, plain_bytes(send).to_vec());
         }
-        let mut part = vec![T::zeroed(); send.len()];
-        for r in 0..self.size() {
-            if r == self.rank {
-                part.copy_from_slice(send);
-            } else {
-                self.take_collective(r, &mut part)?;
-            }
-            if r == 0 {
-                recv.copy_from_slice(&part);
-            } else {
-                op.fold_into(recv, &part);
-            }
-        }
-        Ok(())
+        self.fold_parts(0..self.size(), send, recv, op)
     }
 
     fn send<T: Plain>(&self, data: &[T], dest: usize, tag: Tag) -> Result<()> {
