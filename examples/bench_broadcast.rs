@@ -24,7 +24,7 @@ fn main() -> Result<(), Error> {
         .expect("repetitions");
     let client = rankflow::initialize(Config::new())?;
     let n = mib * (1 << 20) / 8;
-    let mut data: Vec<f64> = (0..n).map(|i| i as f64).collect();
+    let data: Vec<f64> = (0..n).map(|i| i as f64).collect();
     let bytes = (n * 8) as f64;
     let (mut ours, mut raw) = (Vec::new(), Vec::new());
     // Kept until the end, so no worker frees 256 MiB during a measurement.
@@ -34,10 +34,10 @@ fn main() -> Result<(), Error> {
         for turn in 0..2 {
             if (rep + turn) % 2 == 0 {
                 let t = Instant::now();
-                kept.push(client.broadcast_slice(&mut data)?);
+                kept.push(client.broadcast_slice(&data)?);
                 ours.push(bytes / t.elapsed().as_secs_f64() / 1e9);
             } else {
-                let raw_bytes: &mut [u8] = bytemuck::cast_slice_mut(&mut data);
+                let raw_bytes: &[u8] = bytemuck::cast_slice(&data);
                 let t = Instant::now();
                 client.broadcast_baseline(raw_bytes)?;
                 raw.push(bytes / t.elapsed().as_secs_f64() / 1e9);

@@ -20,11 +20,11 @@ fn main() -> Result<(), Error> {
         .expect("MiB is a number");
     let client = rankflow::initialize(Config::new())?;
     let n = mib * (1 << 20) / 8;
-    let mut data: Vec<f64> = (0..n).map(|i| (i % 1000) as f64).collect();
+    let data: Vec<f64> = (0..n).map(|i| (i % 1000) as f64).collect();
     let expected = checksum(data.clone());
 
     let t = Instant::now();
-    let shared = client.broadcast_slice(&mut data)?;
+    let shared = client.broadcast_slice(&data)?;
     let secs = t.elapsed().as_secs_f64();
 
     let mut checks = Vec::new();

@@ -169,8 +169,8 @@ fn sum_and_where(v: Vec<f64>) -> (f64, usize) {
 #[test]
 fn broadcast_places_one_value_on_every_worker() {
     let c = cluster(3);
-    let mut data: Vec<f64> = (0..10_000).map(|i| i as f64).collect();
-    let shared = c.broadcast_slice(&mut data).unwrap();
+    let data: Vec<f64> = (0..10_000).map(|i| i as f64).collect();
+    let shared = c.broadcast_slice(&data).unwrap();
     let expected: f64 = data.iter().sum();
     for w in [2, 3, 4] {
         // Impure: the same function and argument must run on each worker.
@@ -193,8 +193,8 @@ fn broadcast_places_one_value_on_every_worker() {
     let joined = c.submit(|v: Vec<String>| v.concat(), &words).unwrap();
     assert_eq!(joined.result().unwrap(), "ab");
     // Integers are encoded first, and arrive the same.
-    let mut ints = vec![5u32; 100];
-    let f = c.broadcast_slice(&mut ints).unwrap();
+    let ints = vec![5u32; 100];
+    let f = c.broadcast_slice(&ints).unwrap();
     assert_eq!(f.result().unwrap(), vec![5u32; 100]);
 }
 
@@ -207,16 +207,12 @@ fn broadcast_over_a_workers_memory_is_refused_before_sending() {
             .memory_limit(1000),
     )
     .unwrap();
-    let mut big = vec![0u8; 2000];
-    let err = c.broadcast_slice(&mut big).unwrap_err();
+    let big = vec![0u8; 2000];
+    let err = c.broadcast_slice(&big).unwrap_err();
     assert!(err.to_string().contains("memory limit"), "{err}");
-    let mut small = vec![1u8; 100];
+    let small = vec![1u8; 100];
     assert_eq!(
-        c.broadcast_slice(&mut small)
-            .unwrap()
-            .result()
-            .unwrap()
-            .len(),
+        c.broadcast_slice(&small).unwrap().result().unwrap().len(),
         100
     );
 }

@@ -338,27 +338,27 @@ impl Client {
     /// client+workers group (log P steps, not P sends), and returns a future
     /// that tasks on any worker read locally. See also [`broadcast_slice`](Self::broadcast_slice).
     pub fn broadcast<T: Serialize>(&self, value: &T) -> Result<Future<T>> {
-        let mut bytes = codec::encode(value)?;
+        let bytes = codec::encode(value)?;
         let key = self.fresh_key("rankflow-broadcast");
-        self.broadcast_parts(Vec::new(), &mut bytes, Some(key), false)?;
+        self.broadcast_parts(&[], &bytes, Some(key), false)?;
         Ok(Future::counted(key, self.inner.clone()))
     }
 
     /// Broadcasts a slice of plain numbers, which tasks receive as a
     /// `Vec<T>`. For `f64`, `f32`, `u8` and `i8` the slice's own memory goes
-    /// to MPI (it is not changed; MPI's broadcast takes it mutably); other
-    /// types are encoded first.
+    /// to MPI, read in place and never copied on the client; other types are
+    /// encoded first.
     ///
     /// # Examples — see `examples/broadcast_big.rs`.
-    pub fn broadcast_slice<T: Plain + Serialize>(&self, data: &mut [T]) -> Result<Future<Vec<T>>> {
+    pub fn broadcast_slice<T: Plain + Serialize>(&self, data: &[T]) -> Result<Future<Vec<T>>> {
         let key = self.fresh_key("rankflow-broadcast");
         if raw_in_codec::<T>() {
             let prefix = codec::encode(&(data.len() as u64))?;
-            let bytes: &mut [u8] = bytemuck::cast_slice_mut(data);
-            self.broadcast_parts(prefix, bytes, Some(key), false)?;
+            let bytes: &[u8] = bytemuck::cast_slice(data);
+            self.broadcast_parts(&prefix, bytes, Some(key), false)?;
         } else {
-            let mut bytes = codec::encode(&*data)?;
-            self.broadcast_parts(Vec::new(), &mut bytes, Some(key), false)?;
+            let bytes = codec::encode(data)?;
+            self.broadcast_parts(&[], &bytes, Some(key), false)?;
         }
         Ok(Future::counted(key, self.inner.clone()))
     }
@@ -366,8 +366,8 @@ impl Client {
     /// The benchmark's baseline: the same broadcast to every worker as bare
     /// MPI broadcasts of `data` (no length check, nothing kept).
     #[doc(hidden)]
-    pub fn broadcast_baseline(&self, data: &mut [u8]) -> Result<()> {
-        self.broadcast_parts(Vec::new(), data, None, true)
+    pub fn broadcast_baseline(&self, data: &[u8]) -> Result<()> {
+        self.broadcast_parts(&[], data, None, true)
     }
 
     /// The benchmark's baseline for `scatter_array`/`gather_array`: the
@@ -428,8 +428,8 @@ impl Client {
     /// keep the two together under `key`; returns once every worker has them.
     fn broadcast_parts(
         &self,
-        mut prefix: Vec<u8>,
-        data: &mut [u8],
+        prefix: &[u8],
+        data: &[u8],
         key: Option<Key>,
         raw: bool,
     ) -> Result<()> {
@@ -454,11 +454,11 @@ impl Client {
             raw,
         })?;
         if raw {
-            members.bcast_bytes_unchecked(&mut prefix, 0)?;
-            members.bcast_bytes_unchecked(data, 0)?;
+            members.bcast_bytes_unchecked_send(prefix)?;
+            members.bcast_bytes_unchecked_send(data)?;
         } else {
-            members.bcast_into(&mut prefix, 0)?;
-            members.bcast_into(data, 0)?;
+            members.bcast_from(prefix)?;
+            members.bcast_from(data)?;
         }
         for (_, answer) in self.answers(&ids)? {
             answer.map_err(Error::task)?;

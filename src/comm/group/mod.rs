@@ -119,6 +119,9 @@ pub(crate) trait RawGroup: Sized {
     fn size(&self) -> usize;
     fn barrier(&self) -> Result<()>;
     fn bcast<T: Plain>(&self, buf: &mut [T], root: usize) -> Result<()>;
+    /// The root's side of [`bcast`](Self::bcast), reading `buf` only: the
+    /// other members call `bcast` with this member's rank as root.
+    fn bcast_send<T: Plain>(&self, buf: &[T]) -> Result<()>;
     fn gatherv<T: Plain>(
         &self,
         send: &[T],
@@ -342,6 +345,15 @@ impl Group {
             return Err(Error::invalid("an unchecked broadcast of over 2 GiB"));
         }
         raw!(self, g => g.bcast(buf, root))
+    }
+
+    /// The root's side of [`bcast_bytes_unchecked`](Self::bcast_bytes_unchecked),
+    /// reading `buf` only; the root is this member.
+    pub(crate) fn bcast_bytes_unchecked_send(&self, buf: &[u8]) -> Result<()> {
+        if buf.len() > MAX_COUNT {
+            return Err(Error::invalid("an unchecked broadcast of over 2 GiB"));
+        }
+        raw!(self, g => g.bcast_send(buf))
     }
 
     /// One bare scatterv of bytes from `root` with counts every member

@@ -30,6 +30,19 @@ impl Group {
         }
     }
 
+    /// The root's side of [`bcast_into`](Self::bcast_into), reading `buf`
+    /// only, so the root need not own it mutably: the other members call
+    /// `bcast_into` with this member's rank as root.
+    pub(crate) fn bcast_from<T: Plain>(&self, buf: &[T]) -> Result<()> {
+        let _op = self.op("bcast_into");
+        let root = self.rank();
+        self.bcast_header(buf.len() as u64, root)?;
+        for chunk in buf.chunks(BCAST_CHUNK) {
+            raw!(self, g => g.bcast_send(chunk))?;
+        }
+        Ok(())
+    }
+
     pub(super) fn bcast_chunked<T: Plain>(&self, buf: &mut [T], root: usize) -> Result<()> {
         for chunk in buf.chunks_mut(BCAST_CHUNK) {
             raw!(self, g => g.bcast(chunk, root))?;

@@ -205,6 +205,13 @@ impl RawGroup for LocalGroup {
         }
     }
 
+    fn bcast_send<T: Plain>(&self, buf: &[T]) -> Result<()> {
+        for r in self.others() {
+            self.post(r, Channel::Collective, plain_bytes(buf).to_vec());
+        }
+        Ok(())
+    }
+
     fn gatherv<T: Plain>(
         &self,
         send: &[T],

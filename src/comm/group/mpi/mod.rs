@@ -18,6 +18,7 @@ use crate::comm::transport::Tag;
 use crate::error::{Error, Result};
 use mpi::datatype::{Partition, PartitionMut};
 use mpi::point_to_point::{Destination, MatchedReceiveVec, Message, Source};
+use mpi::raw::AsRaw;
 use mpi::topology::{Color, Communicator, SimpleCommunicator};
 use mpi::traits::{CommunicatorCollectives, Equivalence, Root};
 
@@ -108,6 +109,29 @@ impl RawGroup for MpiGroup {
         let mut spare = [T::zeroed()];
         let buf = real_mut(buf, &mut spare);
         self.comm.process_at_rank(root as i32).broadcast_into(buf);
+        Ok(())
+    }
+
+    fn bcast_send<T: Plain>(&self, buf: &[T]) -> Result<()> {
+        let spare = [T::zeroed()];
+        let buf = real(buf, &spare);
+        // Every caller passes at most MAX_COUNT elements (chunked above).
+        let count = buf.len() as i32;
+        // SAFETY: `buf` is a live slice of `count` elements of `T`, whose MPI
+        // datatype is `T::equivalent_datatype()`. At the root MPI_Bcast only
+        // reads its buffer (MPI 4.0, 6.4: "buffer" is input at the root), so
+        // casting away const never leads to a write. `real` gives an empty
+        // slice a real address (Open MPI reads 1 as MPI_IN_PLACE). The
+        // communicator is live and this member is the root.
+        unsafe {
+            mpi::ffi::MPI_Bcast(
+                buf.as_ptr() as *mut std::os::raw::c_void,
+                count,
+                T::equivalent_datatype().as_raw(),
+                self.comm.rank(),
+                self.comm.as_raw(),
+            );
+        }
         Ok(())
     }
 
