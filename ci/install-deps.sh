@@ -13,7 +13,7 @@ have_libclang() {
 }
 
 if ! command -v cargo >/dev/null 2>&1; then
-    echo "ci/install-deps.sh: cargo is not on PATH; install a Rust toolchain (1.82 or newer) first" >&2
+    echo "ci/install-deps.sh: cargo is not on PATH; install a Rust toolchain (1.84 or newer) first" >&2
     exit 1
 fi
 

@@ -297,6 +297,7 @@ fn launch_mpi(settings: &Settings) -> Result<Client> {
         if let Some(group) = &workers {
             worker::check_workers_group(group, rank)?;
         }
+        crate::task::check_linked_into_executable().map_err(Error::invalid)?;
         let fingerprint = executable_fingerprint()?;
         let transport = MpiTransport::start(settings.max_message_bytes)?;
         Ok((workers, members, fingerprint, transport))

@@ -63,12 +63,66 @@ pub struct FnRef {
     check: u64,
 }
 
-fn offset(addr: usize) -> i64 {
-    (addr as i64).wrapping_sub(anchor as fn() as usize as i64)
+/// The address of [`anchor`], its provenance exposed so that addresses
+/// computed from it can be turned back into pointers.
+fn anchor_address() -> usize {
+    (anchor as fn() as *const ()).expose_provenance()
 }
 
-fn address(offset: i64) -> usize {
-    (anchor as fn() as usize as i64).wrapping_add(offset) as usize
+fn offset(addr: usize) -> i64 {
+    (addr as i64).wrapping_sub(anchor_address() as i64)
+}
+
+/// The code at `offset` from [`anchor`], as a pointer with the provenance
+/// exposed by [`anchor_address`] and [`FnRef::new`].
+fn address(offset: i64) -> *const () {
+    std::ptr::with_exposed_provenance((anchor_address() as i64).wrapping_add(offset) as usize)
+}
+
+/// Checks that rankflow's code lies in the main executable, not in a shared
+/// library. Offsets from [`anchor`] name the same code on every rank only
+/// within one executable image: a Rust dylib (`crate-type = ["dylib"]`,
+/// `-C prefer-dynamic` with rankflow built as a dylib) is loaded at its own
+/// randomised base, so an offset into it would point elsewhere on another
+/// rank. Only Linux can tell (it reads `/proc/self/maps`); elsewhere this
+/// returns `Ok`.
+pub(crate) fn check_linked_into_executable() -> Result<(), String> {
+    #[cfg(target_os = "linux")]
+    {
+        let (Ok(exe), Ok(maps)) = (
+            std::fs::read_link("/proc/self/exe"),
+            std::fs::read_to_string("/proc/self/maps"),
+        ) else {
+            return Ok(());
+        };
+        if let Some(object) = mapped_object(&maps, anchor_address()) {
+            if std::path::Path::new(object) != exe {
+                return Err(format!(
+                    "rankflow's code is in the shared library {object}, not in the executable \
+                     {}: dynamic linking of Rust crates (dylib, prefer-dynamic) is not \
+                     supported, because tasks name functions by their offset inside one \
+                     executable; link rankflow and the task functions statically (cargo's default)",
+                    exe.display()
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The file mapped at `addr` according to a `/proc/self/maps` listing.
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+fn mapped_object(maps: &str, addr: usize) -> Option<&str> {
+    maps.lines().find_map(|line| {
+        let mut fields = line.split_whitespace();
+        let (lo, hi) = fields.next()?.split_once('-')?;
+        let (lo, hi) = (
+            usize::from_str_radix(lo, 16).ok()?,
+            usize::from_str_radix(hi, 16).ok()?,
+        );
+        let path = fields.nth(4)?;
+        (lo <= addr && addr < hi).then_some(path)
+    })
 }
 
 fn check_value(function: i64, trampoline: i64, key: u64) -> u64 {
@@ -82,7 +136,7 @@ impl FnRef {
     /// `key` is the executable fingerprint shared by all ranks.
     pub(crate) fn new(function: usize, trampoline: Trampoline, key: u64) -> Self {
         let function = offset(function);
-        let trampoline = offset(trampoline as usize);
+        let trampoline = offset((trampoline as *const ()).expose_provenance());
         FnRef {
             function,
             trampoline,
@@ -106,14 +160,18 @@ impl FnRef {
                     .to_string(),
             );
         }
-        let addr = address(self.trampoline);
+        let ptr = address(self.trampoline);
         // SAFETY: the check value proves (up to a 64-bit hash collision) that
         // this offset was computed by `FnRef::new` from a `Trampoline` in an
-        // executable with the same fingerprint, i.e. this very executable; the
-        // offset from `anchor` is layout-independent, so `addr` is the address
-        // of that same trampoline here, and `Trampoline` is its exact type.
-        let trampoline: Trampoline = unsafe { std::mem::transmute::<usize, Trampoline>(addr) };
-        trampoline(address(self.function), parts)
+        // executable with the same fingerprint, i.e. this very executable
+        // (start-up checked that rankflow's code is in the executable, not a
+        // dylib); the offset from `anchor` is layout-independent, so `ptr`
+        // points at that same trampoline here, with the provenance that
+        // `anchor_address` exposed, and `Trampoline` is its exact type. A
+        // fn pointer has the size and representation of a data pointer on
+        // every platform Rust's std supports.
+        let trampoline: Trampoline = unsafe { std::mem::transmute::<*const (), Trampoline>(ptr) };
+        trampoline(address(self.function).addr(), parts)
     }
 }
 
@@ -186,7 +244,7 @@ where
 {
     assert_zero_sized::<F>();
     let t: Trampoline = trampoline::<F, M, X>;
-    FnRef::new(t as usize, t, key)
+    FnRef::new((t as *const ()).expose_provenance(), t, key)
 }
 
 /// The reference to ship for a fallible task function `F` called with an `X`.
@@ -199,7 +257,7 @@ where
 {
     assert_zero_sized::<F>();
     let t: Trampoline = trampoline_fallible::<F, M, X, T, E>;
-    FnRef::new(t as usize, t, key)
+    FnRef::new((t as *const ()).expose_provenance(), t, key)
 }
 
 thread_local! {
@@ -248,7 +306,7 @@ where
 {
     assert_zero_sized::<F>();
     let t: Trampoline = section_trampoline::<F, A, R>;
-    FnRef::new(t as usize, t, key)
+    FnRef::new((t as *const ()).expose_provenance(), t, key)
 }
 
 #[cfg(test)]
@@ -257,6 +315,30 @@ mod tests {
 
     fn double(bytes: Vec<u8>) -> Vec<u8> {
         bytes.iter().map(|b| b * 2).collect()
+    }
+
+    #[test]
+    fn the_mapped_object_holding_an_address_is_found() {
+        let maps = "55d0c0000000-55d0c0100000 r-xp 00000000 fd:01 12 /opt/app/bin/prog\n\
+                    7f1000000000-7f1000200000 r-xp 00000000 fd:01 34 /opt/app/lib/librankflow.so\n\
+                    7ffd00000000-7ffd00021000 rw-p 00000000 00:00 0  [stack]\n\
+                    7ffe00000000-7ffe00002000 rw-p 00000000 00:00 0\n";
+        assert_eq!(
+            mapped_object(maps, 0x55d0c0000010),
+            Some("/opt/app/bin/prog")
+        );
+        assert_eq!(
+            mapped_object(maps, 0x7f1000000000),
+            Some("/opt/app/lib/librankflow.so")
+        );
+        assert_eq!(mapped_object(maps, 0x7f1000200000), None);
+        assert_eq!(mapped_object(maps, 0x7ffe00000001), None);
+        assert_eq!(mapped_object(maps, 0x1000), None);
+    }
+
+    #[test]
+    fn a_statically_linked_test_binary_passes_the_linking_check() {
+        assert_eq!(check_linked_into_executable(), Ok(()));
     }
 
     fn double_ref() -> FnRef {
