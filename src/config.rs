@@ -212,7 +212,8 @@ impl Config {
                 level
             }
         };
-        validate_log_level(&log_level)?;
+        let log_source = sources.last().map(|(_, s)| s.as_str()).unwrap_or("default");
+        validate_log_level(&log_level, log_source == "RUST_LOG")?;
 
         let local_workers = match self.local_workers {
             Some(n) => {
@@ -371,28 +372,58 @@ fn parse_mode(v: &str) -> Result<Mode> {
     }
 }
 
-fn validate_log_level(level: &str) -> Result<()> {
+/// Checks a log filter. `RANKFLOW_LOG` and the builder take directives of
+/// the form `level` or `module=level`: a bare word that is not a level
+/// (`RANKFLOW_LOG=loud`) is almost always a misspelt level, so it is an
+/// error rather than env_logger's reading of it as a module path (which
+/// would silence every log line). `RUST_LOG` is shared with other programs,
+/// so it keeps env_logger's grammar, where a bare module path is allowed.
+fn validate_log_level(level: &str, env_logger_grammar: bool) -> Result<()> {
     const LEVELS: [&str; 6] = ["off", "error", "warn", "info", "debug", "trace"];
+    let source = if env_logger_grammar {
+        "RUST_LOG"
+    } else {
+        "RANKFLOW_LOG or the builder"
+    };
+    let is_level = |l: &str| LEVELS.contains(&l.trim().to_ascii_lowercase().as_str());
+    let is_path = |p: &str| {
+        !p.is_empty()
+            && p.chars()
+                .all(|c| c.is_alphanumeric() || c == '_' || c == ':' || c == '-')
+    };
     // env_logger allows a `/regex` after the directives.
     let directives = level.split('/').next().unwrap_or("");
-    for directive in directives.split(',').filter(|d| !d.trim().is_empty()) {
-        let lvl = directive.rsplit('=').next().unwrap_or("").trim();
-        let is_module_only = !directive.contains('=') && !LEVELS.contains(&lvl);
-        if !LEVELS.contains(&lvl.to_ascii_lowercase().as_str()) && !is_module_only {
+    for directive in directives
+        .split(',')
+        .map(str::trim)
+        .filter(|d| !d.is_empty())
+    {
+        let ok = match directive.split_once('=') {
+            Some((path, lvl)) => {
+                if !is_level(lvl) {
+                    return Err(Error::config(format!(
+                        "log level {level:?} (from {source}) has an unknown level {:?}; \
+                         use one of {}",
+                        lvl.trim(),
+                        LEVELS.join(", ")
+                    )));
+                }
+                is_path(path.trim())
+            }
+            None if is_level(directive) => true,
+            None if env_logger_grammar => is_path(directive),
+            None => {
+                return Err(Error::config(format!(
+                    "log level {level:?} (from {source}): {directive:?} is not a level; use \
+                     one of {}, or module=level to set one module's level",
+                    LEVELS.join(", ")
+                )))
+            }
+        };
+        if !ok {
             return Err(Error::config(format!(
-                "log level {level:?} (from RANKFLOW_LOG, RUST_LOG or the builder) has \
-                 an unknown level {lvl:?}; use one of {}",
-                LEVELS.join(", ")
-            )));
-        }
-        if is_module_only
-            && !lvl
-                .chars()
-                .all(|c| c.is_alphanumeric() || c == '_' || c == ':')
-        {
-            return Err(Error::config(format!(
-                "log level {level:?} (from RANKFLOW_LOG, RUST_LOG or the builder) is not \
-                 a level or a module path"
+                "log level {level:?} (from {source}): {directive:?} is not a level, \
+                 module=level or a module path"
             )));
         }
     }
@@ -611,12 +642,22 @@ mod tests {
 
     #[test]
     fn bad_log_level_is_an_error() {
-        let err = resolve(&[("RANKFLOW_LOG", "loud")]);
-        // A bare word is taken as a module path by env_logger, so only a bad
-        // level after `=` is rejected.
-        assert!(err.is_ok());
+        let err = resolve(&[("RANKFLOW_LOG", "loud")]).unwrap_err();
+        assert!(err.to_string().contains("\"loud\" is not a level"), "{err}");
         let err = resolve(&[("RANKFLOW_LOG", "rankflow=loud")]).unwrap_err();
-        assert!(err.to_string().contains("loud"));
+        assert!(err.to_string().contains("unknown level \"loud\""), "{err}");
+        let err = resolve(&[("RUST_LOG", "my app")]).unwrap_err();
+        assert!(err.to_string().contains("RUST_LOG"), "{err}");
+        for ok in [
+            "debug",
+            "INFO",
+            "rankflow=debug,warn",
+            "rankflow::worker=trace",
+        ] {
+            assert!(resolve(&[("RANKFLOW_LOG", ok)]).is_ok(), "{ok}");
+        }
+        // RUST_LOG keeps env_logger's grammar: a bare module path, a regex.
+        assert!(resolve(&[("RUST_LOG", "my_app")]).is_ok());
         assert!(
             resolve(&[("RUST_LOG", "info/worker")]).is_ok(),
             "env_logger's regex suffix"
