@@ -17,6 +17,7 @@ pub mod shipping;
 use args::Part;
 pub use function::TaskFn;
 use serde::{Deserialize, Serialize};
+#[cfg(feature = "mpi")]
 pub(crate) use shipping::check_linked_into_executable;
 pub(crate) use shipping::section_ref;
 use shipping::FnRef;
