@@ -11,7 +11,7 @@
 //! | setting | builder | variable | batch system | default |
 //! |---|---|---|---|---|
 //! | executor threads per worker rank | `threads_per_worker` | `RANKFLOW_THREADS` | `SLURM_CPUS_PER_TASK`; else `PBS_NUM_PPN`, `NCPUS` (PBS), `NSLOTS` (SGE), `LSB_DJOB_NUMPROC` (LSF) divided by the ranks that share them | 1 |
-//! | memory limit per worker rank | `memory_limit` | `RANKFLOW_MEMORY_LIMIT` (`4GiB`, `500MB`, bytes) | `SLURM_MEM_PER_CPU` × threads, else `SLURM_MEM_PER_NODE` ÷ local ranks | none |
+//! | memory limit per worker rank | `memory_limit` | `RANKFLOW_MEMORY_LIMIT` (`4GiB`, `500MB`, bytes; units are powers of 1024) | `SLURM_MEM_PER_CPU` × threads, else `SLURM_MEM_PER_NODE` ÷ local ranks | none |
 //! | local scratch directory | `local_directory` | `RANKFLOW_LOCAL_DIR` | `TMPDIR` (Slurm and PBS point it at job scratch) | `/tmp` |
 //! | log level | `log_level` | `RANKFLOW_LOG`, then `RUST_LOG` | — | `warn` |
 //! | workers of the embedded cluster, ranks of a local `spmd` | `local_workers` | `RANKFLOW_LOCAL_WORKERS` | — | cores available, at least 1 (a local `spmd`: 4) |
@@ -31,8 +31,7 @@ pub const MAX_LOCAL_WORKERS: usize = 4096;
 /// must always fit.
 pub const MIN_MESSAGE_BYTES: usize = 1 << 20;
 
-/// Hard ceiling on one message: MPI counts are 32-bit.
-pub const MAX_MESSAGE_CEILING: usize = i32::MAX as usize;
+pub use crate::comm::codec::MAX_MESSAGE_CEILING;
 
 /// How `initialize` decides between MPI and the embedded cluster.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -440,31 +439,53 @@ pub(crate) fn parse_count(var: &str, v: &str) -> Result<usize> {
     }
 }
 
-/// Parses a byte size: `1024`, `500MB`, `4GiB`, `2G` (binary units for `K`,
-/// `M`, `G`, `T` with or without `iB`; decimal for `KB`, `MB`, `GB`, `TB`).
-pub fn parse_bytes(var: &str, v: &str) -> Result<u64> {
-    let s = v.trim();
+/// Parses a size written as a whole number and an optional unit: `K`, `M`,
+/// `G`, `T` or `P`, each 1024 times the one before, with an optional `B` or
+/// `iB` after it, in any case (`4G`, `4GB`, `4GiB` and `4gib` are all
+/// 4 × 2^30 bytes), or `B` alone for bytes. A bare number counts
+/// `bare_unit`s (1 for rankflow's settings; 2^20 for Slurm's memory
+/// variables and job-script memory, which count megabytes). Binary units
+/// throughout, as Slurm, PBS, SGE and LSF read them: this is the one size
+/// parser of the crate, so `--memory 512MB` in a job script and
+/// `RANKFLOW_MEMORY_LIMIT=512MB` mean the same amount.
+pub(crate) fn parse_size(text: &str, bare_unit: u64) -> std::result::Result<u64, String> {
+    let s = text.trim();
     let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
     let (num, unit) = s.split_at(split);
-    let bad = || {
+    let n: u64 = num
+        .parse()
+        .map_err(|_| "it does not start with a whole number".to_string())?;
+    let unit = unit.to_ascii_lowercase();
+    let not_a_unit = || format!("{unit:?} is not a unit (K, M, G, T, P)");
+    let power = match unit.as_str() {
+        "" => return n.checked_mul(bare_unit).ok_or("it is too large".into()),
+        "b" => 0,
+        u => match u
+            .strip_suffix("ib")
+            .or_else(|| u.strip_suffix('b'))
+            .unwrap_or(u)
+        {
+            "k" => 1,
+            "m" => 2,
+            "g" => 3,
+            "t" => 4,
+            "p" => 5,
+            _ => return Err(not_a_unit()),
+        },
+    };
+    n.checked_mul(1u64 << (10 * power))
+        .ok_or_else(|| "it is too large".to_string())
+}
+
+/// Parses a byte size setting such as `1048576`, `500MB`, `4GiB` or `2G`
+/// (see [`parse_size`]: binary units, a bare number is bytes), naming `var`
+/// in the error.
+pub fn parse_bytes(var: &str, v: &str) -> Result<u64> {
+    parse_size(v, 1).map_err(|why| {
         Error::config(format!(
-            "{var}={v:?} is not a byte size (examples: 1048576, 500MB, 4GiB)"
+            "{var}={v:?} is not a byte size ({why}; examples: 1048576, 500MB, 4GiB)"
         ))
-    };
-    let n: u64 = num.parse().map_err(|_| bad())?;
-    let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
-        "" | "b" => 1,
-        "k" | "kib" => 1 << 10,
-        "m" | "mib" => 1 << 20,
-        "g" | "gib" => 1 << 30,
-        "t" | "tib" => 1 << 40,
-        "kb" => 1_000,
-        "mb" => 1_000_000,
-        "gb" => 1_000_000_000,
-        "tb" => 1_000_000_000_000,
-        _ => return Err(bad()),
-    };
-    n.checked_mul(mult).ok_or_else(bad)
+    })
 }
 
 fn optional_count(env: &dyn Fn(&str) -> Option<String>, var: &str) -> Result<Option<usize>> {
@@ -534,12 +555,8 @@ fn env_memory(
     }
     // Slurm gives megabytes, with an optional unit suffix.
     let slurm_mb = |var: &str, v: &str| -> Result<u64> {
-        let t = v.trim();
-        if t.chars().all(|c| c.is_ascii_digit()) {
-            parse_bytes(var, t).map(|n| n.saturating_mul(1 << 20))
-        } else {
-            parse_bytes(var, t)
-        }
+        parse_size(v, 1 << 20)
+            .map_err(|why| Error::config(format!("{var}={v:?} is not a memory size ({why})")))
     };
     if let Some(v) = env("SLURM_MEM_PER_CPU") {
         let per_cpu = slurm_mb("SLURM_MEM_PER_CPU", &v)?;
@@ -669,7 +686,16 @@ mod tests {
     fn byte_sizes() {
         assert_eq!(parse_bytes("X", "1024").unwrap(), 1024);
         assert_eq!(parse_bytes("X", "4GiB").unwrap(), 4 << 30);
-        assert_eq!(parse_bytes("X", "500MB").unwrap(), 500_000_000);
+        assert_eq!(parse_bytes("X", "500MB").unwrap(), 500 << 20, "binary");
+        assert_eq!(parse_bytes("X", "500mib").unwrap(), 500 << 20);
+        assert_eq!(parse_bytes("X", "3k").unwrap(), 3 << 10);
+        assert_eq!(parse_bytes("X", "7B").unwrap(), 7);
+        assert_eq!(parse_size("2048", 1 << 20).unwrap(), 2 << 30, "Slurm's MB");
+        for bad in [
+            "4X", "4 G", "4GiBB", "4kbb", "4iB", "4bib", "G", "-1", "1.5G",
+        ] {
+            assert!(parse_bytes("X", bad).is_err(), "{bad}");
+        }
         assert_eq!(parse_bytes("X", "2g").unwrap(), 2 << 30);
         assert!(parse_bytes("X", "99999999999999T").is_err());
         assert!(parse_bytes("X", "").is_err());
