@@ -25,6 +25,7 @@ EXAMPLES=(
     "pi"
     "sleeping_map"
     "tree_sum"
+    "delayed_tree"
     "memoize"
     "errors"
     "manage_tasks"

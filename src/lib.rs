@@ -99,6 +99,7 @@ mod client;
 #[doc(hidden)]
 pub mod comm;
 pub mod config;
+pub mod delayed;
 mod error;
 mod key;
 mod launch;
