@@ -26,6 +26,7 @@ EXAMPLES=(
     "sleeping_map"
     "tree_sum"
     "delayed_tree"
+    "progress"
     "memoize"
     "errors"
     "manage_tasks"

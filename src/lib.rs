@@ -100,6 +100,7 @@ mod client;
 pub mod comm;
 pub mod config;
 pub mod delayed;
+pub mod diagnostics;
 mod error;
 mod key;
 mod launch;

@@ -334,7 +334,10 @@ mod tests {
         let x = delayed(inc, 1);
         let y = delayed(add, (&x, &x));
         let z = delayed(add, (&y, &x));
-        let order: Vec<u64> = postorder(std::slice::from_ref(&z.node)).iter().map(|n| n.id).collect();
+        let order: Vec<u64> = postorder(std::slice::from_ref(&z.node))
+            .iter()
+            .map(|n| n.id)
+            .collect();
         assert_eq!(order, vec![x.node.id, y.node.id, z.node.id]);
         assert_eq!(z.len(), 3);
     }
