@@ -111,7 +111,7 @@ fn ranks_of(token: &str) -> Vec<(usize, u32)> {
         };
         let vars: Vec<&[u8]> = env.split(|&b| b == 0).collect();
         let mine = format!("RANKFLOW_SIGNAL_TEST={}", token);
-        if !vars.iter().any(|v| *v == mine.as_bytes()) {
+        if !vars.contains(&mine.as_bytes()) {
             continue;
         }
         let rank = vars.iter().find_map(|v| {
