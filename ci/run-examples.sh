@@ -36,6 +36,8 @@ EXAMPLES=(
     "broadcast_big"
     "bench_broadcast 64 3"
     "bench_arrays 32 2"
+    "soak_tasks 50000"
+    "soak_panics 2000"
     "exit_paths ok"
     "exit_paths drop"
 )

@@ -20,3 +20,5 @@ echo "== cargo test"
 cargo test
 echo "== examples under mpirun and in local mode"
 bash ci/run-examples.sh
+echo "== a short soak: consecutive launches, none may hang"
+bash ci/soak/run.sh launches 10
