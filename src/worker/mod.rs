@@ -7,6 +7,8 @@
 pub mod arrays;
 pub mod executor;
 mod inputs;
+#[cfg(test)]
+mod loop_tests;
 
 use crate::comm::codec;
 use crate::comm::transport::{Envelope, Rank, Transport, TAG_ABORT, TAG_CONTROL, TAG_LOCAL};
