@@ -237,7 +237,8 @@ pub enum SchedulerToClient {
         holders: Vec<(Key, Vec<usize>)>,
     },
     /// Tasks that will not produce a result (failed after their retries,
-    /// failed dependencies, cancelled).
+    /// failed dependencies). Cancels are not reported: the client marks
+    /// those itself when it asks.
     Failed {
         /// Why, per task.
         failures: Vec<TaskFailure>,

@@ -3,6 +3,7 @@
 //! that must give clear errors without hanging.
 
 use rankflow::{Config, ErrorKind, FailureKind, FutureStatus, Mode, TaskOptions, WaitFor};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 fn cluster(workers: usize) -> rankflow::Client {
@@ -198,19 +199,61 @@ fn a_panicking_task_fails_its_future_and_dependents_only() {
     assert!(c.gather(&fs).is_err());
 }
 
+static NAPS_RUN: AtomicU32 = AtomicU32::new(0);
+
+/// A nap that counts its runs, to see what the scheduler let run.
+fn counted_nap(ms: u64) -> u64 {
+    NAPS_RUN.fetch_add(1, Ordering::SeqCst);
+    nap(ms)
+}
+
 #[test]
 fn cancelled_futures_report_cancelled() {
-    let c = cluster(1);
+    // One thread: `busy` runs, the others wait behind it.
+    let c = rankflow::initialize(
+        Config::new()
+            .mode(Mode::Local)
+            .local_workers(1)
+            .threads_per_worker(1),
+    )
+    .unwrap();
     let busy = c.submit(nap, 300).unwrap();
     let queued = c.submit(nap, 301).unwrap();
-    let later = c.submit(nap, 302).unwrap();
+    let later = c.submit(counted_nap, 302).unwrap();
     later.cancel().unwrap();
     let e = later.result().unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Cancelled);
     assert_eq!(later.status(), FutureStatus::Cancelled);
-    assert!(c.gather(&[later]).is_err());
+    assert!(c.gather(std::slice::from_ref(&later)).is_err());
     assert_eq!(busy.result().unwrap(), 300);
     assert_eq!(queued.result().unwrap(), 301);
+    // The scheduler agreed: a task after it on the same thread has run, the
+    // cancelled one never did, and nobody holds a result for it.
+    assert_eq!(c.submit(nap, 1).unwrap().result().unwrap(), 1);
+    assert_eq!(NAPS_RUN.load(Ordering::SeqCst), 0, "the cancelled task ran");
+    let holders = c.who_has(std::slice::from_ref(&later)).unwrap();
+    assert!(holders.values().all(Vec::is_empty), "{holders:?}");
+}
+
+#[test]
+fn a_cancelled_task_submitted_again_runs() {
+    let c = cluster(1);
+    for round in 0..10u64 {
+        // Waiting in the scheduler for `busy`, or queued on the worker.
+        let busy = c.submit(nap, 20).unwrap();
+        let waits = c.submit(add, (&busy, round)).unwrap();
+        let queued = c.submit(add, (round, 1)).unwrap();
+        c.cancel(&[waits.clone(), queued.clone()]).unwrap();
+        // The same pure tasks again, right after: the scheduler hears the
+        // cancel, then the submit, and must run them, not answer them with
+        // the cancel that came before.
+        let waits_again = c.submit(add, (&busy, round)).unwrap();
+        let queued_again = c.submit(add, (round, 1)).unwrap();
+        assert_eq!(waits_again.key(), waits.key());
+        assert_eq!(queued_again.key(), queued.key());
+        assert_eq!(waits_again.result().unwrap(), 20 + round, "round {round}");
+        assert_eq!(queued_again.result().unwrap(), round + 1, "round {round}");
+    }
 }
 
 #[test]

@@ -7,6 +7,8 @@
 
 mod direct;
 mod future;
+#[cfg(test)]
+mod key_life_tests;
 mod manage;
 mod state;
 
@@ -301,7 +303,6 @@ impl Client {
         args: Vec<Vec<Part>>,
         options: &TaskOptions,
     ) -> Result<Vec<Future<R>>> {
-        self.inner.flush_releases()?;
         if let Some(list) = &options.workers {
             if let Some(bad) = list.iter().find(|r| !self.inner.worker_ranks.contains(r)) {
                 return Err(Error::invalid(format!("rank {bad} is not a worker")));
@@ -310,10 +311,14 @@ impl Client {
         let mut placed = Vec::new();
         let mut specs = Vec::new();
         let mut futures = Vec::with_capacity(args.len());
+        // From here to the submit's send the state stays locked: releases
+        // taken before it go out before it, and no other thread sees a key
+        // registered here before the scheduler hears of its task.
         let mut st = self.inner.lock();
         if let Some(why) = &st.closed {
             return Err(Error::new(ErrorKind::ShutDown, why.clone()));
         }
+        self.inner.flush_releases_locked(&mut st)?;
         for mut parts in args {
             for part in parts.iter_mut() {
                 if let Part::Inline(bytes) = part {
@@ -359,13 +364,13 @@ impl Client {
             }
             futures.push(Future::counted(key, self.inner.clone()));
         }
-        drop(st);
         if !specs.is_empty() || !placed.is_empty() {
             self.inner.send_scheduler(&ClientToScheduler::Submit {
                 tasks: specs,
                 placed,
             })?;
         }
+        drop(st);
         Ok(futures)
     }
 

@@ -138,33 +138,39 @@ impl Inner {
 
     /// Sends the releases collected so far.
     pub fn flush_releases(&self) -> Result<()> {
-        let keys = std::mem::take(&mut self.lock().releases);
-        if keys.is_empty() {
+        let mut st = self.lock();
+        self.flush_releases_locked(&mut st)
+    }
+
+    /// Sends the releases collected so far, with the state lock held (`st`)
+    /// until they are sent: a key's release then reaches the scheduler
+    /// before any new submit of that key, which another thread can only
+    /// register, and send, once it holds the lock.
+    pub fn flush_releases_locked(&self, st: &mut State) -> Result<()> {
+        if st.releases.is_empty() {
             return Ok(());
         }
+        let keys = std::mem::take(&mut st.releases);
         self.send_scheduler(&ClientToScheduler::Release { keys })
     }
 
     /// One fewer handle on `key`; the last one releases it.
     pub fn drop_ref(&self, key: Key) {
-        let flush = {
-            let mut st = self.lock();
-            let Some(e) = st.entries.get_mut(&key) else {
-                return;
-            };
-            e.refs = e.refs.saturating_sub(1);
-            if e.refs > 0 {
-                return;
-            }
-            st.entries.remove(&key);
-            if st.closed.is_some() {
-                return;
-            }
-            st.releases.push(key);
-            st.releases.len() >= RELEASE_BATCH
+        let mut st = self.lock();
+        let Some(e) = st.entries.get_mut(&key) else {
+            return;
         };
-        if flush {
-            if let Err(e) = self.flush_releases() {
+        e.refs = e.refs.saturating_sub(1);
+        if e.refs > 0 {
+            return;
+        }
+        st.entries.remove(&key);
+        if st.closed.is_some() {
+            return;
+        }
+        st.releases.push(key);
+        if st.releases.len() >= RELEASE_BATCH {
+            if let Err(e) = self.flush_releases_locked(&mut st) {
                 log::warn!("could not send releases: {e}");
             }
         }

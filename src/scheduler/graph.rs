@@ -539,7 +539,8 @@ impl TaskGraph {
         self.try_forget(key, fx);
     }
 
-    /// Marks `key` failed, reports it if wanted, and fails every task waiting on it.
+    /// Marks `key` failed, reports it if wanted (and not cancelled), and
+    /// fails every task waiting on it.
     fn fail(&mut self, key: Key, failure: TaskFailure, fx: &mut Effects) {
         let mut stack = vec![(key, failure)];
         let mut finished = Vec::new();
@@ -551,7 +552,10 @@ impl TaskGraph {
                 continue;
             }
             t.state = State::Failed(f.clone());
-            if t.wanted {
+            // A cancel is not reported: the client marked the future itself
+            // when it asked, and word sent now could reach it after it
+            // submitted the same key again, and cancel that.
+            if t.wanted && f.kind != FailureKind::Cancelled {
                 fx.failures.push(f.clone());
             }
             for (id, _) in self.replicate_when_done.remove(&k).unwrap_or_default() {
@@ -1034,8 +1038,18 @@ mod tests {
         g.submit(vec![spec(1, &[]), spec(2, &[1])], vec![], &mut fx);
         let mut fx = Effects::default();
         g.cancel(&[Key(2), Key(1)], &mut fx);
-        assert_eq!(fx.failures.len(), 1, "only the waiting one");
-        assert_eq!(fx.failures[0].kind, FailureKind::Cancelled);
+        assert!(
+            fx.failures.is_empty(),
+            "the client marks its cancels itself"
+        );
+        assert!(
+            matches!(&g.tasks[&Key(2)].state, State::Failed(f) if f.kind == FailureKind::Cancelled)
+        );
+        assert_eq!(
+            fx.steal.get(&2),
+            Some(&vec![Key(1)]),
+            "the queued one is asked back"
+        );
     }
 
     #[test]

@@ -43,12 +43,31 @@ fn decode_part<T: DeserializeOwned>(parts: &[&[u8]], i: usize) -> std::result::R
     codec::decode(bytes).map_err(|e| format!("argument position {i}: {}", e.message()))
 }
 
+/// Checks that exactly `expected` argument positions arrived: a missing
+/// input is an error, never a shorter argument.
+fn check_count(parts: &[&[u8]], expected: usize) -> std::result::Result<(), String> {
+    if parts.len() == expected {
+        Ok(())
+    } else {
+        Err(format!(
+            "expected {expected} argument positions, got {}: an input is missing",
+            parts.len()
+        ))
+    }
+}
+
+/// A single position: exactly one part.
+fn assemble_one<T: DeserializeOwned>(parts: &[&[u8]]) -> std::result::Result<T, String> {
+    check_count(parts, 1)?;
+    decode_part(parts, 0)
+}
+
 impl<T: Serialize + DeserializeOwned> Args<T> for T {
     fn parts(&self) -> Result<Vec<Part>> {
         Ok(vec![Part::Inline(codec::encode(self)?)])
     }
     fn assemble(parts: &[&[u8]]) -> std::result::Result<T, String> {
-        decode_part(parts, 0)
+        assemble_one(parts)
     }
 }
 
@@ -57,7 +76,7 @@ impl<T: Serialize + DeserializeOwned> Args<T> for &T {
         Ok(vec![Part::Inline(codec::encode(*self)?)])
     }
     fn assemble(parts: &[&[u8]]) -> std::result::Result<T, String> {
-        decode_part(parts, 0)
+        assemble_one(parts)
     }
 }
 
@@ -66,7 +85,7 @@ impl<T: DeserializeOwned> Args<T> for Future<T> {
         Ok(vec![Part::Future(self.key())])
     }
     fn assemble(parts: &[&[u8]]) -> std::result::Result<T, String> {
-        decode_part(parts, 0)
+        assemble_one(parts)
     }
 }
 
@@ -75,17 +94,37 @@ impl<T: DeserializeOwned> Args<T> for &Future<T> {
         Ok(vec![Part::Future(self.key())])
     }
     fn assemble(parts: &[&[u8]]) -> std::result::Result<T, String> {
-        decode_part(parts, 0)
+        assemble_one(parts)
     }
 }
 
+/// The positions of a vector of futures: its length first (so that the
+/// worker can tell a missing input from a shorter vector), then one future
+/// per element.
+fn vec_parts<'a, T: 'a>(
+    futures: impl ExactSizeIterator<Item = &'a Future<T>>,
+) -> Result<Vec<Part>> {
+    let mut parts = Vec::with_capacity(futures.len() + 1);
+    parts.push(Part::Inline(codec::encode(&(futures.len() as u64))?));
+    parts.extend(futures.map(|f| Part::Future(f.key())));
+    Ok(parts)
+}
+
+/// Rebuilds a vector from [`vec_parts`]'s positions; refuses one whose
+/// positions do not match the length it was submitted with.
 fn assemble_vec<T: DeserializeOwned>(parts: &[&[u8]]) -> std::result::Result<Vec<T>, String> {
-    (0..parts.len()).map(|i| decode_part(parts, i)).collect()
+    let len: u64 = decode_part(parts, 0)?;
+    let expected = usize::try_from(len)
+        .ok()
+        .and_then(|n| n.checked_add(1))
+        .ok_or_else(|| format!("a vector of {len} futures cannot be held here"))?;
+    check_count(parts, expected)?;
+    (1..parts.len()).map(|i| decode_part(parts, i)).collect()
 }
 
 impl<T: DeserializeOwned> Args<Vec<T>> for Vec<Future<T>> {
     fn parts(&self) -> Result<Vec<Part>> {
-        Ok(self.iter().map(|f| Part::Future(f.key())).collect())
+        vec_parts(self.iter())
     }
     fn assemble(parts: &[&[u8]]) -> std::result::Result<Vec<T>, String> {
         assemble_vec(parts)
@@ -94,7 +133,7 @@ impl<T: DeserializeOwned> Args<Vec<T>> for Vec<Future<T>> {
 
 impl<T: DeserializeOwned> Args<Vec<T>> for &[Future<T>] {
     fn parts(&self) -> Result<Vec<Part>> {
-        Ok(self.iter().map(|f| Part::Future(f.key())).collect())
+        vec_parts(self.iter())
     }
     fn assemble(parts: &[&[u8]]) -> std::result::Result<Vec<T>, String> {
         assemble_vec(parts)
@@ -103,7 +142,7 @@ impl<T: DeserializeOwned> Args<Vec<T>> for &[Future<T>] {
 
 impl<T: DeserializeOwned> Args<Vec<T>> for &Vec<Future<T>> {
     fn parts(&self) -> Result<Vec<Part>> {
-        Ok(self.iter().map(|f| Part::Future(f.key())).collect())
+        vec_parts(self.iter())
     }
     fn assemble(parts: &[&[u8]]) -> std::result::Result<Vec<T>, String> {
         assemble_vec(parts)
@@ -121,9 +160,7 @@ macro_rules! args_tuple {
                 Ok(vec![$(args_tuple!(@part $kind self.$i)),+])
             }
             fn assemble(parts: &[&[u8]]) -> std::result::Result<($($A,)+), String> {
-                if parts.len() != [$($i),+].len() {
-                    return Err(format!("expected {} argument positions, got {}", [$($i),+].len(), parts.len()));
-                }
+                check_count(parts, [$($i),+].len())?;
                 Ok(($(decode_part::<$A>(parts, $i)?,)+))
             }
         }
@@ -153,3 +190,55 @@ macro_rules! args_tuples {
 args_tuples!((A0 0) (A1 1));
 args_tuples!((A0 0) (A1 1) (A2 2));
 args_tuples!((A0 0) (A1 1) (A2 2) (A3 3));
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn encoded(values: &[u64]) -> Vec<Vec<u8>> {
+        values.iter().map(|v| codec::encode(v).unwrap()).collect()
+    }
+
+    fn refs(parts: &[Vec<u8>]) -> Vec<&[u8]> {
+        parts.iter().map(Vec::as_slice).collect()
+    }
+
+    #[test]
+    fn a_vector_assembles_from_its_length_and_elements() {
+        let parts = encoded(&[3, 10, 11, 12]);
+        let v = <Vec<Future<u64>> as Args<Vec<u64>>>::assemble(&refs(&parts)).unwrap();
+        assert_eq!(v, vec![10, 11, 12]);
+        let empty = encoded(&[0]);
+        let v = <Vec<Future<u64>> as Args<Vec<u64>>>::assemble(&refs(&empty)).unwrap();
+        assert!(v.is_empty());
+    }
+
+    #[test]
+    fn a_vector_with_a_missing_input_is_refused() {
+        // Three futures were submitted; one input did not arrive.
+        let parts = encoded(&[3, 10, 12]);
+        let e = <Vec<Future<u64>> as Args<Vec<u64>>>::assemble(&refs(&parts)).unwrap_err();
+        assert!(e.contains("expected 4 argument positions, got 3"), "{e}");
+        let e = <&[Future<u64>] as Args<Vec<u64>>>::assemble(&[]).unwrap_err();
+        assert!(e.contains("position 0 is missing"), "{e}");
+    }
+
+    #[test]
+    fn a_single_position_takes_exactly_one_part() {
+        let parts = encoded(&[1, 2]);
+        let e = <Future<u64> as Args<u64>>::assemble(&refs(&parts)).unwrap_err();
+        assert!(e.contains("expected 1 argument positions, got 2"), "{e}");
+        assert!(<u64 as Args<u64>>::assemble(&[]).is_err());
+        assert_eq!(
+            <&Future<u64> as Args<u64>>::assemble(&refs(&parts[..1])),
+            Ok(1)
+        );
+    }
+
+    #[test]
+    fn a_tuple_with_a_missing_input_is_refused() {
+        let parts = encoded(&[1]);
+        let e = <(Future<u64>, u64) as Args<(u64, u64)>>::assemble(&refs(&parts)).unwrap_err();
+        assert!(e.contains("expected 2 argument positions, got 1"), "{e}");
+    }
+}

@@ -6,18 +6,21 @@
 
 pub mod arrays;
 pub mod executor;
+mod inputs;
+#[cfg(test)]
+mod loop_tests;
 
 use crate::comm::codec;
 use crate::comm::transport::{Envelope, Rank, Transport, TAG_ABORT, TAG_CONTROL, TAG_LOCAL};
 use crate::error::{Error, ErrorKind, Result};
 use crate::protocol::{
-    ClientToWorker, ComputeSpec, Input, SchedulerToWorker, WorkerInfo, WorkerToClient,
-    WorkerToScheduler, WorkerToWorker,
+    ClientToWorker, ComputeSpec, SchedulerToWorker, WorkerInfo, WorkerToClient, WorkerToScheduler,
+    WorkerToWorker,
 };
 use crate::scheduler::{CLIENT, FIRST_WORKER, SCHEDULER};
 use crate::task::{with_section_group, FailureKind, Key, TaskFailure, RETURNED_ERR};
 use crate::Group;
-use executor::{Executor, Job, FLUSH_AFTER};
+use executor::{Executor, FLUSH_AFTER};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Instant;
@@ -39,13 +42,6 @@ pub fn check_workers_group(workers: &Group, rank: usize) -> Result<()> {
     Ok(())
 }
 
-/// A task still missing some inputs.
-struct Waiting {
-    spec: ComputeSpec,
-    inputs: Vec<Option<Arc<Vec<u8>>>>,
-    missing: usize,
-}
-
 struct Worker {
     rank: Rank,
     fingerprint: u64,
@@ -55,10 +51,8 @@ struct Worker {
     members: Option<Group>,
     executor: Arc<Executor>,
     outbox: Arc<dyn crate::comm::transport::Outbox>,
-    /// Tasks waiting for inputs, by task key.
-    waiting: HashMap<Key, Waiting>,
-    /// Which waiting tasks need which missing key.
-    needed_by: HashMap<Key, Vec<Key>>,
+    /// Tasks waiting for inputs.
+    inputs: inputs::Inputs,
     /// Fetches of keys this worker is promised but does not hold yet.
     parked_fetches: HashMap<Key, Vec<Rank>>,
     /// Keys being copied here for `replicate`.
@@ -95,8 +89,7 @@ pub fn run(
         members,
         executor,
         outbox: outbox.clone(),
-        waiting: HashMap::new(),
-        needed_by: HashMap::new(),
+        inputs: inputs::Inputs::default(),
         parked_fetches: HashMap::new(),
         acquiring: Default::default(),
         baseline_source: Vec::new(),
@@ -166,7 +159,7 @@ impl Worker {
                     let mut taken = self.executor.steal(&keys);
                     // Tasks still waiting for inputs can go too.
                     for k in &keys {
-                        if self.waiting.remove(k).is_some() {
+                        if self.inputs.steal(*k) {
                             taken.push(*k);
                         }
                     }
@@ -496,54 +489,15 @@ impl Worker {
         let mut ready = Vec::new();
         let mut fetch: BTreeMap<Rank, Vec<Key>> = BTreeMap::new();
         for spec in tasks {
-            let mut inputs = Vec::with_capacity(spec.inputs.len());
-            let mut missing = Vec::new();
-            for input in &spec.inputs {
-                match input {
-                    Input::Inline(b) => inputs.push(Some(Arc::new(b.clone()))),
-                    Input::Local(k) => {
-                        let got = self.executor.store.get(*k);
-                        if got.is_none() {
-                            missing.push(*k);
-                        }
-                        inputs.push(got);
-                    }
-                    Input::Remote { key, worker } => {
-                        inputs.push(None);
-                        missing.push(*key);
-                        let first = !self.needed_by.contains_key(key);
-                        if first {
-                            fetch.entry(*worker).or_default().push(*key);
-                        }
-                        self.needed_by.entry(*key).or_default();
-                    }
-                }
+            let store = &self.executor.store;
+            let admitted = self.inputs.admit(spec, |k| store.get(k));
+            ready.extend(admitted.ready);
+            for (peer, key) in admitted.fetch {
+                fetch.entry(peer).or_default().push(key);
             }
-            if missing.is_empty() {
-                ready.push(Job {
-                    key: spec.key,
-                    function: spec.function,
-                    inputs: inputs.into_iter().flatten().collect(),
-                });
-                continue;
-            }
-            missing.sort();
-            missing.dedup();
-            for k in &missing {
-                self.needed_by.entry(*k).or_default().push(spec.key);
-            }
-            self.waiting.insert(
-                spec.key,
-                Waiting {
-                    missing: missing.len(),
-                    spec,
-                    inputs,
-                },
-            );
         }
         self.executor.push(ready);
-        for (peer, mut keys) in fetch {
-            keys.dedup();
+        for (peer, keys) in fetch {
             self.reply(peer, &WorkerToWorker::Fetch { keys })?;
         }
         Ok(())
@@ -564,34 +518,7 @@ impl Worker {
 
     /// An input reached this worker: fill it into the tasks that need it.
     fn input_arrived(&mut self, key: Key, bytes: Arc<Vec<u8>>) {
-        let Some(tasks) = self.needed_by.remove(&key) else {
-            return;
-        };
-        let mut ready = Vec::new();
-        for t in tasks {
-            let Some(w) = self.waiting.get_mut(&t) else {
-                continue;
-            };
-            for (slot, input) in w.inputs.iter_mut().zip(&w.spec.inputs) {
-                let k = match input {
-                    Input::Local(k) | Input::Remote { key: k, .. } => *k,
-                    Input::Inline(_) => continue,
-                };
-                if k == key && slot.is_none() {
-                    *slot = Some(bytes.clone());
-                }
-            }
-            w.missing -= 1;
-            if w.missing == 0 {
-                if let Some(w) = self.waiting.remove(&t) {
-                    ready.push(Job {
-                        key: w.spec.key,
-                        function: w.spec.function,
-                        inputs: w.inputs.into_iter().flatten().collect(),
-                    });
-                }
-            }
-        }
+        let ready = self.inputs.arrived(key, &bytes);
         self.executor.push(ready);
     }
 }

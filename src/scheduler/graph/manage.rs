@@ -16,6 +16,9 @@
 //! A task still in the scheduler fails as cancelled at once. One already
 //! handed to a worker is asked back (the steal request); if the worker hands
 //! it back unstarted it fails as cancelled, otherwise it runs to the end.
+//! The client is not told: it marked the future cancelled when it asked,
+//! and word of the cancel could reach it after it submitted the same key
+//! again. A cancelled task submitted again runs after all.
 
 use super::{cancelled_failure, Effects, Holders, State, TaskGraph};
 use crate::task::{FailureKind, Key, TaskFailure};
@@ -319,14 +322,17 @@ mod tests {
         assert_eq!(assigned(&fx), vec![(2, 1), (2, 2)], "2 queued behind 1");
         let mut fx = Effects::default();
         g.cancel(&[Key(2), Key(3)], &mut fx);
-        assert_eq!(fx.failures.len(), 1, "3 never left the scheduler");
-        assert_eq!(fx.failures[0].key, Key(3));
+        assert!(cancelled(&g, 3), "3 never left the scheduler");
+        assert!(!cancelled(&g, 2));
         assert_eq!(fx.steal.get(&2), Some(&vec![Key(2)]));
         // Handed back unstarted: cancelled, never run.
         let mut fx = Effects::default();
         g.stolen(2, &[Key(2)], &mut fx);
-        assert_eq!(fx.failures.len(), 1);
-        assert_eq!(fx.failures[0].kind, FailureKind::Cancelled);
+        assert!(cancelled(&g, 2));
+        assert!(
+            fx.failures.is_empty(),
+            "the client marks its cancels itself"
+        );
         assert!(fx.compute.is_empty(), "not handed out again");
         // One that had started runs to the end.
         let mut fx = Effects::default();
@@ -339,6 +345,36 @@ mod tests {
         g.submit(vec![spec(3, &[])], vec![], &mut fx);
         assert_eq!(fx.retried, vec![Key(3)]);
         assert_eq!(assigned(&fx), vec![(2, 3)]);
+    }
+
+    /// Whether `key` failed as cancelled.
+    fn cancelled(g: &TaskGraph, key: u64) -> bool {
+        g.tasks.get(&Key(key)).is_some_and(
+            |t| matches!(&t.state, State::Failed(f) if f.kind == FailureKind::Cancelled),
+        )
+    }
+
+    #[test]
+    fn a_cancel_then_a_submit_of_the_same_key_runs_it_and_reports_no_cancel() {
+        // Waiting in the scheduler (3 on 1), and queued on the worker (2).
+        let mut g = graph(&[2]);
+        let mut fx = Effects::default();
+        g.submit(
+            vec![spec(1, &[]), spec(2, &[]), spec(3, &[1])],
+            vec![],
+            &mut fx,
+        );
+        assert_eq!(assigned(&fx), vec![(2, 1), (2, 2)]);
+        let mut fx = Effects::default();
+        g.cancel(&[Key(2), Key(3)], &mut fx);
+        g.submit(vec![spec(2, &[]), spec(3, &[1])], vec![], &mut fx);
+        g.stolen(2, &[Key(2)], &mut fx);
+        g.finished(2, vec![done(1, 8)], &mut fx);
+        assert!(fx.failures.is_empty(), "{:?}", fx.failures);
+        assert!(!cancelled(&g, 2) && !cancelled(&g, 3));
+        let mut later = assigned(&fx);
+        later.sort_unstable();
+        assert_eq!(later, vec![(2, 2), (2, 3)], "both run after all");
     }
 
     #[test]

@@ -1,0 +1,129 @@
+//! The order in which the scheduler hears of a key's life: a client with a
+//! recording outbox in place of a transport, and threads that race.
+
+use super::state::{Inner, State};
+use super::Client;
+use crate::comm::codec;
+use crate::comm::transport::{Outbox, Rank, Tag};
+use crate::protocol::ClientToScheduler;
+use crate::scheduler::SCHEDULER;
+use crate::task::Key;
+use std::marker::PhantomData;
+use std::sync::atomic::{AtomicU64, AtomicUsize};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
+
+/// What the scheduler would hear, in order. A release waits inside `send`
+/// (before it counts as sent) until another message is sent or a while has
+/// passed: the widest window for another thread to overtake it.
+#[derive(Default)]
+struct Recorder {
+    log: Mutex<Recorded>,
+    changed: Condvar,
+}
+
+#[derive(Default)]
+struct Recorded {
+    sent: Vec<ClientToScheduler>,
+    releasing: bool,
+}
+
+impl Outbox for Recorder {
+    fn send(&self, dest: Rank, _tag: Tag, payload: Vec<u8>) -> crate::Result<()> {
+        if dest != SCHEDULER {
+            return Ok(());
+        }
+        let message: ClientToScheduler = codec::decode(&payload)?;
+        let mut log = self.log.lock().unwrap();
+        if matches!(message, ClientToScheduler::Release { .. }) {
+            log.releasing = true;
+            self.changed.notify_all();
+            let before = log.sent.len();
+            log = self
+                .changed
+                .wait_timeout_while(log, Duration::from_millis(300), |l| l.sent.len() == before)
+                .unwrap()
+                .0;
+        }
+        log.sent.push(message);
+        self.changed.notify_all();
+        Ok(())
+    }
+}
+
+fn client(recorder: Arc<Recorder>) -> Client {
+    let inner = Arc::new(Inner {
+        transport: Mutex::new(None),
+        outbox: recorder,
+        state: Mutex::new(State::default()),
+        changed: Condvar::new(),
+        fingerprint: 0,
+        worker_ranks: vec![2],
+        next_worker: AtomicUsize::new(0),
+        nonce: AtomicU64::new(0),
+        next_id: AtomicU64::new(0),
+    });
+    Client {
+        inner,
+        finisher: None,
+        members: None,
+        workers: Vec::new(),
+        _not_send: PhantomData,
+    }
+}
+
+fn ident(x: u64) -> u64 {
+    x
+}
+
+/// The submits and releases of `key`, in the order sent.
+fn life_of(recorder: &Recorder, key: Key) -> Vec<&'static str> {
+    let log = recorder.log.lock().unwrap();
+    log.sent
+        .iter()
+        .filter_map(|m| match m {
+            ClientToScheduler::Submit { tasks, .. } if tasks.iter().any(|t| t.key == key) => {
+                Some("submit")
+            }
+            ClientToScheduler::Release { keys } if keys.contains(&key) => Some("release"),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_release_taken_before_a_resubmit_reaches_the_scheduler_first() {
+    let recorder = Arc::new(Recorder::default());
+    let c = client(recorder.clone());
+    let f = c.submit(ident, 7u64).unwrap();
+    let key = f.key();
+    drop(f);
+    // One thread sends the queued release of `key`, and is slow about it ...
+    let inner = c.inner.clone();
+    let flusher = std::thread::spawn(move || inner.flush_releases());
+    {
+        let log = recorder.log.lock().unwrap();
+        let _in_send = recorder.changed.wait_while(log, |l| !l.releasing).unwrap();
+    }
+    // ... while this one submits the same task again.
+    let again = c.submit(ident, 7u64).unwrap();
+    flusher.join().unwrap().unwrap();
+    assert_eq!(again.key(), key);
+    assert_eq!(
+        life_of(&recorder, key),
+        ["submit", "release", "submit"],
+        "the scheduler would free the result the new future waits for"
+    );
+}
+
+#[test]
+fn releases_queued_before_a_submit_are_sent_before_it() {
+    let recorder = Arc::new(Recorder::default());
+    let c = client(recorder.clone());
+    let f = c.submit(ident, 8u64).unwrap();
+    let key = f.key();
+    drop(f);
+    let again = c.submit(ident, 8u64).unwrap();
+    assert_eq!(again.key(), key);
+    assert_eq!(life_of(&recorder, key), ["submit", "release", "submit"]);
+}
