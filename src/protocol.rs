@@ -7,10 +7,23 @@
 //! Shutdown: client `Shutdown` -> scheduler `Shutdown` to each worker -> each
 //! worker `Goodbye` -> scheduler `Finished` to the client -> every rank exits.
 
+use crate::comm::transport::Rank;
 use crate::task::args::Part;
 use crate::task::shipping::FnRef;
 use crate::task::{Key, TaskFailure};
 use serde::{Deserialize, Serialize};
+
+/// Rank of the scheduler.
+pub const SCHEDULER: Rank = 0;
+/// Rank of the client.
+pub const CLIENT: Rank = 1;
+/// Rank of the first worker.
+pub const FIRST_WORKER: Rank = 2;
+
+/// The largest inline argument position or pushed result: the client puts
+/// larger arguments on a worker directly, and a worker keeps larger results
+/// for the client to fetch.
+pub const INLINE_LIMIT: usize = 64 * 1024;
 
 /// A task as the client submits it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -39,9 +39,7 @@ use crate::task::{FailureKind, Key, TaskFailure};
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap, HashSet};
 
-/// The largest inline argument position the scheduler accepts; the client
-/// puts larger ones on a worker directly.
-pub const INLINE_LIMIT: usize = 64 * 1024;
+pub use crate::protocol::INLINE_LIMIT;
 
 /// Queued work per executor thread that a worker is given, in microseconds.
 pub const SATURATION_MICROS: f64 = 2000.0;

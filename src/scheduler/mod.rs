@@ -15,12 +15,7 @@ use crate::protocol::{
 };
 use std::collections::BTreeMap;
 
-/// Rank of the scheduler.
-pub const SCHEDULER: Rank = 0;
-/// Rank of the client.
-pub const CLIENT: Rank = 1;
-/// Rank of the first worker.
-pub const FIRST_WORKER: Rank = 2;
+pub use crate::protocol::{CLIENT, FIRST_WORKER, SCHEDULER};
 
 /// A message arriving at the scheduler.
 #[derive(Debug, Clone, PartialEq, Eq)]
