@@ -5,6 +5,7 @@
 //! Dropping the handle shuts the cluster down, also while a panic unwinds
 //! through the user's `main`, so no rank is left waiting.
 
+mod args;
 mod direct;
 mod future;
 #[cfg(test)]
