@@ -84,6 +84,13 @@ pub fn sampled_local(
     Ok(out)
 }
 
+/// The values of chunk number `chunk` (row-major over the chunk grid) of
+/// shape `shape` in an array of `dist` values from `seed`, made here: what
+/// the task generating that chunk makes.
+pub fn sampled_chunk(seed: u64, dist: Dist, chunk: u64, shape: &[usize]) -> ArrayD<f64> {
+    block(seed, dist, chunk, shape)
+}
+
 /// The values of chunk number `chunk` (row-major) of shape `shape`.
 pub(crate) fn block(seed: u64, dist: Dist, chunk: u64, shape: &[usize]) -> ArrayD<f64> {
     let n: usize = shape.iter().product();
