@@ -131,6 +131,20 @@ fn variance_zeros_ones_full_and_persist() {
         data.mapv(|v| 2.0 * v + 1.0)
     );
     assert_eq!(kept.sum().compute(&c).unwrap(), 2.0 * data.sum());
+    // A stored chunk read twice by one task, and reductions of reductions.
+    let twice = (&kept + &kept.abs().sqrt()).compute(&c).unwrap();
+    assert_eq!(twice, data.mapv(|v| 2.0 * v + (2.0 * v).abs().sqrt()));
+    let column_sums = x.sum_axis(0).unwrap();
+    assert_eq!(column_sums.sum().compute(&c).unwrap(), data.sum());
+    let kept_means = x.mean_axis(1).unwrap().persist(&c).unwrap();
+    drop(x);
+    let got = (&kept_means * 2.0).max().compute(&c).unwrap();
+    let want = data
+        .mean_axis(Axis(1))
+        .unwrap()
+        .fold(f64::MIN, |m, &v| m.max(v))
+        * 2.0;
+    assert_eq!(got, want);
     c.shutdown().unwrap();
 }
 

@@ -163,18 +163,38 @@ impl Plan {
         }
     }
 
-    fn eval(&self, inputs: &[ArrayD<f64>]) -> ArrayD<f64> {
+    /// How many times each input is read.
+    fn count_reads(&self, reads: &mut [usize]) {
+        match self {
+            Plan::Input { index, .. } => reads[*index] += 1,
+            Plan::Data(_) | Plan::Fill { .. } | Plan::Random { .. } => {}
+            Plan::Unary(_, p) | Plan::Scalar { plan: p, .. } | Plan::Transpose(_, p) => {
+                p.count_reads(reads)
+            }
+            Plan::Binary(_, a, b) => {
+                a.count_reads(reads);
+                b.count_reads(reads);
+            }
+        }
+    }
+
+    /// The values, taking an input read whole for the last time instead of
+    /// copying it.
+    fn eval(&self, inputs: &mut [(ArrayD<f64>, usize)]) -> ArrayD<f64> {
         match self {
             Plan::Input {
                 index,
                 start,
                 shape,
             } => {
-                let a = &inputs[*index];
-                if a.shape() == shape.as_slice() {
-                    a.clone()
-                } else {
+                let (a, reads) = &mut inputs[*index];
+                *reads -= 1;
+                if a.shape() != shape.as_slice() {
                     a.slice(region(start, shape).as_slice()).to_owned()
+                } else if *reads == 0 {
+                    std::mem::take(a)
+                } else {
+                    a.clone()
                 }
             }
             Plan::Data(Held::Owned(a)) => a.clone(),
@@ -257,8 +277,11 @@ pub(crate) struct Task {
 
 impl Task {
     fn run(&self, inputs: Vec<Block>) -> Block {
-        let inputs: Vec<ArrayD<f64>> = inputs.into_iter().map(Block::finish).collect();
-        let values = self.plan.eval(&inputs);
+        let mut reads = vec![0; inputs.len()];
+        self.plan.count_reads(&mut reads);
+        let mut inputs: Vec<(ArrayD<f64>, usize)> =
+            inputs.into_iter().map(Block::finish).zip(reads).collect();
+        let values = self.plan.eval(&mut inputs);
         drop(inputs);
         match &self.reduce {
             None => Block::values(values),

@@ -9,7 +9,7 @@ use super::reduce::Reduction;
 use super::DArray;
 use crate::delayed::Delayed;
 use crate::ndarray::ArrayD;
-use crate::{Error, Future, Result};
+use crate::{Error, Result};
 use std::ops::{Add, Div, Mul, Neg, Sub};
 use std::sync::Arc;
 
@@ -17,12 +17,9 @@ use std::sync::Arc;
 pub(crate) enum Expr {
     /// An ndarray at the client; each chunk travels with the task that uses it.
     Local(Arc<ArrayD<f64>>),
-    /// Chunks computed by `persist`: their graphs, and the futures that keep
-    /// the results on the workers (so submitting the graphs again runs nothing).
-    Stored {
-        blocks: Vec<Delayed<Block>>,
-        _futures: Vec<Future<Block>>,
-    },
+    /// Chunks already submitted (by `persist`), as graph nodes holding
+    /// their futures: the results stay on the workers while these live.
+    Stored(Vec<Delayed<Block>>),
     /// One value everywhere.
     Fill(f64),
     /// Random values from (seed, chunk number).

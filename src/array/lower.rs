@@ -45,7 +45,7 @@ impl Lowering {
             return done.clone();
         }
         let out = match &*a.expr {
-            Expr::Stored { blocks, .. } => blocks.clone(),
+            Expr::Stored(blocks) => blocks.clone(),
             Expr::Reduce {
                 op,
                 axes,
@@ -140,7 +140,7 @@ impl Lowering {
                     Vec::new(),
                 )
             }
-            Expr::Stored { .. } | Expr::Reduce { .. } => {
+            Expr::Stored(_) | Expr::Reduce { .. } => {
                 let blocks = self.blocks(a);
                 let (chunk, within, _) = chunk_of(a, &start, &shape);
                 let plan = Plan::Input {

@@ -349,18 +349,15 @@ impl DArray {
     /// same values whose chunks stay on the workers while it (or an array
     /// made from it) lives; expressions over it start from those chunks.
     pub fn persist(&self, client: &Client) -> Result<DArray> {
-        let blocks = Lowering::default().blocks(self);
-        let futures = blocks
+        let blocks = Lowering::default()
+            .blocks(self)
             .iter()
-            .map(|b| b.submit(client))
+            .map(|b| b.submit(client).map(delayed::from_future))
             .collect::<Result<Vec<_>>>()?;
         Ok(DArray::new(
             self.shape.clone(),
             self.chunks.clone(),
-            Expr::Stored {
-                blocks,
-                _futures: futures,
-            },
+            Expr::Stored(blocks),
         ))
     }
 }
