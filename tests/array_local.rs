@@ -225,6 +225,26 @@ fn random_values_do_not_depend_on_the_number_of_workers() {
 }
 
 #[test]
+fn the_tutorial_expression_over_random_values_matches_ndarray() {
+    let c = cluster(2);
+    let x = random::normal(3, 10.0, 0.1, &[40, 40], [16, 16]).unwrap();
+    let got = (&x + &x.t() - &x.mean_axis(0).unwrap())
+        .compute(&c)
+        .unwrap();
+    let normal = random::Dist::Normal {
+        mean: 10.0,
+        std: 0.1,
+    };
+    let local = random::sampled_local(3, normal, &[40, 40], [16, 16]).unwrap();
+    let want = &local + &local.t() - &local.mean_axis(Axis(0)).unwrap();
+    close(&got, &want);
+    let sum = (x.sin() + x.t().cos()).sum().compute(&c).unwrap();
+    let serial = (local.mapv(f64::sin) + local.t().mapv(f64::cos)).sum();
+    assert!(((sum - serial) / serial).abs() < 1e-12, "{sum} {serial}");
+    c.shutdown().unwrap();
+}
+
+#[test]
 fn bad_shapes_and_chunks_are_errors_naming_them() {
     let err = array::zeros(&[9, 12], vec![vec![1, 4, 4], vec![3, 3, 5]]).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::InvalidArgument);
