@@ -245,6 +245,29 @@ fn the_tutorial_expression_over_random_values_matches_ndarray() {
 }
 
 #[test]
+fn arange_and_linspace_match_ndarray() {
+    let c = cluster(2);
+    let a = array::arange(0.0, 10.0, 0.5, [3]).unwrap();
+    assert_eq!(a.shape(), &[20]);
+    let want = rankflow::ndarray::Array1::range(0.0, 10.0, 0.5).into_dyn();
+    assert_eq!(a.compute(&c).unwrap(), want);
+    let l = array::linspace(-1.0, 2.0, 7, vec![vec![2, 5]]).unwrap();
+    let want = rankflow::ndarray::Array1::linspace(-1.0, 2.0, 7).into_dyn();
+    close(&l.compute(&c).unwrap(), &want);
+    assert_eq!(l.max().compute(&c).unwrap(), 2.0);
+    assert_eq!(
+        array::arange(0.0, 100.0, 1.0, [7])
+            .unwrap()
+            .sum()
+            .compute(&c)
+            .unwrap(),
+        4950.0
+    );
+    assert!(array::arange(0.0, 1.0, 0.0, [2]).is_err());
+    c.shutdown().unwrap();
+}
+
+#[test]
 fn bad_shapes_and_chunks_are_errors_naming_them() {
     let err = array::zeros(&[9, 12], vec![vec![1, 4, 4], vec![3, 3, 5]]).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::InvalidArgument);

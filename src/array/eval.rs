@@ -123,6 +123,15 @@ pub(crate) enum Plan {
         value: f64,
         shape: Vec<usize>,
     },
+    /// `start + step * i` for `i` in `offset..offset + len`, with element
+    /// `last.0` exactly `last.1` (linspace's end point).
+    Ramp {
+        start: f64,
+        step: f64,
+        offset: usize,
+        len: usize,
+        last: Option<(usize, f64)>,
+    },
     /// A region of random chunk number `chunk` of shape `chunk_shape`.
     Random {
         dist: Dist,
@@ -152,7 +161,7 @@ impl Plan {
     pub fn shift_inputs(&mut self, map: &[usize]) {
         match self {
             Plan::Input { index, .. } => *index = map[*index],
-            Plan::Data(_) | Plan::Fill { .. } | Plan::Random { .. } => {}
+            Plan::Data(_) | Plan::Fill { .. } | Plan::Ramp { .. } | Plan::Random { .. } => {}
             Plan::Unary(_, p) | Plan::Scalar { plan: p, .. } | Plan::Transpose(_, p) => {
                 p.shift_inputs(map)
             }
@@ -167,7 +176,7 @@ impl Plan {
     fn count_reads(&self, reads: &mut [usize]) {
         match self {
             Plan::Input { index, .. } => reads[*index] += 1,
-            Plan::Data(_) | Plan::Fill { .. } | Plan::Random { .. } => {}
+            Plan::Data(_) | Plan::Fill { .. } | Plan::Ramp { .. } | Plan::Random { .. } => {}
             Plan::Unary(_, p) | Plan::Scalar { plan: p, .. } | Plan::Transpose(_, p) => {
                 p.count_reads(reads)
             }
@@ -204,6 +213,16 @@ impl Plan {
                 shape,
             }) => array.slice(region(start, shape).as_slice()).to_owned(),
             Plan::Fill { value, shape } => ArrayD::from_elem(IxDyn(shape), *value),
+            Plan::Ramp {
+                start,
+                step,
+                offset,
+                len,
+                last,
+            } => ArrayD::from_shape_fn(IxDyn(&[*len]), |i| match last {
+                Some((at, value)) if *at == offset + i[0] => *value,
+                _ => start + step * (offset + i[0]) as f64,
+            }),
             Plan::Random {
                 dist,
                 seed,

@@ -22,6 +22,12 @@ pub(crate) enum Expr {
     Stored(Vec<Delayed<Block>>),
     /// One value everywhere.
     Fill(f64),
+    /// `start + step * i` (1-D), element `last.0` exactly `last.1`.
+    Ramp {
+        start: f64,
+        step: f64,
+        last: Option<(usize, f64)>,
+    },
     /// Random values from (seed, chunk number).
     Random {
         dist: Dist,

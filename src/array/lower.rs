@@ -126,6 +126,20 @@ impl Lowering {
                 },
                 Vec::new(),
             ),
+            Expr::Ramp {
+                start: from,
+                step,
+                last,
+            } => (
+                Plan::Ramp {
+                    start: *from,
+                    step: *step,
+                    offset: start[0],
+                    len: shape[0],
+                    last: *last,
+                },
+                Vec::new(),
+            ),
             Expr::Random { dist, seed } => {
                 let (chunk, within, chunk_shape) = chunk_of(a, &start, &shape);
                 (

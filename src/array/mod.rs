@@ -106,6 +106,36 @@ pub fn ones(shape: &[usize], chunks: impl Into<ChunkSpec>) -> Result<DArray> {
     full(shape, 1.0, chunks)
 }
 
+/// `start, start + step, ...` up to but not including `stop` (NumPy's
+/// `arange`); an error if `step` is zero or not finite.
+pub fn arange(start: f64, stop: f64, step: f64, chunks: impl Into<ChunkSpec>) -> Result<DArray> {
+    if step == 0.0 || !step.is_finite() || !start.is_finite() || !stop.is_finite() {
+        return Err(Error::invalid(format!(
+            "arange({start}, {stop}, {step}): the bounds must be finite and the step finite \
+             and not zero"
+        )));
+    }
+    let len = ((stop - start) / step).ceil().max(0.0) as usize;
+    let expr = Expr::Ramp {
+        start,
+        step,
+        last: None,
+    };
+    DArray::leaf(&[len], chunks.into(), expr)
+}
+
+/// `num` evenly spaced values from `start` to `stop`, both included
+/// (NumPy's `linspace`).
+pub fn linspace(start: f64, stop: f64, num: usize, chunks: impl Into<ChunkSpec>) -> Result<DArray> {
+    let step = if num > 1 {
+        (stop - start) / (num - 1) as f64
+    } else {
+        0.0
+    };
+    let last = (num > 1).then(|| (num - 1, stop));
+    DArray::leaf(&[num], chunks.into(), Expr::Ramp { start, step, last })
+}
+
 impl DArray {
     fn new(shape: Vec<usize>, chunks: Vec<Vec<usize>>, expr: Expr) -> Self {
         DArray {
