@@ -11,7 +11,8 @@ BIN="${CARGO_TARGET_DIR:-target}/release/examples"
 
 RANKS="${RANKS:-3 4 5}"
 LIMIT="${LIMIT:-180}"
-# name and arguments; bcast_array moves 256 MiB per repetition.
+# name and arguments; bcast_array moves 256 MiB per repetition; array_sum at
+# 4000 x 4000 (16 chunks) keeps a launch to a few seconds on 2 cores.
 EXAMPLES=(
     "hello"
     "send_recv"
@@ -27,6 +28,8 @@ EXAMPLES=(
     "tree_sum"
     "delayed_tree"
     "progress"
+    "array_sum 4000"
+    "array_chunks"
     "memoize"
     "errors"
     "manage_tasks"

@@ -96,6 +96,7 @@ mod cli;
 mod client;
 // The transport, codec and wire protocol stay reachable for the benchmark
 // examples and whole-cluster tests, but are not part of the documented API.
+pub mod array;
 #[doc(hidden)]
 pub mod comm;
 pub mod config;

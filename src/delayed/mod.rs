@@ -166,6 +166,24 @@ where
     }
 }
 
+/// A node standing for a result that is already submitted (dask's
+/// persisted values in a graph): computing a graph that uses it submits
+/// nothing for it and hands its tasks `future`.
+pub fn from_future<T: DeserializeOwned + Send + 'static>(future: Future<T>) -> Delayed<T> {
+    let submit: Submit = Box::new(move |_: &Client, _: &Done| {
+        Ok(Box::new(future.clone()) as Box<dyn Any + Send + Sync>)
+    });
+    Delayed {
+        node: Arc::new(Node {
+            id: NEXT_NODE.fetch_add(1, Ordering::Relaxed),
+            label: "future".to_string(),
+            deps: Vec::new(),
+            submit,
+        }),
+        _result: PhantomData,
+    }
+}
+
 /// `path::to::inc` → `inc`; a closure keeps its enclosing function's name.
 fn short_name(full: &str) -> String {
     let trimmed = full.trim_end_matches("::{{closure}}");

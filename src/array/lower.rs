@@ -1,0 +1,290 @@
+//! From an array's expression to a graph of [`Delayed`] chunk tasks, at
+//! compute time: one task per output chunk for a whole chain of elementwise
+//! operations (its [`Plan`] says what to do), with generated leaves made
+//! inside it and reductions folded into it, then a combining tree.
+//!
+//! A chunk task takes at most [`MAX_INPUTS`] stored chunks (the delayed API
+//! takes a fixed tuple); where an expression needs more, one operand is
+//! computed first as a task of its own.
+
+use super::block::Block;
+use super::chunks::{grid, linear, locate};
+use super::eval::{eval0, eval1, eval2, eval3, Held, Plan, Task};
+use super::expr::Expr;
+use super::reduce::{combine, Reduction};
+use super::DArray;
+use crate::delayed::{delayed, Delayed};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// The most stored chunks one chunk task takes.
+pub(crate) const MAX_INPUTS: usize = 3;
+
+/// Names a stored chunk: its array's expression and its chunk number, or
+/// a materialized operand (array 0).
+type InputKey = (usize, usize);
+
+/// A plan's stored inputs, in the order its `Input` indices refer to.
+type Inputs = Vec<(InputKey, Delayed<Block>)>;
+
+/// One lowering: arrays used twice are lowered once.
+#[derive(Default)]
+pub(crate) struct Lowering {
+    lowered: HashMap<usize, Vec<Delayed<Block>>>,
+    materialized: usize,
+}
+
+fn id(a: &DArray) -> usize {
+    Arc::as_ptr(&a.expr) as *const () as usize
+}
+
+impl Lowering {
+    /// A delayed block per chunk of `a`, row-major.
+    pub fn blocks(&mut self, a: &DArray) -> Vec<Delayed<Block>> {
+        if let Some(done) = self.lowered.get(&id(a)) {
+            return done.clone();
+        }
+        let out = match &*a.expr {
+            Expr::Stored(blocks) => blocks.clone(),
+            Expr::Reduce {
+                op,
+                axes,
+                split_every,
+                array,
+            } => self.reduce(a, *op, axes, *split_every, array),
+            _ => grid(&a.chunks)
+                .into_iter()
+                .map(|(_, start, shape)| {
+                    let (plan, inputs) = self.plan(a, &start, &shape);
+                    submit(Task { plan, reduce: None }, inputs)
+                })
+                .collect(),
+        };
+        self.lowered.insert(id(a), out.clone());
+        out
+    }
+
+    /// Each chunk of `array` reduced in its own task, then the partial
+    /// results of each output chunk combined `split_every` at a time.
+    fn reduce(
+        &mut self,
+        out: &DArray,
+        op: Reduction,
+        axes: &[usize],
+        split_every: usize,
+        array: &DArray,
+    ) -> Vec<Delayed<Block>> {
+        let mut groups: Vec<Vec<Delayed<Block>>> = vec![Vec::new(); out.num_chunks()];
+        for (index, start, shape) in grid(&array.chunks) {
+            let (plan, inputs) = self.plan(array, &start, &shape);
+            let task = Task {
+                plan,
+                reduce: Some((op, axes.to_vec())),
+            };
+            let kept: Vec<usize> = index
+                .iter()
+                .enumerate()
+                .filter(|(axis, _)| !axes.contains(axis))
+                .map(|(_, &i)| i)
+                .collect();
+            groups[linear(&out.chunks, &kept)].push(submit(task, inputs));
+        }
+        groups
+            .into_iter()
+            .map(|mut level| {
+                while level.len() > 1 {
+                    level = level
+                        .chunks(split_every.max(2))
+                        .map(|part| match part {
+                            [one] => one.clone(),
+                            _ => delayed(combine, part),
+                        })
+                        .collect();
+                }
+                level.pop().expect("every output chunk has an input chunk")
+            })
+            .collect()
+    }
+
+    /// The plan for the region `start..start + shape` of `a`, which lies
+    /// inside one chunk of every stored array it reads.
+    fn plan(&mut self, a: &DArray, start: &[usize], shape: &[usize]) -> (Plan, Inputs) {
+        let (start, shape) = (start.to_vec(), shape.to_vec());
+        match &*a.expr {
+            Expr::Local(array) => (
+                Plan::Data(Held::Region {
+                    array: array.clone(),
+                    start,
+                    shape,
+                }),
+                Vec::new(),
+            ),
+            Expr::Fill(value) => (
+                Plan::Fill {
+                    value: *value,
+                    shape,
+                },
+                Vec::new(),
+            ),
+            Expr::Ramp {
+                start: from,
+                step,
+                last,
+            } => (
+                Plan::Ramp {
+                    start: *from,
+                    step: *step,
+                    offset: start[0],
+                    len: shape[0],
+                    last: *last,
+                },
+                Vec::new(),
+            ),
+            Expr::Random { dist, seed } => {
+                let (chunk, within, chunk_shape) = chunk_of(a, &start, &shape);
+                (
+                    Plan::Random {
+                        dist: *dist,
+                        seed: *seed,
+                        chunk: chunk as u64,
+                        chunk_shape,
+                        start: within,
+                        shape,
+                    },
+                    Vec::new(),
+                )
+            }
+            Expr::Stored(_) | Expr::Reduce { .. } => {
+                let blocks = self.blocks(a);
+                let (chunk, within, _) = chunk_of(a, &start, &shape);
+                let plan = Plan::Input {
+                    index: 0,
+                    start: within,
+                    shape,
+                };
+                (plan, vec![((id(a), chunk), blocks[chunk].clone())])
+            }
+            Expr::Unary(op, child) => {
+                let (plan, inputs) = self.plan(child, &start, &shape);
+                (Plan::Unary(*op, Box::new(plan)), inputs)
+            }
+            Expr::Scalar {
+                op,
+                array,
+                value,
+                left,
+            } => {
+                let (plan, inputs) = self.plan(array, &start, &shape);
+                let plan = Plan::Scalar {
+                    op: *op,
+                    plan: Box::new(plan),
+                    value: *value,
+                    left: *left,
+                };
+                (plan, inputs)
+            }
+            Expr::Transpose(perm, child) => {
+                let (mut cstart, mut cshape) = (vec![0; perm.len()], vec![0; perm.len()]);
+                for (i, &p) in perm.iter().enumerate() {
+                    cstart[p] = start[i];
+                    cshape[p] = shape[i];
+                }
+                let (plan, inputs) = self.plan(child, &cstart, &cshape);
+                (Plan::Transpose(perm.clone(), Box::new(plan)), inputs)
+            }
+            Expr::Binary(op, l, r) => {
+                let (ls, lshape) = operand_region(l, &start, &shape);
+                let (rs, rshape) = operand_region(r, &start, &shape);
+                let (mut pl, mut il) = self.plan(l, &ls, &lshape);
+                let (mut pr, mut ir) = self.plan(r, &rs, &rshape);
+                while merge(&il, &ir).0.len() > MAX_INPUTS {
+                    if il.len() >= ir.len() {
+                        (pl, il) = self.materialize(pl, il, &lshape);
+                    } else {
+                        (pr, ir) = self.materialize(pr, ir, &rshape);
+                    }
+                }
+                let (inputs, map) = merge(&il, &ir);
+                pr.shift_inputs(&map);
+                (Plan::Binary(*op, Box::new(pl), Box::new(pr)), inputs)
+            }
+        }
+    }
+
+    /// `plan` as a task of its own, read whole by the plan returned.
+    fn materialize(&mut self, plan: Plan, inputs: Inputs, shape: &[usize]) -> (Plan, Inputs) {
+        self.materialized += 1;
+        let block = submit(Task { plan, reduce: None }, inputs);
+        let plan = Plan::Input {
+            index: 0,
+            start: vec![0; shape.len()],
+            shape: shape.to_vec(),
+        };
+        (plan, vec![((0, self.materialized), block)])
+    }
+}
+
+/// `left`'s inputs followed by those of `right` it lacks, and where each of
+/// `right`'s inputs went.
+fn merge(left: &Inputs, right: &Inputs) -> (Inputs, Vec<usize>) {
+    let mut all = left.clone();
+    let mut map = Vec::with_capacity(right.len());
+    for (key, block) in right {
+        match all.iter().position(|(k, _)| k == key) {
+            Some(i) => map.push(i),
+            None => {
+                map.push(all.len());
+                all.push((*key, block.clone()));
+            }
+        }
+    }
+    (all, map)
+}
+
+/// The region of operand `a` that a broadcast result region reads: its
+/// axes line up with the result's last ones, and a length-1 axis is read
+/// whole.
+fn operand_region(a: &DArray, start: &[usize], shape: &[usize]) -> (Vec<usize>, Vec<usize>) {
+    let skip = start.len() - a.shape.len();
+    a.shape
+        .iter()
+        .enumerate()
+        .map(|(i, &len)| {
+            if len == 1 {
+                (0, 1)
+            } else {
+                (start[skip + i], shape[skip + i])
+            }
+        })
+        .unzip()
+}
+
+/// The chunk of `a` holding a region: its number, where the region starts
+/// inside it, and its shape.
+fn chunk_of(a: &DArray, start: &[usize], shape: &[usize]) -> (usize, Vec<usize>, Vec<usize>) {
+    let mut index = Vec::with_capacity(start.len());
+    let mut within = Vec::with_capacity(start.len());
+    let mut chunk_shape = Vec::with_capacity(start.len());
+    for (axis, lengths) in a.chunks.iter().enumerate() {
+        let (i, at) = locate(lengths, start[axis], shape[axis])
+            .expect("a planned region lies inside one chunk of each operand");
+        index.push(i);
+        within.push(at);
+        chunk_shape.push(lengths[i]);
+    }
+    (linear(&a.chunks, &index), within, chunk_shape)
+}
+
+/// The delayed chunk task running `task` on `inputs` (at most [`MAX_INPUTS`]).
+fn submit(task: Task, inputs: Inputs) -> Delayed<Block> {
+    let mut blocks = inputs.into_iter().map(|(_, block)| block);
+    match (blocks.next(), blocks.next(), blocks.next(), blocks.next()) {
+        (None, ..) => delayed(eval0, task),
+        (Some(a), None, ..) => delayed(eval1, (task, a)),
+        (Some(a), Some(b), None, _) => delayed(eval2, (task, a, b)),
+        (Some(a), Some(b), Some(c), None) => delayed(eval3, (task, a, b, c)),
+        (Some(_), Some(_), Some(_), Some(_)) => {
+            unreachable!("a chunk task is planned with at most {MAX_INPUTS} inputs")
+        }
+    }
+}
