@@ -5,6 +5,7 @@
 //! Dropping the handle shuts the cluster down, also while a panic unwinds
 //! through the user's `main`, so no rank is left waiting.
 
+mod completion;
 mod direct;
 mod future;
 mod manage;
@@ -393,10 +394,8 @@ impl Client {
     pub fn gather<T: DeserializeOwned>(&self, futures: &[Future<T>]) -> Result<Vec<T>> {
         self.inner.flush_releases()?;
         let keys: Vec<Key> = futures.iter().map(Future::key).collect();
-        self.inner.wait_until(None, |st| {
-            keys.iter()
-                .all(|k| !matches!(st.entries.get(k).map(|e| &e.status), Some(Status::Pending)))
-        })?;
+        self.inner
+            .wait_for_ends(&keys, WaitFor::AllCompleted, None)?;
         futures.iter().map(Future::result).collect()
     }
 
@@ -418,26 +417,7 @@ impl Client {
         self.inner.flush_releases()?;
         let keys: Vec<Key> = futures.iter().map(Future::key).collect();
         let deadline = timeout.map(|t| Instant::now() + t);
-        self.inner.wait_until(deadline, |st| {
-            let statuses: Vec<&Status> = keys
-                .iter()
-                .filter_map(|k| st.entries.get(k).map(|e| &e.status))
-                .collect();
-            let ended = statuses
-                .iter()
-                .filter(|s| !matches!(s, Status::Pending))
-                .count();
-            match until {
-                WaitFor::FirstCompleted => ended > 0 || keys.is_empty(),
-                WaitFor::AllCompleted => ended == keys.len(),
-                WaitFor::FirstException => {
-                    ended == keys.len()
-                        || statuses
-                            .iter()
-                            .any(|s| matches!(s, Status::Failed(_) | Status::Cancelled))
-                }
-            }
-        })?;
+        self.inner.wait_for_ends(&keys, until, deadline)?;
         let st = self.inner.lock();
         let ended: Vec<bool> = keys
             .iter()

@@ -1,0 +1,91 @@
+//! The client's bookkeeping on the embedded cluster: completion queues for
+//! `as_completed` and `wait`, several threads waiting at once, large
+//! arguments shared between batches, and which results are pushed to it.
+
+use rankflow::{Config, FutureStatus, Mode, WaitFor};
+use std::collections::HashSet;
+
+fn cluster(workers: usize) -> rankflow::Client {
+    rankflow::initialize(Config::new().mode(Mode::Local).local_workers(workers)).unwrap()
+}
+
+fn triple(x: u64) -> u64 {
+    3 * x
+}
+
+fn panics_on_odd(x: u64) -> u64 {
+    assert!(x % 2 == 0, "odd");
+    x
+}
+
+#[test]
+fn as_completed_yields_every_one_of_20000_futures_exactly_once() {
+    let c = cluster(3);
+    let futures = c.map(triple, 0..20_000u64).unwrap();
+    let keys: HashSet<_> = futures.iter().map(|f| f.key()).collect();
+    let mut seen = HashSet::new();
+    let mut yielded = 0;
+    let mut it = c.as_completed(futures);
+    assert_eq!(it.remaining(), 20_000);
+    for f in it.by_ref() {
+        let f = f.unwrap();
+        assert_ne!(f.status(), FutureStatus::Pending);
+        assert!(seen.insert(f.key()), "key {} yielded twice", f.key());
+        yielded += 1;
+    }
+    assert_eq!(it.remaining(), 0);
+    assert_eq!(yielded, 20_000);
+    assert_eq!(seen, keys);
+    c.shutdown().unwrap();
+}
+
+#[test]
+fn as_completed_yields_a_future_held_twice_twice() {
+    let c = cluster(2);
+    let a = c.submit(triple, 5).unwrap();
+    let done: Vec<u64> = c
+        .as_completed(vec![a.clone(), a])
+        .map(|f| f.unwrap().result().unwrap())
+        .collect();
+    assert_eq!(done, vec![15, 15]);
+    c.shutdown().unwrap();
+}
+
+#[test]
+fn wait_splits_done_and_stops_at_the_first_exception() {
+    let c = cluster(2);
+    let futures = c.map(triple, 0..2_000u64).unwrap();
+    let all = c.wait(futures, WaitFor::AllCompleted, None).unwrap();
+    assert_eq!((all.done.len(), all.not_done.len()), (2_000, 0));
+    let mixed = c.map(panics_on_odd, 0..100u64).unwrap();
+    let first = c.wait(mixed, WaitFor::FirstException, None).unwrap();
+    assert!(
+        first
+            .done
+            .iter()
+            .any(|f| f.status() == FutureStatus::Failed),
+        "FirstException returned without a failure among the done"
+    );
+    assert_eq!(first.done.len() + first.not_done.len(), 100);
+    let empty: Vec<rankflow::Future<u64>> = Vec::new();
+    let none = c.wait(empty, WaitFor::FirstCompleted, None).unwrap();
+    assert!(none.done.is_empty() && none.not_done.is_empty());
+    c.shutdown().unwrap();
+}
+
+#[test]
+fn many_threads_wait_at_once_and_all_get_their_results() {
+    let c = cluster(3);
+    let futures = c.map(triple, 0..4_000u64).unwrap();
+    std::thread::scope(|s| {
+        for (t, chunk) in futures.chunks(500).enumerate() {
+            s.spawn(move || {
+                for (i, f) in chunk.iter().enumerate() {
+                    let x = (t * 500 + i) as u64;
+                    assert_eq!(f.result().unwrap(), 3 * x);
+                }
+            });
+        }
+    });
+    c.shutdown().unwrap();
+}
