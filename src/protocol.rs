@@ -133,7 +133,9 @@ pub enum ClientToScheduler {
     Submit {
         /// The tasks.
         tasks: Vec<TaskSpec>,
-        /// Data the client put on workers for them.
+        /// Data the client put on workers for them (large arguments). The
+        /// client holds each, for later batches to share, until it releases
+        /// the key; the same key placed again is one more copy.
         placed: Vec<Placed>,
     },
     /// The client holds no more futures for these keys.

@@ -89,3 +89,71 @@ fn many_threads_wait_at_once_and_all_get_their_results() {
     });
     c.shutdown().unwrap();
 }
+
+fn length(v: Vec<u8>) -> u64 {
+    v.len() as u64
+}
+
+fn first(v: Vec<u8>) -> u8 {
+    v[0]
+}
+
+fn last(v: Vec<u8>) -> u8 {
+    v[v.len() - 1]
+}
+
+fn held_here() -> (usize, u64) {
+    rankflow::stored_results().unwrap()
+}
+
+/// Results and bytes held over all workers, as the workers themselves say.
+fn held_everywhere(c: &rankflow::Client) -> (usize, u64) {
+    // `has_what` flushes releases and waits for the scheduler, which has
+    // sent its frees to the workers before it answers.
+    c.has_what().unwrap();
+    c.run(held_here, None)
+        .unwrap()
+        .into_iter()
+        .fold((0, 0), |(n, b), (_, (wn, wb))| (n + wn, b + wb))
+}
+
+#[test]
+fn a_large_argument_shared_by_three_batches_is_placed_once_and_freed_everywhere() {
+    const N: usize = 200_000;
+    let c = cluster(3);
+    let mut big = vec![7u8; N];
+    big[0] = 1;
+    // Three batches (one submit each) passing the same bytes.
+    let n = c.submit(length, big.clone()).unwrap();
+    let a = c.submit(first, big.clone()).unwrap();
+    let z = c.submit(last, big.clone()).unwrap();
+    assert_eq!(n.result().unwrap(), N as u64);
+    assert_eq!((a.result().unwrap(), z.result().unwrap()), (1, 7));
+    // The same task again is memoized and places nothing.
+    let again = c.submit(length, big.clone()).unwrap();
+    assert_eq!(again.result().unwrap(), N as u64);
+    let (items, bytes) = held_everywhere(&c);
+    assert_eq!(items, 4, "three results and one copy of the argument");
+    assert!(
+        (N as u64..2 * N as u64).contains(&bytes),
+        "{bytes} bytes held: the argument was placed more than once"
+    );
+    // Kept while any task using it is held.
+    drop((n, again, a));
+    let (items, bytes) = held_everywhere(&c);
+    assert_eq!(items, 2, "one result and the argument");
+    assert!(bytes >= N as u64);
+    drop(z);
+    assert_eq!(
+        held_everywhere(&c),
+        (0, 0),
+        "data still held after every future was dropped"
+    );
+    // Placed anew once the last user is gone.
+    let later = c.submit(length, big).unwrap();
+    assert_eq!(later.result().unwrap(), N as u64);
+    assert_eq!(held_everywhere(&c).0, 2);
+    drop(later);
+    assert_eq!(held_everywhere(&c), (0, 0));
+    c.shutdown().unwrap();
+}

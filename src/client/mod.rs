@@ -9,6 +9,7 @@ mod completion;
 mod direct;
 mod future;
 mod manage;
+mod placed;
 mod state;
 
 pub use future::{AsCompleted, Future, FutureStatus, WaitFor, WaitResult};
@@ -26,9 +27,7 @@ use crate::task::{fallible_function_ref, task_function_ref, task_key, Key, TaskF
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use state::{Entry, Inner, State, Status};
-use std::collections::hash_map::DefaultHasher;
 use std::fmt::Display;
-use std::hash::{Hash, Hasher};
 use std::marker::PhantomData;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
@@ -316,32 +315,49 @@ impl Client {
             return Err(Error::new(ErrorKind::ShutDown, why.clone()));
         }
         for mut parts in args {
+            // Large positions become keys of placed arguments: shared with
+            // earlier tasks while those are held, put on a worker if new.
+            let mut contents = Vec::new();
+            let mut fresh = Vec::new();
             for part in parts.iter_mut() {
                 if let Part::Inline(bytes) = part {
                     if bytes.len() > INLINE_LIMIT {
-                        *part = Part::Future(self.place(std::mem::take(bytes), &mut placed)?);
+                        let content = placed::content_hash(bytes);
+                        let (key, new) = st.placed.acquire(content);
+                        contents.push(content);
+                        if new {
+                            fresh.push((key, std::mem::take(bytes)));
+                        }
+                        *part = Part::Future(key);
                     }
                 }
             }
             let nonce = (!options.pure).then(|| self.inner.nonce.fetch_add(1, Ordering::Relaxed));
             let key = task_key(&function, &parts, nonce);
             let resubmit = match st.entries.get_mut(&key) {
-                Some(e) if !matches!(e.status, Status::Cancelled) => {
-                    e.refs += 1;
-                    false
-                }
                 Some(e) => {
+                    // Known already: it holds its placed arguments itself.
                     e.refs += 1;
-                    e.status = Status::Pending;
-                    true
+                    let cancelled = matches!(e.status, Status::Cancelled);
+                    if cancelled {
+                        e.status = Status::Pending;
+                    }
+                    for content in contents {
+                        st.placed.abandon(content);
+                    }
+                    cancelled
                 }
                 None => {
+                    for (pkey, bytes) in fresh {
+                        placed.push(self.place(pkey, bytes)?);
+                    }
                     st.entries.insert(
                         key,
                         Entry {
                             refs: 1,
                             status: Status::Pending,
                             done_seq: 0,
+                            placed: contents,
                         },
                     );
                     true
@@ -370,22 +386,14 @@ impl Client {
         Ok(futures)
     }
 
-    /// Puts a large argument straight on a worker (round robin) and returns
-    /// the key it is kept under.
-    fn place(&self, bytes: Vec<u8>, placed: &mut Vec<Placed>) -> Result<Key> {
-        let mut h = DefaultHasher::new();
-        ("rankflow-placed", &bytes).hash(&mut h);
-        let key = Key(h.finish());
-        if placed.iter().any(|p: &Placed| p.key == key) {
-            return Ok(key);
-        }
+    /// Puts a large argument straight on a worker (round robin) under `key`.
+    fn place(&self, key: Key, bytes: Vec<u8>) -> Result<Placed> {
         let ranks = &self.inner.worker_ranks;
         let i = self.inner.next_worker.fetch_add(1, Ordering::Relaxed) % ranks.len().max(1);
         let worker = *ranks
             .get(i)
             .ok_or_else(|| Error::invalid("there are no workers"))?;
-        placed.push(self.inner.put_on(worker, key, bytes)?);
-        Ok(key)
+        self.inner.put_on(worker, key, bytes)
     }
 
     // ----- collecting -------------------------------------------------------------

@@ -8,6 +8,7 @@
 //! transport, so that one of them takes over): no thread wakes on a timer.
 
 use super::completion::Completions;
+use super::placed::PlacedArgs;
 use crate::comm::codec;
 use crate::comm::transport::{Envelope, Outbox, Rank, Transport, TAG_ABORT, TAG_CONTROL};
 use crate::error::{Error, ErrorKind, Result};
@@ -47,6 +48,9 @@ pub(crate) struct Entry {
     pub status: Status,
     /// Order in which results arrived, for `as_completed`.
     pub done_seq: u64,
+    /// Content hashes of the placed arguments this task uses (one each time
+    /// it uses one), released with it.
+    pub placed: Vec<u64>,
 }
 
 #[derive(Debug, Default)]
@@ -59,6 +63,8 @@ pub(crate) struct State {
     /// A thread holds the transport and receives for everyone; the others
     /// sleep on the condition variable until it reports or leaves.
     pub receiving: bool,
+    /// Large arguments put on workers, shared between batches.
+    pub placed: PlacedArgs,
     pub pongs: HashSet<u64>,
     pub finished: bool,
     pub closed: Option<String>,
@@ -155,6 +161,7 @@ impl Inner {
                 refs: 1,
                 status,
                 done_seq: 0,
+                placed: Vec::new(),
             },
         );
     }
@@ -196,11 +203,20 @@ impl Inner {
             if e.refs > 0 {
                 return;
             }
-            st.entries.remove(&key);
+            let placed = st
+                .entries
+                .remove(&key)
+                .map(|e| e.placed)
+                .unwrap_or_default();
             if st.closed.is_some() {
                 return;
             }
             st.releases.push(key);
+            for content in placed {
+                if let Some(k) = st.placed.release(content) {
+                    st.releases.push(k);
+                }
+            }
             st.releases.len() >= RELEASE_BATCH
         };
         if flush {

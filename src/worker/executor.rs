@@ -97,6 +97,21 @@ pub(crate) fn var_bytes(what: &str, name: &str) -> crate::Result<Arc<Vec<u8>>> {
     }
 }
 
+/// Inside a task, a `run` function or an SPMD section: how many results (and
+/// placed arguments) this worker's store holds, and their bytes (what dask
+/// users read from `dask_worker.data`). For checking that data is freed.
+pub fn stored_results() -> crate::Result<(usize, u64)> {
+    CURRENT_EXECUTOR.with(|e| match e.borrow().as_ref() {
+        Some(ex) => {
+            let data = lock(&ex.store.data);
+            Ok((data.len(), data.values().map(|b| b.len() as u64).sum()))
+        }
+        None => Err(crate::Error::invalid(
+            "stored_results() called outside a task",
+        )),
+    })
+}
+
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
