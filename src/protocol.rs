@@ -68,6 +68,10 @@ pub struct ComputeSpec {
     pub function: FnRef,
     /// Where each argument position is.
     pub inputs: Vec<Input>,
+    /// Tell the client when it ends (with the value, if small): the client
+    /// holds a future for it. Results nobody at the client asked for (the
+    /// inside of a graph) are not pushed.
+    pub push: bool,
 }
 
 /// How one task ended on a worker.

@@ -157,3 +157,41 @@ fn a_large_argument_shared_by_three_batches_is_placed_once_and_freed_everywhere(
     assert_eq!(held_everywhere(&c), (0, 0));
     c.shutdown().unwrap();
 }
+
+/// Holds the chain below back until the test opens it.
+static GATE: (std::sync::Mutex<bool>, std::sync::Condvar) =
+    (std::sync::Mutex::new(false), std::sync::Condvar::new());
+
+fn gate() -> u64 {
+    let (open, changed) = &GATE;
+    let mut o = open.lock().unwrap();
+    while !*o {
+        o = changed.wait(o).unwrap();
+    }
+    0
+}
+
+fn step(x: u64) -> u64 {
+    x + 1
+}
+
+#[test]
+fn only_results_the_client_holds_are_pushed_to_it() {
+    let c = cluster(2);
+    let before = c.pushed_results();
+    let g = c.submit(gate, ()).unwrap();
+    let mut last = c.submit(step, &g).unwrap();
+    for _ in 0..50 {
+        last = c.submit(step, &last).unwrap();
+    }
+    // The scheduler has heard of every release before the chain can start.
+    c.has_what().unwrap();
+    *GATE.0.lock().unwrap() = true;
+    GATE.1.notify_all();
+    assert_eq!(last.result().unwrap(), 51);
+    // Every push was sent before the last task was handed out, so it has
+    // arrived: the gate's (held when it was handed out) and the last one's.
+    assert_eq!(c.pushed_results() - before, 2);
+    assert_eq!(g.result().unwrap(), 0);
+    c.shutdown().unwrap();
+}

@@ -2,8 +2,9 @@
 //! ([`as_completed`](super::Client::as_completed), [`wait`](super::Client::wait)).
 //!
 //! A future is cheap to clone and can move between threads. The result stays
-//! on the worker that made it (small results are also sent to the client at
-//! once) until the last handle to its key is dropped.
+//! on the worker that made it (a small result is also sent to the client at
+//! once, if the client held a future for it when the task was handed out)
+//! until the last handle to its key is dropped.
 
 use super::state::{Inner, Status};
 use crate::error::{Error, ErrorKind, Result};

@@ -141,6 +141,15 @@ impl Client {
         &self.workers
     }
 
+    /// How many task results workers have pushed to this client so far: the
+    /// value of a small result, or word that a large one is ready. Only tasks
+    /// whose futures the client held when they were handed to a worker are
+    /// pushed; the inside of a graph whose futures were dropped is not.
+    pub fn pushed_results(&self) -> u64 {
+        self.inner.poll();
+        self.inner.lock().pushed
+    }
+
     fn next_id(&self) -> u64 {
         self.inner.next_id.fetch_add(1, Ordering::Relaxed)
     }

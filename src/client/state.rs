@@ -65,6 +65,8 @@ pub(crate) struct State {
     pub receiving: bool,
     /// Large arguments put on workers, shared between batches.
     pub placed: PlacedArgs,
+    /// Results workers have pushed here (values and notices of stored ones).
+    pub pushed: u64,
     pub pongs: HashSet<u64>,
     pub finished: bool,
     pub closed: Option<String>,
@@ -294,6 +296,7 @@ impl Inner {
                 st.pongs.insert(id);
             }
             Ok(WorkerToClient::Results { results }) => {
+                st.pushed += results.len() as u64;
                 for (key, delivered) in results {
                     let status = match delivered {
                         Delivered::Value(bytes) => Status::Value(Arc::new(bytes)),

@@ -853,6 +853,7 @@ impl TaskGraph {
             key,
             function,
             inputs,
+            push: task.wanted,
         });
         let seq = match self.tasks.get_mut(&key) {
             Some(t) => {
@@ -1068,6 +1069,29 @@ mod tests {
         let mut fx = Effects::default();
         g.finished(2, vec![done(n, 8)], &mut fx);
         assert_eq!(fx.free.get(&2), Some(&vec![Key(SHARED)]));
+    }
+
+    #[test]
+    fn only_results_the_client_holds_are_pushed() {
+        let mut g = graph(&[2]);
+        let mut fx = Effects::default();
+        g.submit(
+            vec![spec(1, &[]), spec(2, &[1]), spec(3, &[2])],
+            vec![],
+            &mut fx,
+        );
+        assert!(fx.compute[&2][0].push, "held when handed out");
+        g.release(&[Key(1), Key(2)], &mut fx);
+        let mut fx = Effects::default();
+        g.finished(2, vec![done(1, 8)], &mut fx);
+        assert_eq!(assigned(&fx), vec![(2, 2)]);
+        assert!(
+            !fx.compute[&2][0].push,
+            "released: the client will not read it"
+        );
+        let mut fx = Effects::default();
+        g.finished(2, vec![done(2, 8)], &mut fx);
+        assert!(fx.compute[&2][0].push);
     }
 
     #[test]

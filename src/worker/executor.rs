@@ -145,6 +145,8 @@ pub struct Job {
     pub function: FnRef,
     /// The encoded argument positions.
     pub inputs: Vec<Arc<Vec<u8>>>,
+    /// Tell the client when it ends (see `ComputeSpec::push`).
+    pub push: bool,
 }
 
 #[derive(Default)]
@@ -268,11 +270,15 @@ impl Executor {
         let (outcome, result) = match called {
             Ok(Ok(bytes)) => {
                 let nbytes = bytes.len() as u64;
-                let delivered = if bytes.len() <= INLINE_LIMIT {
-                    Delivered::Value(bytes.clone())
-                } else {
-                    Delivered::Stored { nbytes }
-                };
+                // Only a result the client holds a future for is pushed.
+                let delivered = job.push.then(|| {
+                    let d = if bytes.len() <= INLINE_LIMIT {
+                        Delivered::Value(bytes.clone())
+                    } else {
+                        Delivered::Stored { nbytes }
+                    };
+                    (job.key, d)
+                });
                 self.store.put(job.key, Arc::new(bytes));
                 (
                     Outcome::Done {
@@ -280,7 +286,7 @@ impl Executor {
                         nbytes,
                         micros,
                     },
-                    Some((job.key, delivered)),
+                    delivered,
                 )
             }
             Ok(Err(message)) => {

@@ -524,6 +524,7 @@ impl Worker {
                     key: spec.key,
                     function: spec.function,
                     inputs: inputs.into_iter().flatten().collect(),
+                    push: spec.push,
                 });
                 continue;
             }
@@ -588,6 +589,7 @@ impl Worker {
                         key: w.spec.key,
                         function: w.spec.function,
                         inputs: w.inputs.into_iter().flatten().collect(),
+                        push: w.spec.push,
                     });
                 }
             }
