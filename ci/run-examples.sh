@@ -29,6 +29,7 @@ EXAMPLES=(
     "errors"
     "manage_tasks"
     "bench_tasks 20000 300 300"
+    "bench_as_completed 20000"
     "direct_view"
     "spmd_allreduce"
     "broadcast_big"
