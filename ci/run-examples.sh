@@ -25,6 +25,8 @@ EXAMPLES=(
     "pi"
     "sleeping_map"
     "tree_sum"
+    "delayed_tree"
+    "progress"
     "memoize"
     "errors"
     "manage_tasks"

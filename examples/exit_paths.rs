@@ -8,9 +8,16 @@
 //! mpirun -n 3 target/release/examples/exit_paths drop    # client dropped, then main goes on: exit 0
 //! mpirun -n 4 target/release/examples/exit_paths section-panic  # an SPMD member panics: the job aborts
 //! mpirun -n 4 target/release/examples/exit_paths section-err    # an SPMD member returns Err: the job aborts
+//! mpirun -n 4 target/release/examples/exit_paths busy    # a minute of tasks, for tests that kill a rank
 //! ```
 
 use rankflow::{Config, Error, ErrorKind, Group};
+
+/// Sleeps `ms` milliseconds (the `busy` mode's tasks).
+fn nap(ms: u64) -> u64 {
+    std::thread::sleep(std::time::Duration::from_millis(ms));
+    ms
+}
 
 /// Member 0 panics; the others wait in a collective for it.
 fn bad_section(group: &Group, _: ()) -> Result<u64, Error> {
@@ -52,6 +59,14 @@ fn main() -> Result<(), Error> {
             println!("section outcome: {outcome:?}");
             outcome.map(|_| ())
         }
+        "busy" => {
+            let tasks = client.map(nap, std::iter::repeat_n(300u64, 400))?;
+            println!("busy: running");
+            use std::io::Write;
+            std::io::stdout().flush().expect("stdout");
+            client.gather(&tasks)?;
+            client.shutdown()
+        }
         "drop" => {
             drop(client);
             println!("client dropped; main continues");
@@ -60,7 +75,7 @@ fn main() -> Result<(), Error> {
         other => Err(Error::new(
             ErrorKind::InvalidArgument,
             format!(
-                "unknown mode {other:?}; use ok, error, panic, drop, section-panic or section-err"
+                "unknown mode {other:?}; use ok, error, panic, drop, busy, section-panic or section-err"
             ),
         )),
     }

@@ -11,7 +11,7 @@
 //! | setting | builder | variable | batch system | default |
 //! |---|---|---|---|---|
 //! | executor threads per worker rank | `threads_per_worker` | `RANKFLOW_THREADS` | `SLURM_CPUS_PER_TASK`; else `PBS_NUM_PPN`, `NCPUS` (PBS), `NSLOTS` (SGE), `LSB_DJOB_NUMPROC` (LSF) divided by the ranks that share them | 1 |
-//! | memory limit per worker rank | `memory_limit` | `RANKFLOW_MEMORY_LIMIT` (`4GiB`, `500MB`, bytes) | `SLURM_MEM_PER_CPU` × threads, else `SLURM_MEM_PER_NODE` ÷ local ranks | none |
+//! | memory limit per worker rank | `memory_limit` | `RANKFLOW_MEMORY_LIMIT` (`4GiB`, `500MB`, bytes; units are powers of 1024) | `SLURM_MEM_PER_CPU` × threads, else `SLURM_MEM_PER_NODE` ÷ local ranks | none |
 //! | local scratch directory | `local_directory` | `RANKFLOW_LOCAL_DIR` | `TMPDIR` (Slurm and PBS point it at job scratch) | `/tmp` |
 //! | log level | `log_level` | `RANKFLOW_LOG`, then `RUST_LOG` | — | `warn` |
 //! | workers of the embedded cluster, ranks of a local `spmd` | `local_workers` | `RANKFLOW_LOCAL_WORKERS` | — | cores available, at least 1 (a local `spmd`: 4) |
@@ -31,8 +31,7 @@ pub const MAX_LOCAL_WORKERS: usize = 4096;
 /// must always fit.
 pub const MIN_MESSAGE_BYTES: usize = 1 << 20;
 
-/// Hard ceiling on one message: MPI counts are 32-bit.
-pub const MAX_MESSAGE_CEILING: usize = i32::MAX as usize;
+pub use crate::comm::codec::MAX_MESSAGE_CEILING;
 
 /// How `initialize` decides between MPI and the embedded cluster.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -212,7 +211,8 @@ impl Config {
                 level
             }
         };
-        validate_log_level(&log_level)?;
+        let log_source = sources.last().map(|(_, s)| s.as_str()).unwrap_or("default");
+        validate_log_level(&log_level, log_source == "RUST_LOG")?;
 
         let local_workers = match self.local_workers {
             Some(n) => {
@@ -371,28 +371,58 @@ fn parse_mode(v: &str) -> Result<Mode> {
     }
 }
 
-fn validate_log_level(level: &str) -> Result<()> {
+/// Checks a log filter. `RANKFLOW_LOG` and the builder take directives of
+/// the form `level` or `module=level`: a bare word that is not a level
+/// (`RANKFLOW_LOG=loud`) is almost always a misspelt level, so it is an
+/// error rather than env_logger's reading of it as a module path (which
+/// would silence every log line). `RUST_LOG` is shared with other programs,
+/// so it keeps env_logger's grammar, where a bare module path is allowed.
+fn validate_log_level(level: &str, env_logger_grammar: bool) -> Result<()> {
     const LEVELS: [&str; 6] = ["off", "error", "warn", "info", "debug", "trace"];
+    let source = if env_logger_grammar {
+        "RUST_LOG"
+    } else {
+        "RANKFLOW_LOG or the builder"
+    };
+    let is_level = |l: &str| LEVELS.contains(&l.trim().to_ascii_lowercase().as_str());
+    let is_path = |p: &str| {
+        !p.is_empty()
+            && p.chars()
+                .all(|c| c.is_alphanumeric() || c == '_' || c == ':' || c == '-')
+    };
     // env_logger allows a `/regex` after the directives.
     let directives = level.split('/').next().unwrap_or("");
-    for directive in directives.split(',').filter(|d| !d.trim().is_empty()) {
-        let lvl = directive.rsplit('=').next().unwrap_or("").trim();
-        let is_module_only = !directive.contains('=') && !LEVELS.contains(&lvl);
-        if !LEVELS.contains(&lvl.to_ascii_lowercase().as_str()) && !is_module_only {
+    for directive in directives
+        .split(',')
+        .map(str::trim)
+        .filter(|d| !d.is_empty())
+    {
+        let ok = match directive.split_once('=') {
+            Some((path, lvl)) => {
+                if !is_level(lvl) {
+                    return Err(Error::config(format!(
+                        "log level {level:?} (from {source}) has an unknown level {:?}; \
+                         use one of {}",
+                        lvl.trim(),
+                        LEVELS.join(", ")
+                    )));
+                }
+                is_path(path.trim())
+            }
+            None if is_level(directive) => true,
+            None if env_logger_grammar => is_path(directive),
+            None => {
+                return Err(Error::config(format!(
+                    "log level {level:?} (from {source}): {directive:?} is not a level; use \
+                     one of {}, or module=level to set one module's level",
+                    LEVELS.join(", ")
+                )))
+            }
+        };
+        if !ok {
             return Err(Error::config(format!(
-                "log level {level:?} (from RANKFLOW_LOG, RUST_LOG or the builder) has \
-                 an unknown level {lvl:?}; use one of {}",
-                LEVELS.join(", ")
-            )));
-        }
-        if is_module_only
-            && !lvl
-                .chars()
-                .all(|c| c.is_alphanumeric() || c == '_' || c == ':')
-        {
-            return Err(Error::config(format!(
-                "log level {level:?} (from RANKFLOW_LOG, RUST_LOG or the builder) is not \
-                 a level or a module path"
+                "log level {level:?} (from {source}): {directive:?} is not a level, \
+                 module=level or a module path"
             )));
         }
     }
@@ -409,31 +439,53 @@ pub(crate) fn parse_count(var: &str, v: &str) -> Result<usize> {
     }
 }
 
-/// Parses a byte size: `1024`, `500MB`, `4GiB`, `2G` (binary units for `K`,
-/// `M`, `G`, `T` with or without `iB`; decimal for `KB`, `MB`, `GB`, `TB`).
-pub fn parse_bytes(var: &str, v: &str) -> Result<u64> {
-    let s = v.trim();
+/// Parses a size written as a whole number and an optional unit: `K`, `M`,
+/// `G`, `T` or `P`, each 1024 times the one before, with an optional `B` or
+/// `iB` after it, in any case (`4G`, `4GB`, `4GiB` and `4gib` are all
+/// 4 × 2^30 bytes), or `B` alone for bytes. A bare number counts
+/// `bare_unit`s (1 for rankflow's settings; 2^20 for Slurm's memory
+/// variables and job-script memory, which count megabytes). Binary units
+/// throughout, as Slurm, PBS, SGE and LSF read them: this is the one size
+/// parser of the crate, so `--memory 512MB` in a job script and
+/// `RANKFLOW_MEMORY_LIMIT=512MB` mean the same amount.
+pub(crate) fn parse_size(text: &str, bare_unit: u64) -> std::result::Result<u64, String> {
+    let s = text.trim();
     let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
     let (num, unit) = s.split_at(split);
-    let bad = || {
+    let n: u64 = num
+        .parse()
+        .map_err(|_| "it does not start with a whole number".to_string())?;
+    let unit = unit.to_ascii_lowercase();
+    let not_a_unit = || format!("{unit:?} is not a unit (K, M, G, T, P)");
+    let power = match unit.as_str() {
+        "" => return n.checked_mul(bare_unit).ok_or("it is too large".into()),
+        "b" => 0,
+        u => match u
+            .strip_suffix("ib")
+            .or_else(|| u.strip_suffix('b'))
+            .unwrap_or(u)
+        {
+            "k" => 1,
+            "m" => 2,
+            "g" => 3,
+            "t" => 4,
+            "p" => 5,
+            _ => return Err(not_a_unit()),
+        },
+    };
+    n.checked_mul(1u64 << (10 * power))
+        .ok_or_else(|| "it is too large".to_string())
+}
+
+/// Parses a byte size setting such as `1048576`, `500MB`, `4GiB` or `2G`
+/// (see [`parse_size`]: binary units, a bare number is bytes), naming `var`
+/// in the error.
+pub fn parse_bytes(var: &str, v: &str) -> Result<u64> {
+    parse_size(v, 1).map_err(|why| {
         Error::config(format!(
-            "{var}={v:?} is not a byte size (examples: 1048576, 500MB, 4GiB)"
+            "{var}={v:?} is not a byte size ({why}; examples: 1048576, 500MB, 4GiB)"
         ))
-    };
-    let n: u64 = num.parse().map_err(|_| bad())?;
-    let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
-        "" | "b" => 1,
-        "k" | "kib" => 1 << 10,
-        "m" | "mib" => 1 << 20,
-        "g" | "gib" => 1 << 30,
-        "t" | "tib" => 1 << 40,
-        "kb" => 1_000,
-        "mb" => 1_000_000,
-        "gb" => 1_000_000_000,
-        "tb" => 1_000_000_000_000,
-        _ => return Err(bad()),
-    };
-    n.checked_mul(mult).ok_or_else(bad)
+    })
 }
 
 fn optional_count(env: &dyn Fn(&str) -> Option<String>, var: &str) -> Result<Option<usize>> {
@@ -503,12 +555,8 @@ fn env_memory(
     }
     // Slurm gives megabytes, with an optional unit suffix.
     let slurm_mb = |var: &str, v: &str| -> Result<u64> {
-        let t = v.trim();
-        if t.chars().all(|c| c.is_ascii_digit()) {
-            parse_bytes(var, t).map(|n| n.saturating_mul(1 << 20))
-        } else {
-            parse_bytes(var, t)
-        }
+        parse_size(v, 1 << 20)
+            .map_err(|why| Error::config(format!("{var}={v:?} is not a memory size ({why})")))
     };
     if let Some(v) = env("SLURM_MEM_PER_CPU") {
         let per_cpu = slurm_mb("SLURM_MEM_PER_CPU", &v)?;
@@ -611,12 +659,22 @@ mod tests {
 
     #[test]
     fn bad_log_level_is_an_error() {
-        let err = resolve(&[("RANKFLOW_LOG", "loud")]);
-        // A bare word is taken as a module path by env_logger, so only a bad
-        // level after `=` is rejected.
-        assert!(err.is_ok());
+        let err = resolve(&[("RANKFLOW_LOG", "loud")]).unwrap_err();
+        assert!(err.to_string().contains("\"loud\" is not a level"), "{err}");
         let err = resolve(&[("RANKFLOW_LOG", "rankflow=loud")]).unwrap_err();
-        assert!(err.to_string().contains("loud"));
+        assert!(err.to_string().contains("unknown level \"loud\""), "{err}");
+        let err = resolve(&[("RUST_LOG", "my app")]).unwrap_err();
+        assert!(err.to_string().contains("RUST_LOG"), "{err}");
+        for ok in [
+            "debug",
+            "INFO",
+            "rankflow=debug,warn",
+            "rankflow::worker=trace",
+        ] {
+            assert!(resolve(&[("RANKFLOW_LOG", ok)]).is_ok(), "{ok}");
+        }
+        // RUST_LOG keeps env_logger's grammar: a bare module path, a regex.
+        assert!(resolve(&[("RUST_LOG", "my_app")]).is_ok());
         assert!(
             resolve(&[("RUST_LOG", "info/worker")]).is_ok(),
             "env_logger's regex suffix"
@@ -628,7 +686,16 @@ mod tests {
     fn byte_sizes() {
         assert_eq!(parse_bytes("X", "1024").unwrap(), 1024);
         assert_eq!(parse_bytes("X", "4GiB").unwrap(), 4 << 30);
-        assert_eq!(parse_bytes("X", "500MB").unwrap(), 500_000_000);
+        assert_eq!(parse_bytes("X", "500MB").unwrap(), 500 << 20, "binary");
+        assert_eq!(parse_bytes("X", "500mib").unwrap(), 500 << 20);
+        assert_eq!(parse_bytes("X", "3k").unwrap(), 3 << 10);
+        assert_eq!(parse_bytes("X", "7B").unwrap(), 7);
+        assert_eq!(parse_size("2048", 1 << 20).unwrap(), 2 << 30, "Slurm's MB");
+        for bad in [
+            "4X", "4 G", "4GiBB", "4kbb", "4iB", "4bib", "G", "-1", "1.5G",
+        ] {
+            assert!(parse_bytes("X", bad).is_err(), "{bad}");
+        }
         assert_eq!(parse_bytes("X", "2g").unwrap(), 2 << 30);
         assert!(parse_bytes("X", "99999999999999T").is_err());
         assert!(parse_bytes("X", "").is_err());

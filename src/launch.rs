@@ -13,6 +13,7 @@ use crate::comm::group::{Backend, Group, RawGroup};
 use crate::comm::local::LocalTransport;
 use crate::comm::transport::Transport;
 use crate::config::{Config, Settings};
+use crate::error::panic_text;
 use crate::error::{Error, ErrorKind, Result};
 use crate::logging::{self, Role};
 use crate::protocol::WorkerInfo;
@@ -500,12 +501,4 @@ where
         .next()
         .flatten()
         .ok_or_else(|| Error::invalid("spmd needs at least one rank"))
-}
-
-/// The message of a panic payload.
-pub(crate) fn panic_text(p: &(dyn std::any::Any + Send)) -> String {
-    p.downcast_ref::<&str>()
-        .map(|s| s.to_string())
-        .or_else(|| p.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "a panic without a message".to_string())
 }

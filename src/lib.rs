@@ -92,15 +92,17 @@
 #[doc = include_str!("../README.md")]
 struct ReadmeExamples;
 
+mod cli;
 mod client;
 // The transport, codec and wire protocol stay reachable for the benchmark
 // examples and whole-cluster tests, but are not part of the documented API.
 #[doc(hidden)]
 pub mod comm;
 pub mod config;
+pub mod delayed;
+pub mod diagnostics;
 mod error;
-#[doc(hidden)]
-pub mod jobscript;
+mod key;
 mod launch;
 mod logging;
 #[doc(hidden)]
@@ -114,6 +116,8 @@ mod worker;
 /// match it in its own `Cargo.toml`: `use rankflow::ndarray::Array2;`.
 pub use ndarray;
 
+#[doc(hidden)]
+pub use cli::jobscript;
 pub use client::{AsCompleted, Client, Future, FutureStatus, WaitFor, WaitResult};
 pub use comm::group::local::EAGER_LIMIT;
 pub use comm::group::{wait_all, Group, LocOp, Probe, RecvRequest, Request, SendRequest, Status};

@@ -76,7 +76,8 @@ fn large_arguments_and_results_go_around_the_scheduler() {
     let payload = vec![7u8; 300_000];
     let n = c.submit(length, payload.clone()).unwrap();
     assert_eq!(n.result().unwrap(), 300_000);
-    // The same large argument twice: one placement, one key.
+    // The same large argument twice: the same key (placement counts are
+    // checked in `a_shared_argument_is_placed_once`).
     assert_eq!(c.submit(length, payload).unwrap().key(), n.key());
     let r = c.submit(big, 200_000usize).unwrap();
     let bytes = r.result().unwrap();
@@ -129,10 +130,45 @@ fn workers_targeting_and_priority() {
         .submit_with_options(worker_of, 1, &TaskOptions::new().workers(&[99]))
         .unwrap_err();
     assert!(err.to_string().contains("99"), "{err}");
+}
+
+/// Tasks run by `priority_orders_the_waiting_tasks`, in the order they ran.
+static RAN: std::sync::Mutex<Vec<u64>> = std::sync::Mutex::new(Vec::new());
+
+fn record(x: u64) -> u64 {
+    std::thread::sleep(Duration::from_millis(5));
+    RAN.lock().unwrap().push(x);
+    x
+}
+
+#[test]
+fn priority_orders_the_waiting_tasks() {
+    let c = rankflow::initialize(
+        Config::new()
+            .mode(Mode::Local)
+            .local_workers(1)
+            .threads_per_worker(1),
+    )
+    .unwrap();
+    // One thread, busy for a while: everything below waits its turn.
+    let busy = c.submit(nap, 400).unwrap();
+    let low: Vec<_> = (0..10u64).map(|i| c.submit(record, i).unwrap()).collect();
     let urgent = c
-        .submit_with_options(square, 3, &TaskOptions::new().priority(10))
+        .submit_with_options(record, 100, &TaskOptions::new().priority(10))
         .unwrap();
-    assert_eq!(urgent.result().unwrap(), 9);
+    assert_eq!(urgent.result().unwrap(), 100);
+    assert_eq!(c.gather(&low).unwrap(), (0..10).collect::<Vec<_>>());
+    busy.result().unwrap();
+    let ran = RAN.lock().unwrap().clone();
+    assert_eq!(ran.len(), 11, "{ran:?}");
+    // At most the tasks already queued on the worker when it arrived (its
+    // queue is twice its threads deep) run before the urgent one.
+    let at = ran.iter().position(|&x| x == 100).unwrap();
+    assert!(at <= 1, "the priority-10 task ran {}th: {ran:?}", at + 1);
+    // The others keep their submission order.
+    let rest: Vec<u64> = ran.into_iter().filter(|&x| x != 100).collect();
+    assert_eq!(rest, (0..10).collect::<Vec<_>>());
+    c.shutdown().unwrap();
 }
 
 #[test]

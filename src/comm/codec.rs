@@ -46,9 +46,12 @@ pub fn decode_limited<T: DeserializeOwned>(bytes: &[u8], limit: usize) -> Result
     Ok(value)
 }
 
+/// Hard ceiling on one message: MPI counts are 32-bit.
+pub const MAX_MESSAGE_CEILING: usize = i32::MAX as usize;
+
 /// Decodes a `T` from `bytes` with the largest limit MPI allows.
 pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T> {
-    decode_limited(bytes, crate::config::MAX_MESSAGE_CEILING)
+    decode_limited(bytes, MAX_MESSAGE_CEILING)
 }
 
 /// The bytes of a plain-number slice, without copying.

@@ -109,7 +109,7 @@ impl Outbox for MpiOutbox {
                 }))
                 .map_err(|_| Error::transport("this rank's inbox is closed"));
         }
-        if payload.len() > crate::config::MAX_MESSAGE_CEILING {
+        if payload.len() > super::codec::MAX_MESSAGE_CEILING {
             return Err(Error::codec(format!(
                 "message of {} bytes is over MPI's 2 GiB count limit",
                 payload.len()

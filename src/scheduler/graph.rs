@@ -87,6 +87,9 @@ struct Task {
     cancel_requested: bool,
     /// Fired and forgotten: run it even though the client released it.
     keep_until_done: bool,
+    /// A steal of it was asked of its worker and not granted (it had
+    /// started): asking again would only repeat the refusal.
+    steal_refused: bool,
 }
 
 impl Task {
@@ -113,6 +116,7 @@ impl Task {
             attempts: 0,
             cancel_requested: false,
             keep_until_done: false,
+            steal_refused: false,
         }
     }
 }
@@ -126,6 +130,8 @@ struct WorkerLoad {
     outstanding: BTreeSet<(u64, Key)>,
     /// A steal request to this worker is unanswered.
     steal_pending: bool,
+    /// The keys that request asked for.
+    steal_asked: Vec<Key>,
 }
 
 /// Keys and the worker ranks holding each (an answer to `who_has`).
@@ -421,6 +427,7 @@ impl TaskGraph {
             attempts: 0,
             cancel_requested: false,
             keep_until_done: false,
+            steal_refused: false,
         };
         self.tasks.insert(key, task);
         for d in &deps {
@@ -447,6 +454,7 @@ impl TaskGraph {
     fn make_ready(&mut self, key: Key) {
         if let Some(t) = self.tasks.get_mut(&key) {
             t.state = State::Ready;
+            t.steal_refused = false;
             self.ready.push((t.priority, Reverse(t.seq), key));
         }
     }
@@ -736,6 +744,7 @@ impl TaskGraph {
             budget -= keys.len();
             if let Some(w) = self.workers.get_mut(&victim) {
                 w.steal_pending = true;
+                w.steal_asked.clone_from(&keys);
             }
             fx.steal.entry(victim).or_default().extend(keys);
         }
@@ -746,7 +755,7 @@ impl TaskGraph {
         let Some(t) = self.tasks.get(&key) else {
             return false;
         };
-        if t.workers.is_some() && !t.allow_other {
+        if t.steal_refused || (t.workers.is_some() && !t.allow_other) {
             return false;
         }
         let pinned: u64 = t
@@ -762,8 +771,17 @@ impl TaskGraph {
 
     /// `victim` handed back these queued tasks (the others had started).
     pub fn stolen(&mut self, victim: usize, keys: &[Key], fx: &mut Effects) {
-        if let Some(w) = self.workers.get_mut(&victim) {
-            w.steal_pending = false;
+        let asked = match self.workers.get_mut(&victim) {
+            Some(w) => {
+                w.steal_pending = false;
+                std::mem::take(&mut w.steal_asked)
+            }
+            None => Vec::new(),
+        };
+        for k in asked.iter().filter(|k| !keys.contains(k)) {
+            if let Some(t) = self.tasks.get_mut(k) {
+                t.steal_refused = true;
+            }
         }
         for &k in keys {
             let Some(t) = self.tasks.get(&k) else {
@@ -1240,10 +1258,32 @@ mod tests {
         let mut fx = Effects::default();
         g.stolen(2, &[Key(4)], &mut fx);
         assert_eq!(assigned(&fx), vec![(3, 4)]);
-        // A task that had started is not handed back: nothing moves.
+    }
+
+    #[test]
+    fn a_task_started_before_the_steal_stays_with_its_worker() {
+        let mut g = graph(&[2, 3]);
+        let mut fx = Effects::default();
+        g.submit((1..=4).map(|k| spec(k, &[])).collect(), vec![], &mut fx);
+        let mut fx = Effects::default();
+        g.finished(3, vec![done(2, 8), done(3, 8)], &mut fx);
+        assert_eq!(fx.steal.get(&2), Some(&vec![Key(4)]));
+        // Worker 2 had started 4 already, so it hands back nothing.
         let mut fx = Effects::default();
         g.stolen(2, &[], &mut fx);
-        assert!(fx.compute.is_empty());
+        assert!(fx.compute.is_empty(), "4 is not run a second time on 3");
+        assert_eq!(g.tasks[&Key(4)].state, State::Processing(2));
+        // A refused task is not asked for again (that would ping-pong steal
+        // messages for as long as it runs); the other queued one may be.
+        assert_eq!(fx.steal.get(&2), Some(&vec![Key(1)]));
+        let mut fx = Effects::default();
+        g.stolen(2, &[], &mut fx);
+        assert!(fx.steal.is_empty() && fx.compute.is_empty(), "{fx:?}");
+        // Their results come from worker 2 and are recorded there.
+        let mut fx = Effects::default();
+        g.finished(2, vec![done(1, 8), done(4, 8)], &mut fx);
+        assert!(fx.failures.is_empty());
+        assert_eq!(g.holders(Key(4)), Some(vec![2]));
     }
 
     #[test]

@@ -86,6 +86,7 @@ fn address(offset: i64) -> *const () {
 /// randomised base, so an offset into it would point elsewhere on another
 /// rank. Only Linux can tell (it reads `/proc/self/maps`); elsewhere this
 /// returns `Ok`.
+#[cfg_attr(not(feature = "mpi"), allow(dead_code))]
 pub(crate) fn check_linked_into_executable() -> Result<(), String> {
     #[cfg(target_os = "linux")]
     {
@@ -111,7 +112,7 @@ pub(crate) fn check_linked_into_executable() -> Result<(), String> {
 }
 
 /// The file mapped at `addr` according to a `/proc/self/maps` listing.
-#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+#[cfg_attr(any(not(target_os = "linux"), not(feature = "mpi")), allow(dead_code))]
 fn mapped_object(maps: &str, addr: usize) -> Option<&str> {
     maps.lines().find_map(|line| {
         let mut fields = line.split_whitespace();

@@ -300,7 +300,7 @@ impl Executor {
                 (Outcome::Failed(f), None)
             }
             Err(payload) => {
-                let text = crate::launch::panic_text(payload.as_ref());
+                let text = crate::error::panic_text(payload.as_ref());
                 (Outcome::Failed(failure(FailureKind::Panicked, text)), None)
             }
         };

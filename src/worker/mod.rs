@@ -482,7 +482,7 @@ impl Worker {
             }),
             Err(p) => Err(failure(
                 FailureKind::Panicked,
-                crate::launch::panic_text(p.as_ref()),
+                crate::error::panic_text(p.as_ref()),
             )),
         }
     }

@@ -3,7 +3,10 @@
 //! Follows rayon-core's `ThreadPoolBuildError`: callers match on
 //! [`Error::kind`], never on the text of the message.
 
+mod task_failure;
+
 use std::fmt;
+pub use task_failure::{FailureKind, TaskFailure};
 
 /// What went wrong, broadly. More kinds may be added; match with a `_` arm.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -54,7 +57,7 @@ pub enum ErrorKind {
 pub struct Error {
     kind: ErrorKind,
     message: String,
-    task: Option<Box<crate::task::TaskFailure>>,
+    task: Option<Box<TaskFailure>>,
 }
 
 /// `Result` with rankflow's [`Error`].
@@ -71,7 +74,7 @@ impl Error {
     }
 
     /// The error of a future whose task failed.
-    pub fn task(failure: crate::task::TaskFailure) -> Self {
+    pub fn task(failure: TaskFailure) -> Self {
         Error {
             kind: ErrorKind::Task,
             message: failure.to_string(),
@@ -81,10 +84,7 @@ impl Error {
 
     /// An error of kind [`ErrorKind::Task`] with its own message (one that
     /// sums up several failures), carrying `failure` as the first of them.
-    pub(crate) fn task_with_message(
-        failure: crate::task::TaskFailure,
-        message: impl Into<String>,
-    ) -> Self {
+    pub(crate) fn task_with_message(failure: TaskFailure, message: impl Into<String>) -> Self {
         Error {
             kind: ErrorKind::Task,
             message: message.into(),
@@ -94,7 +94,7 @@ impl Error {
 
     /// For [`ErrorKind::Task`]: the failed task's key, worker, message and,
     /// for a dependent, the root cause.
-    pub fn task_failure(&self) -> Option<&crate::task::TaskFailure> {
+    pub fn task_failure(&self) -> Option<&TaskFailure> {
         self.task.as_deref()
     }
 
@@ -164,4 +164,12 @@ impl From<std::io::Error> for Error {
     fn from(e: std::io::Error) -> Self {
         Error::new(ErrorKind::Io, e.to_string())
     }
+}
+
+/// The message of a panic payload.
+pub(crate) fn panic_text(p: &(dyn std::any::Any + Send)) -> String {
+    p.downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| p.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".to_string())
 }
