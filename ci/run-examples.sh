@@ -32,6 +32,7 @@ EXAMPLES=(
     "manage_tasks"
     "bench_tasks 20000 300 300"
     "bench_as_completed 20000"
+    "bench_waiters 8 300"
     "direct_view"
     "spmd_allreduce"
     "broadcast_big"
