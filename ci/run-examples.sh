@@ -34,6 +34,8 @@ EXAMPLES=(
     "errors"
     "manage_tasks"
     "bench_tasks 20000 300 300"
+    "bench_as_completed 20000"
+    "bench_waiters 8 300"
     "direct_view"
     "spmd_allreduce"
     "broadcast_big"

@@ -130,4 +130,4 @@ pub use protocol::WorkerInfo;
 pub use task::args::Args;
 pub use task::{FailureKind, Key, TaskFailure, TaskFn, TaskOptions};
 pub use worker::arrays::{set_worker_array, worker_array};
-pub use worker::executor::{current_worker, set_worker_var, worker_var};
+pub use worker::executor::{current_worker, set_worker_var, stored_results, worker_var};

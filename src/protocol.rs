@@ -81,6 +81,10 @@ pub struct ComputeSpec {
     pub function: FnRef,
     /// Where each argument position is.
     pub inputs: Vec<Input>,
+    /// Tell the client when it ends (with the value, if small): the client
+    /// holds a future for it. Results nobody at the client asked for (the
+    /// inside of a graph) are not pushed.
+    pub push: bool,
 }
 
 /// How one task ended on a worker.
@@ -146,7 +150,9 @@ pub enum ClientToScheduler {
     Submit {
         /// The tasks.
         tasks: Vec<TaskSpec>,
-        /// Data the client put on workers for them.
+        /// Data the client put on workers for them (large arguments). The
+        /// client holds each, for later batches to share, until it releases
+        /// the key; the same key placed again is one more copy.
         placed: Vec<Placed>,
     },
     /// The client holds no more futures for these keys.

@@ -2,14 +2,16 @@
 //! ([`as_completed`](super::Client::as_completed), [`wait`](super::Client::wait)).
 //!
 //! A future is cheap to clone and can move between threads. The result stays
-//! on the worker that made it (small results are also sent to the client at
-//! once) until the last handle to its key is dropped.
+//! on the worker that made it (a small result is also sent to the client at
+//! once, if the client held a future for it when the task was handed out)
+//! until the last handle to its key is dropped.
 
 use super::state::{Inner, Status};
 use crate::error::{Error, ErrorKind, Result};
 use crate::protocol::ClientToWorker;
 use crate::task::Key;
 use serde::de::DeserializeOwned;
+use std::collections::HashMap;
 use std::fmt;
 use std::marker::PhantomData;
 use std::sync::Arc;
@@ -238,20 +240,84 @@ pub struct WaitResult<T> {
     pub not_done: Vec<Future<T>>,
 }
 
+impl Inner {
+    /// Subscribes to `keys`' ends (see [`Completions`](super::completion)).
+    pub(crate) fn subscribe(&self, keys: &[Key]) -> u64 {
+        let mut st = self.lock();
+        let ends: Vec<(Key, Option<u64>)> = keys.iter().map(|&k| (k, st.ended_at(k))).collect();
+        st.queues.subscribe(ends)
+    }
+
+    /// Waits until `until` holds for `keys` or `deadline` passes (`Ok(false)`),
+    /// popping ends off a completion queue rather than scanning the keys on
+    /// every wake-up.
+    pub(crate) fn wait_for_ends(
+        &self,
+        keys: &[Key],
+        until: WaitFor,
+        deadline: Option<Instant>,
+    ) -> Result<bool> {
+        if keys.is_empty() {
+            return Ok(true);
+        }
+        let id = self.subscribe(keys);
+        let mut ended = 0;
+        let outcome = self.wait_until(deadline, |st| {
+            while let Some(k) = st.queues.pop(id) {
+                ended += 1;
+                let failed = matches!(
+                    st.entries.get(&k).map(|e| &e.status),
+                    Some(Status::Failed(_) | Status::Cancelled)
+                );
+                let stop = match until {
+                    WaitFor::FirstCompleted => true,
+                    WaitFor::FirstException => failed,
+                    WaitFor::AllCompleted => false,
+                };
+                if stop {
+                    return true;
+                }
+            }
+            ended == keys.len()
+        });
+        self.lock().queues.unsubscribe(id);
+        outcome
+    }
+}
+
 /// Futures in the order they end; see [`Client::as_completed`](super::Client::as_completed).
+///
+/// It pops keys off its own completion queue, so yielding all `n` futures
+/// costs O(n), not O(n²).
 pub struct AsCompleted<T> {
-    pending: Vec<Future<T>>,
+    /// Futures not yet yielded, by key (a key may be held more than once).
+    pending: HashMap<Key, Vec<Future<T>>>,
+    remaining: usize,
+    /// The completion queue's subscription id.
+    queue: u64,
     inner: Arc<Inner>,
 }
 
 impl<T> AsCompleted<T> {
-    pub(crate) fn new(pending: Vec<Future<T>>, inner: Arc<Inner>) -> Self {
-        AsCompleted { pending, inner }
+    pub(crate) fn new(futures: Vec<Future<T>>, inner: Arc<Inner>) -> Self {
+        let keys: Vec<Key> = futures.iter().map(|f| f.key).collect();
+        let queue = inner.subscribe(&keys);
+        let remaining = futures.len();
+        let mut pending: HashMap<Key, Vec<Future<T>>> = HashMap::with_capacity(remaining);
+        for f in futures {
+            pending.entry(f.key).or_default().push(f);
+        }
+        AsCompleted {
+            pending,
+            remaining,
+            queue,
+            inner,
+        }
     }
 
     /// Futures not yet yielded.
     pub fn remaining(&self) -> usize {
-        self.pending.len()
+        self.remaining
     }
 
     /// Yields each future together with its result (dask's
@@ -273,30 +339,32 @@ impl<T> Iterator for AsCompleted<T> {
     type Item = Result<Future<T>>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        if self.pending.is_empty() {
+        if self.remaining == 0 {
             return None;
         }
-        let keys: Vec<Key> = self.pending.iter().map(|f| f.key).collect();
+        let queue = self.queue;
         let mut pick = None;
         let waited = self.inner.wait_until(None, |st| {
-            pick = keys
-                .iter()
-                .enumerate()
-                .filter_map(|(i, k)| {
-                    let e = st.entries.get(k)?;
-                    (!matches!(e.status, Status::Pending)).then_some((e.done_seq, i))
-                })
-                .min()
-                .map(|(_, i)| i);
+            pick = st.queues.pop(queue);
             pick.is_some()
         });
-        match (waited, pick) {
-            (Err(e), _) => {
-                self.pending.clear();
-                Some(Err(e))
-            }
-            (Ok(_), Some(i)) => Some(Ok(self.pending.swap_remove(i))),
-            (Ok(_), None) => None,
+        if let Err(e) = waited {
+            self.pending.clear();
+            self.remaining = 0;
+            return Some(Err(e));
         }
+        let key = pick?;
+        let future = self.pending.get_mut(&key).and_then(Vec::pop)?;
+        if self.pending.get(&key).is_some_and(Vec::is_empty) {
+            self.pending.remove(&key);
+        }
+        self.remaining -= 1;
+        Some(Ok(future))
+    }
+}
+
+impl<T> Drop for AsCompleted<T> {
+    fn drop(&mut self) {
+        self.inner.lock().queues.unsubscribe(self.queue);
     }
 }

@@ -39,9 +39,7 @@ impl Inner {
         {
             let mut st = self.lock();
             for k in &keys {
-                if let Some(e) = st.entries.get_mut(k) {
-                    e.status = Status::Cancelled;
-                }
+                st.cancel(*k);
             }
         }
         self.changed.notify_all();

@@ -6,11 +6,13 @@
 //! through the user's `main`, so no rank is left waiting.
 
 mod args;
+mod completion;
 mod direct;
 mod future;
 #[cfg(test)]
 mod key_life_tests;
 mod manage;
+mod placed;
 mod state;
 
 pub use future::{AsCompleted, Future, FutureStatus, WaitFor, WaitResult};
@@ -28,9 +30,7 @@ use crate::task::{fallible_function_ref, task_function_ref, task_key, Key, TaskF
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use state::{Entry, Inner, State, Status};
-use std::collections::hash_map::DefaultHasher;
 use std::fmt::Display;
-use std::hash::{Hash, Hasher};
 use std::marker::PhantomData;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
@@ -142,6 +142,15 @@ impl Client {
     /// Every worker, by rank, as it registered.
     pub fn workers(&self) -> &[WorkerInfo] {
         &self.workers
+    }
+
+    /// How many task results workers have pushed to this client so far: the
+    /// value of a small result, or word that a large one is ready. Only tasks
+    /// whose futures the client held when they were handed to a worker are
+    /// pushed; the inside of a graph whose futures were dropped is not.
+    pub fn pushed_results(&self) -> u64 {
+        self.inner.poll();
+        self.inner.lock().pushed
     }
 
     fn next_id(&self) -> u64 {
@@ -321,32 +330,49 @@ impl Client {
         }
         self.inner.flush_releases_locked(&mut st)?;
         for mut parts in args {
+            // Large positions become keys of placed arguments: shared with
+            // earlier tasks while those are held, put on a worker if new.
+            let mut contents = Vec::new();
+            let mut fresh = Vec::new();
             for part in parts.iter_mut() {
                 if let Part::Inline(bytes) = part {
                     if bytes.len() > INLINE_LIMIT {
-                        *part = Part::Future(self.place(std::mem::take(bytes), &mut placed)?);
+                        let content = placed::content_hash(bytes);
+                        let (key, new) = st.placed.acquire(content);
+                        contents.push(content);
+                        if new {
+                            fresh.push((key, std::mem::take(bytes)));
+                        }
+                        *part = Part::Future(key);
                     }
                 }
             }
             let nonce = (!options.pure).then(|| self.inner.nonce.fetch_add(1, Ordering::Relaxed));
             let key = task_key(&function, &parts, nonce);
             let resubmit = match st.entries.get_mut(&key) {
-                Some(e) if !matches!(e.status, Status::Cancelled) => {
-                    e.refs += 1;
-                    false
-                }
                 Some(e) => {
+                    // Known already: it holds its placed arguments itself.
                     e.refs += 1;
-                    e.status = Status::Pending;
-                    true
+                    let cancelled = matches!(e.status, Status::Cancelled);
+                    if cancelled {
+                        e.status = Status::Pending;
+                    }
+                    for content in contents {
+                        st.placed.abandon(content);
+                    }
+                    cancelled
                 }
                 None => {
+                    for (pkey, bytes) in fresh {
+                        placed.push(self.place(pkey, bytes)?);
+                    }
                     st.entries.insert(
                         key,
                         Entry {
                             refs: 1,
                             status: Status::Pending,
                             done_seq: 0,
+                            placed: contents,
                         },
                     );
                     true
@@ -375,22 +401,14 @@ impl Client {
         Ok(futures)
     }
 
-    /// Puts a large argument straight on a worker (round robin) and returns
-    /// the key it is kept under.
-    fn place(&self, bytes: Vec<u8>, placed: &mut Vec<Placed>) -> Result<Key> {
-        let mut h = DefaultHasher::new();
-        ("rankflow-placed", &bytes).hash(&mut h);
-        let key = Key(h.finish());
-        if placed.iter().any(|p: &Placed| p.key == key) {
-            return Ok(key);
-        }
+    /// Puts a large argument straight on a worker (round robin) under `key`.
+    fn place(&self, key: Key, bytes: Vec<u8>) -> Result<Placed> {
         let ranks = &self.inner.worker_ranks;
         let i = self.inner.next_worker.fetch_add(1, Ordering::Relaxed) % ranks.len().max(1);
         let worker = *ranks
             .get(i)
             .ok_or_else(|| Error::invalid("there are no workers"))?;
-        placed.push(self.inner.put_on(worker, key, bytes)?);
-        Ok(key)
+        self.inner.put_on(worker, key, bytes)
     }
 
     // ----- collecting -------------------------------------------------------------
@@ -399,10 +417,8 @@ impl Client {
     pub fn gather<T: DeserializeOwned>(&self, futures: &[Future<T>]) -> Result<Vec<T>> {
         self.inner.flush_releases()?;
         let keys: Vec<Key> = futures.iter().map(Future::key).collect();
-        self.inner.wait_until(None, |st| {
-            keys.iter()
-                .all(|k| !matches!(st.entries.get(k).map(|e| &e.status), Some(Status::Pending)))
-        })?;
+        self.inner
+            .wait_for_ends(&keys, WaitFor::AllCompleted, None)?;
         futures.iter().map(Future::result).collect()
     }
 
@@ -424,26 +440,7 @@ impl Client {
         self.inner.flush_releases()?;
         let keys: Vec<Key> = futures.iter().map(Future::key).collect();
         let deadline = timeout.map(|t| Instant::now() + t);
-        self.inner.wait_until(deadline, |st| {
-            let statuses: Vec<&Status> = keys
-                .iter()
-                .filter_map(|k| st.entries.get(k).map(|e| &e.status))
-                .collect();
-            let ended = statuses
-                .iter()
-                .filter(|s| !matches!(s, Status::Pending))
-                .count();
-            match until {
-                WaitFor::FirstCompleted => ended > 0 || keys.is_empty(),
-                WaitFor::AllCompleted => ended == keys.len(),
-                WaitFor::FirstException => {
-                    ended == keys.len()
-                        || statuses
-                            .iter()
-                            .any(|s| matches!(s, Status::Failed(_) | Status::Cancelled))
-                }
-            }
-        })?;
+        self.inner.wait_for_ends(&keys, until, deadline)?;
         let st = self.inner.lock();
         let ended: Vec<bool> = keys
             .iter()

@@ -4,8 +4,11 @@
 //! scheduler) are received by whichever waiting thread holds the transport
 //! (leader/follower): a single-threaded program pays no thread switch, and
 //! several threads can wait on futures at once, the others sleeping on a
-//! condition variable until the receiver reports a change.
+//! condition variable until the receiver reports a change (or gives up the
+//! transport, so that one of them takes over): no thread wakes on a timer.
 
+use super::completion::Completions;
+use super::placed::PlacedArgs;
 use crate::comm::codec;
 use crate::comm::transport::{Envelope, Outbox, Rank, Transport, TAG_ABORT, TAG_CONTROL};
 use crate::error::{Error, ErrorKind, Result};
@@ -21,6 +24,10 @@ use std::time::{Duration, Instant};
 
 /// Releases are sent in batches of this many (or at the next client call).
 const RELEASE_BATCH: usize = 1024;
+
+/// Longest single wait for a message by the receiving thread, after which it
+/// checks its own condition and deadline again.
+const RECV_SLICE: Duration = Duration::from_millis(50);
 
 /// A worker's answer to a direct request: the encoded result, or why not.
 pub(crate) type Reply = std::result::Result<Vec<u8>, TaskFailure>;
@@ -41,12 +48,25 @@ pub(crate) struct Entry {
     pub status: Status,
     /// Order in which results arrived, for `as_completed`.
     pub done_seq: u64,
+    /// Content hashes of the placed arguments this task uses (one each time
+    /// it uses one), released with it.
+    pub placed: Vec<u64>,
 }
 
 #[derive(Debug, Default)]
 pub(crate) struct State {
     pub entries: HashMap<Key, Entry>,
     pub completions: u64,
+    /// Completion queues of the threads waiting in `as_completed`, `wait`
+    /// and `gather`.
+    pub queues: Completions,
+    /// A thread holds the transport and receives for everyone; the others
+    /// sleep on the condition variable until it reports or leaves.
+    pub receiving: bool,
+    /// Large arguments put on workers, shared between batches.
+    pub placed: PlacedArgs,
+    /// Results workers have pushed here (values and notices of stored ones).
+    pub pushed: u64,
     pub pongs: HashSet<u64>,
     pub finished: bool,
     pub closed: Option<String>,
@@ -71,11 +91,39 @@ impl State {
             };
             if open {
                 self.completions += 1;
-                if !matches!(e.status, Status::Stored { .. }) {
+                let ends = !matches!(e.status, Status::Stored { .. });
+                if ends {
                     e.done_seq = self.completions;
                 }
                 e.status = status;
+                if ends {
+                    self.queues.ended(key);
+                }
             }
+        }
+    }
+
+    /// Marks `key` cancelled here (the scheduler is told separately).
+    pub fn cancel(&mut self, key: Key) {
+        if let Some(e) = self.entries.get_mut(&key) {
+            let was_pending = matches!(e.status, Status::Pending);
+            e.status = Status::Cancelled;
+            if was_pending {
+                self.completions += 1;
+                e.done_seq = self.completions;
+                self.queues.ended(key);
+            }
+        }
+    }
+
+    /// Whether `key` has ended (finished, failed or cancelled) and, if so,
+    /// its place in the order of ends. A key the client no longer knows
+    /// counts as ended, so that nobody waits for it forever.
+    pub fn ended_at(&self, key: Key) -> Option<u64> {
+        match self.entries.get(&key) {
+            Some(e) if matches!(e.status, Status::Pending) => None,
+            Some(e) => Some(e.done_seq),
+            None => Some(0),
         }
     }
 }
@@ -115,6 +163,7 @@ impl Inner {
                 refs: 1,
                 status,
                 done_seq: 0,
+                placed: Vec::new(),
             },
         );
     }
@@ -164,11 +213,20 @@ impl Inner {
         if e.refs > 0 {
             return;
         }
-        st.entries.remove(&key);
+        let placed = st
+            .entries
+            .remove(&key)
+            .map(|e| e.placed)
+            .unwrap_or_default();
         if st.closed.is_some() {
             return;
         }
         st.releases.push(key);
+        for content in placed {
+            if let Some(k) = st.placed.release(content) {
+                st.releases.push(k);
+            }
+        }
         if st.releases.len() >= RELEASE_BATCH {
             if let Err(e) = self.flush_releases_locked(&mut st) {
                 log::warn!("could not send releases: {e}");
@@ -244,6 +302,7 @@ impl Inner {
                 st.pongs.insert(id);
             }
             Ok(WorkerToClient::Results { results }) => {
+                st.pushed += results.len() as u64;
                 for (key, delivered) in results {
                     let status = match delivered {
                         Delivered::Value(bytes) => Status::Value(Arc::new(bytes)),
@@ -284,64 +343,78 @@ impl Inner {
 
     /// Waits until `ready` holds, receiving messages meanwhile. Returns
     /// `Ok(false)` if `deadline` passes first, an error if the cluster is gone.
+    ///
+    /// One waiting thread at a time receives (it holds `receiving`); the
+    /// others block on the condition variable, which the receiver signals
+    /// after each batch of messages and when it stops receiving.
     pub fn wait_until(
         &self,
         deadline: Option<Instant>,
         mut ready: impl FnMut(&mut State) -> bool,
     ) -> Result<bool> {
         loop {
-            {
+            let slice = {
                 let mut st = self.lock();
-                if ready(&mut st) {
-                    return Ok(true);
-                }
-                if let Some(why) = &st.closed {
-                    return Err(Error::new(ErrorKind::ShutDown, why.clone()));
-                }
-            }
-            let left = match deadline {
-                Some(d) => match d.checked_duration_since(Instant::now()) {
-                    Some(left) if !left.is_zero() => Some(left),
-                    _ => return Ok(false),
-                },
-                None => None,
-            };
-            let slice = left.map_or(Duration::from_millis(50), |l| {
-                l.min(Duration::from_millis(50))
-            });
-            match self.transport.try_lock() {
-                Ok(mut guard) => {
-                    let Some(t) = guard.as_mut() else {
-                        return Err(Error::new(
-                            ErrorKind::ShutDown,
-                            "the client has been shut down",
-                        ));
-                    };
-                    match t.recv_timeout(Some(slice)) {
-                        Ok(Some(envelope)) => {
-                            let mut st = self.lock();
-                            self.handle(&mut st, envelope);
-                            // Take whatever else has arrived, without waiting.
-                            while let Ok(Some(more)) = t.recv_timeout(Some(Duration::ZERO)) {
-                                self.handle(&mut st, more);
-                            }
-                            drop(st);
-                            self.changed.notify_all();
-                        }
-                        Ok(None) => {}
-                        Err(e) => {
-                            self.lock().closed = Some(e.to_string());
-                            self.changed.notify_all();
-                            return Err(e);
-                        }
+                loop {
+                    if ready(&mut st) {
+                        return Ok(true);
                     }
+                    if let Some(why) = &st.closed {
+                        return Err(Error::new(ErrorKind::ShutDown, why.clone()));
+                    }
+                    let left = match deadline {
+                        Some(d) => match d.checked_duration_since(Instant::now()) {
+                            Some(left) if !left.is_zero() => Some(left),
+                            _ => return Ok(false),
+                        },
+                        None => None,
+                    };
+                    if !st.receiving {
+                        st.receiving = true;
+                        break left.map_or(RECV_SLICE, |l| l.min(RECV_SLICE));
+                    }
+                    st = match left {
+                        Some(l) => {
+                            self.changed
+                                .wait_timeout(st, l)
+                                .unwrap_or_else(|e| e.into_inner())
+                                .0
+                        }
+                        None => self.changed.wait(st).unwrap_or_else(|e| e.into_inner()),
+                    };
                 }
-                Err(_) => {
-                    let st = self.lock();
-                    let _ = self
-                        .changed
-                        .wait_timeout(st, slice.min(Duration::from_millis(1)));
+            };
+            let received = self.receive(slice);
+            self.lock().receiving = false;
+            self.changed.notify_all();
+            received?;
+        }
+    }
+
+    /// As the receiving thread: waits up to `slice` for a message and applies
+    /// it and whatever else has arrived.
+    fn receive(&self, slice: Duration) -> Result<()> {
+        let mut guard = self.transport.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(t) = guard.as_mut() else {
+            return Err(Error::new(
+                ErrorKind::ShutDown,
+                "the client has been shut down",
+            ));
+        };
+        match t.recv_timeout(Some(slice)) {
+            Ok(Some(envelope)) => {
+                let mut st = self.lock();
+                self.handle(&mut st, envelope);
+                // Take whatever else has arrived, without waiting.
+                while let Ok(Some(more)) = t.recv_timeout(Some(Duration::ZERO)) {
+                    self.handle(&mut st, more);
                 }
+                Ok(())
+            }
+            Ok(None) => Ok(()),
+            Err(e) => {
+                self.lock().closed = Some(e.to_string());
+                Err(e)
             }
         }
     }

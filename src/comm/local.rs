@@ -1,5 +1,12 @@
 //! The in-process transport: every rank is a thread, every message a channel
 //! send. Serves the embedded cluster (no mpirun) and unit tests.
+//!
+//! Its channels are unbounded on purpose: a rank's thread sends straight into
+//! its peer's inbox, with no progress thread in between, so a bound would let
+//! two ranks that send to each other while behind (the scheduler handing out
+//! tasks, a worker reporting them) wait on each other for ever. The MPI
+//! transport bounds what its progress thread takes in instead
+//! (`comm::inbound`).
 
 use super::transport::{Envelope, Outbox, Rank, Tag, Transport};
 use crate::error::{Error, Result};

@@ -7,6 +7,7 @@
 //! | [`local`] | the in-process transport (embedded cluster, tests) |
 //! | `mpi_transport` | the MPI transport and its progress thread (feature `mpi`) |
 //! | [`backoff`] | how idle progress threads wait without burning a core |
+//! | `inbound` | the bounded queue from a progress thread to its readers (feature `mpi`) |
 //! | [`codec`] | serde encoding with size limits; raw bytes of plain numbers |
 //! | [`plain`] | the plain-number element types and reduction operations |
 //! | [`group`] | `Group`: typed collectives, serde and zero-copy flavours, over MPI or in-process |
@@ -14,6 +15,8 @@
 pub mod backoff;
 pub mod codec;
 pub mod group;
+#[cfg(feature = "mpi")]
+pub(crate) mod inbound;
 pub mod local;
 #[cfg(feature = "mpi")]
 pub mod mpi_transport;

@@ -4,7 +4,9 @@
 //! Sends are non-blocking (`MPI_Isend`) on buffers the progress thread owns
 //! until MPI reports them complete, so two ranks sending large messages to each
 //! other never deadlock. Receives probe for any source (`MPI_Improbe`) and
-//! receive the matched message whole. When idle the thread backs off (see
+//! receive the matched message whole, but only while the readers' queue has
+//! room ([`inbound`](super::inbound)): readers that fall behind leave further
+//! messages in MPI, with their senders. When idle the thread backs off (see
 //! [`backoff`](super::backoff)) instead of spinning.
 //!
 //! MPI must be initialised with at least `MPI_THREAD_SERIALIZED`: the thread that
@@ -12,6 +14,9 @@
 //! [`Transport::close`] has joined it.
 
 use super::backoff::Backoff;
+use super::inbound::{
+    inbound, InboundReceiver, InboundSender, MAX_QUEUED_BYTES, MAX_QUEUED_MESSAGES,
+};
 use super::transport::{Envelope, Outbox, Rank, Tag, Transport};
 use crate::error::{Error, Result};
 use mpi::point_to_point::{Destination, MatchedReceiveVec, Source};
@@ -39,7 +44,7 @@ enum Command {
 pub struct MpiTransport {
     rank: Rank,
     size: usize,
-    inbox: Receiver<Result<Envelope>>,
+    inbox: InboundReceiver,
     outbox: Arc<MpiOutbox>,
     thread: Option<JoinHandle<()>>,
 }
@@ -50,7 +55,7 @@ struct MpiOutbox {
     commands: Sender<Command>,
     progress: Thread,
     /// Messages to this rank itself skip MPI.
-    to_self: Sender<Result<Envelope>>,
+    to_self: InboundSender,
 }
 
 impl MpiTransport {
@@ -63,12 +68,13 @@ impl MpiTransport {
         let rank = world.rank() as Rank;
         let size = world.size() as usize;
         let (cmd_tx, cmd_rx) = channel();
-        let (in_tx, in_rx) = channel();
+        let (in_tx, in_rx) = inbound(MAX_QUEUED_MESSAGES, MAX_QUEUED_BYTES);
         let to_self = in_tx.clone();
         let thread = std::thread::Builder::new()
             .name(format!("rankflow-progress-{rank}"))
             .spawn(move || progress_loop(cmd_rx, in_tx, max_message_bytes))?;
         let progress = thread.thread().clone();
+        to_self.set_waker(progress.clone());
         Ok(MpiTransport {
             rank,
             size,
@@ -131,14 +137,7 @@ impl Transport for MpiTransport {
     }
 
     fn recv_timeout(&mut self, timeout: Option<Duration>) -> Result<Option<Envelope>> {
-        let got = match timeout {
-            None => self
-                .inbox
-                .recv()
-                .map_err(|_| RecvTimeoutError::Disconnected),
-            Some(t) => self.inbox.recv_timeout(t),
-        };
-        match got {
+        match self.inbox.recv_timeout(timeout) {
             Ok(r) => r.map(Some),
             Err(RecvTimeoutError::Timeout) => Ok(None),
             Err(RecvTimeoutError::Disconnected) => {
@@ -212,11 +211,7 @@ impl InFlight {
     }
 }
 
-fn progress_loop(
-    commands: Receiver<Command>,
-    inbox: Sender<Result<Envelope>>,
-    max_message_bytes: usize,
-) {
+fn progress_loop(commands: Receiver<Command>, inbox: InboundSender, max_message_bytes: usize) {
     let world = SimpleCommunicator::world();
     let mut in_flight: Vec<InFlight> = Vec::new();
     let mut closing = false;
@@ -241,8 +236,12 @@ fn progress_loop(
             in_flight = in_flight.into_iter().filter_map(InFlight::poll).collect();
             active |= in_flight.len() != before;
         }
-        // A bounded number per round, so queued sends are never starved.
+        // A bounded number per round, so queued sends are never starved,
+        // and none while the readers are behind (backpressure).
         for _ in 0..PROBES_PER_ROUND {
+            if !inbox.has_room() {
+                break;
+            }
             let Some((message, status)) = world.any_process().immediate_matched_probe() else {
                 break;
             };

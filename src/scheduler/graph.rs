@@ -37,7 +37,7 @@ use crate::task::args::Part;
 use crate::task::shipping::FnRef;
 use crate::task::{FailureKind, Key, TaskFailure};
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap, HashSet, VecDeque};
 
 pub use crate::protocol::INLINE_LIMIT;
 
@@ -62,7 +62,10 @@ struct Task {
     parts: Vec<Part>,
     deps: Vec<Key>,
     waiting: usize,
-    dependents: Vec<Key>,
+    /// Tasks that take this one's result, in the order they were submitted;
+    /// those that have finished are dropped from the front as they are
+    /// found (see `try_forget`).
+    dependents: VecDeque<Key>,
     state: State,
     priority: i32,
     seq: u64,
@@ -95,7 +98,7 @@ impl Task {
             parts: Vec::new(),
             deps: Vec::new(),
             waiting: 0,
-            dependents: Vec::new(),
+            dependents: VecDeque::new(),
             state: State::Memory {
                 worker: p.worker,
                 nbytes: p.nbytes,
@@ -318,19 +321,34 @@ impl TaskGraph {
     }
 
     /// New tasks from the client, and data it placed on workers for them.
+    ///
+    /// The client holds placed data (in its registry of placed keys, for
+    /// later batches to share) until it releases the key, like a future. A
+    /// key placed again on another worker while still known here is one
+    /// more copy, freed with the others.
     pub fn submit(&mut self, specs: Vec<TaskSpec>, placed: Vec<Placed>, fx: &mut Effects) {
-        let placed_keys: Vec<Key> = placed.iter().map(|p| p.key).collect();
         for p in placed {
-            self.tasks
-                .entry(p.key)
-                .or_insert_with(|| Task::data(&p, false));
+            match self.tasks.get_mut(&p.key) {
+                None => {
+                    self.tasks.insert(p.key, Task::data(&p, true));
+                }
+                Some(t) => {
+                    t.wanted = true;
+                    match t.state {
+                        State::Memory { worker, .. } => {
+                            if worker != p.worker && !t.replicas.contains(&p.worker) {
+                                t.replicas.push(p.worker);
+                            }
+                        }
+                        // Not data (cannot happen with the client's keys):
+                        // the copy is of no use.
+                        _ => fx.free.entry(p.worker).or_default().push(p.key),
+                    }
+                }
+            }
         }
         for spec in specs {
             self.submit_one(spec, fx);
-        }
-        // Placed data that no new task uses (its task was memoized) is freed.
-        for k in placed_keys {
-            self.try_forget(k, fx);
         }
         self.schedule(fx);
     }
@@ -394,7 +412,7 @@ impl TaskGraph {
             parts: spec.parts,
             deps: deps.clone(),
             waiting,
-            dependents: Vec::new(),
+            dependents: VecDeque::new(),
             state: State::Waiting,
             priority: spec.priority,
             seq: self.seq,
@@ -412,7 +430,7 @@ impl TaskGraph {
         self.tasks.insert(key, task);
         for d in &deps {
             if let Some(dt) = self.tasks.get_mut(d) {
-                dt.dependents.push(key);
+                dt.dependents.push_back(key);
             }
         }
         if let Some(message) = problem {
@@ -580,18 +598,12 @@ impl TaskGraph {
         if t.wanted || (t.keep_until_done && pending) {
             return;
         }
-        // Dependents that will run, or that failed and may be retried (a
-        // cancelled one keeps nothing).
-        let pending_dependent = t.dependents.iter().any(|d| {
-            self.tasks.get(d).is_some_and(|dt| match &dt.state {
-                State::Waiting | State::Ready | State::Processing(_) => true,
-                State::Failed(f) => f.kind != FailureKind::Cancelled,
-                State::Memory { .. } => false,
-            })
-        });
-        if pending_dependent {
+        if self.pending_dependent(key) {
             return;
         }
+        let Some(t) = self.tasks.get(&key) else {
+            return;
+        };
         match t.state {
             State::Processing(_) => return,
             State::Memory { worker, .. } => {
@@ -608,6 +620,46 @@ impl TaskGraph {
                 }
             }
         }
+    }
+
+    /// Whether a dependent of `key` will still run, or failed and may be
+    /// retried (a cancelled one keeps nothing). Dependents that finished or
+    /// were forgotten are dropped from the front of the list on the way, so
+    /// a key with D dependents finishing in about the order they were
+    /// submitted costs O(D) over all their ends, not O(D²).
+    fn pending_dependent(&mut self, key: Key) -> bool {
+        let Some(mut dependents) = self
+            .tasks
+            .get_mut(&key)
+            .map(|t| std::mem::take(&mut t.dependents))
+        else {
+            return false;
+        };
+        let mut finished_prefix = 0;
+        let mut pending = false;
+        for (i, d) in dependents.iter().enumerate() {
+            match self.tasks.get(d).map(|dt| &dt.state) {
+                None | Some(State::Memory { .. }) => {
+                    if i == finished_prefix {
+                        finished_prefix += 1;
+                    }
+                }
+                Some(State::Waiting | State::Ready | State::Processing(_)) => {
+                    pending = true;
+                    break;
+                }
+                Some(State::Failed(f)) if f.kind != FailureKind::Cancelled => {
+                    pending = true;
+                    break;
+                }
+                Some(State::Failed(_)) => {}
+            }
+        }
+        dependents.drain(..finished_prefix);
+        if let Some(t) = self.tasks.get_mut(&key) {
+            t.dependents = dependents;
+        }
+        pending
     }
 
     fn allowed(&self, t: &Task, rank: usize, strict: bool) -> bool {
@@ -821,6 +873,7 @@ impl TaskGraph {
             key,
             function,
             inputs,
+            push: task.wanted,
         });
         let seq = match self.tasks.get_mut(&key) {
             Some(t) => {
@@ -951,16 +1004,114 @@ mod tests {
         assert!(a.contains(&(3, 1)), "{a:?}");
         let mut fx = Effects::default();
         g.finished(3, vec![done(1, 8)], &mut fx);
+        assert_eq!(fx.free.get(&3), None, "the client still holds it");
+        g.release(&[Key(50)], &mut fx);
         assert_eq!(
             fx.free.get(&3),
             Some(&vec![Key(50)]),
-            "placed data freed after use"
+            "placed data freed once released and used"
         );
         let mut fx = Effects::default();
         g.submit(vec![spec(3, &[1, 2])], vec![], &mut fx);
         g.finished(2, vec![done(2, 8)], &mut fx);
         let inputs = &fx.compute.values().next().unwrap()[0].inputs;
         assert!(inputs.iter().any(|i| matches!(i, Input::Remote { .. })));
+    }
+
+    #[test]
+    fn placed_data_held_until_released_and_every_copy_freed() {
+        let mut g = graph(&[2, 3]);
+        let at = |worker| Placed {
+            key: Key(50),
+            worker,
+            nbytes: 500_000,
+        };
+        let mut fx = Effects::default();
+        g.submit(vec![spec(1, &[50])], vec![at(2)], &mut fx);
+        g.finished(2, vec![done(1, 8)], &mut fx);
+        // A later batch placed the same key again, on another worker.
+        let mut fx = Effects::default();
+        g.submit(vec![spec(2, &[50])], vec![at(3)], &mut fx);
+        assert!(fx.free.is_empty(), "{fx:?}");
+        let worker = fx.compute.keys().next().copied().unwrap();
+        g.finished(worker, vec![done(2, 8)], &mut fx);
+        let mut fx = Effects::default();
+        g.release(&[Key(1), Key(2), Key(50)], &mut fx);
+        let mut freed: Vec<(usize, Key)> = fx
+            .free
+            .iter()
+            .flat_map(|(w, keys)| keys.iter().map(move |k| (*w, *k)))
+            .filter(|(_, k)| *k == Key(50))
+            .collect();
+        freed.sort();
+        assert_eq!(freed, vec![(2, Key(50)), (3, Key(50))], "every copy");
+        assert!(g.is_empty());
+    }
+
+    #[test]
+    fn finished_dependents_of_a_shared_input_are_dropped_as_they_end() {
+        const SHARED: u64 = 1_000_000;
+        let mut g = graph(&[2]);
+        let mut fx = Effects::default();
+        let placed = vec![Placed {
+            key: Key(SHARED),
+            worker: 2,
+            nbytes: 500_000,
+        }];
+        let n = 2_000;
+        let specs = (1..=n).map(|k| spec(k, &[SHARED])).collect();
+        g.submit(specs, placed, &mut fx);
+        g.release(&[Key(SHARED)], &mut fx);
+        let mut queued: VecDeque<u64> = assigned(&fx).into_iter().map(|(_, k)| k).collect();
+        let mut ended = 0;
+        while let Some(k) = queued.pop_front() {
+            if k == n {
+                queued.push_back(k);
+                if queued.len() == 1 {
+                    break;
+                }
+                continue;
+            }
+            let mut fx = Effects::default();
+            g.finished(2, vec![done(k, 8)], &mut fx);
+            g.release(&[Key(k)], &mut fx);
+            queued.extend(assigned(&fx).into_iter().map(|(_, k)| k));
+            ended += 1;
+        }
+        assert_eq!(ended, n - 1);
+        // Only the one still to run is left in the input's list, so each
+        // end looked at one dependent, not at every one before it.
+        assert_eq!(
+            g.tasks[&Key(SHARED)].dependents.len(),
+            1,
+            "finished dependents are still listed"
+        );
+        let mut fx = Effects::default();
+        g.finished(2, vec![done(n, 8)], &mut fx);
+        assert_eq!(fx.free.get(&2), Some(&vec![Key(SHARED)]));
+    }
+
+    #[test]
+    fn only_results_the_client_holds_are_pushed() {
+        let mut g = graph(&[2]);
+        let mut fx = Effects::default();
+        g.submit(
+            vec![spec(1, &[]), spec(2, &[1]), spec(3, &[2])],
+            vec![],
+            &mut fx,
+        );
+        assert!(fx.compute[&2][0].push, "held when handed out");
+        g.release(&[Key(1), Key(2)], &mut fx);
+        let mut fx = Effects::default();
+        g.finished(2, vec![done(1, 8)], &mut fx);
+        assert_eq!(assigned(&fx), vec![(2, 2)]);
+        assert!(
+            !fx.compute[&2][0].push,
+            "released: the client will not read it"
+        );
+        let mut fx = Effects::default();
+        g.finished(2, vec![done(2, 8)], &mut fx);
+        assert!(fx.compute[&2][0].push);
     }
 
     #[test]

@@ -97,6 +97,21 @@ pub(crate) fn var_bytes(what: &str, name: &str) -> crate::Result<Arc<Vec<u8>>> {
     }
 }
 
+/// Inside a task, a `run` function or an SPMD section: how many results (and
+/// placed arguments) this worker's store holds, and their bytes (what dask
+/// users read from `dask_worker.data`). For checking that data is freed.
+pub fn stored_results() -> crate::Result<(usize, u64)> {
+    CURRENT_EXECUTOR.with(|e| match e.borrow().as_ref() {
+        Some(ex) => {
+            let data = lock(&ex.store.data);
+            Ok((data.len(), data.values().map(|b| b.len() as u64).sum()))
+        }
+        None => Err(crate::Error::invalid(
+            "stored_results() called outside a task",
+        )),
+    })
+}
+
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
@@ -130,6 +145,8 @@ pub struct Job {
     pub function: FnRef,
     /// The encoded argument positions.
     pub inputs: Vec<Arc<Vec<u8>>>,
+    /// Tell the client when it ends (see `ComputeSpec::push`).
+    pub push: bool,
 }
 
 #[derive(Default)]
@@ -253,11 +270,15 @@ impl Executor {
         let (outcome, result) = match called {
             Ok(Ok(bytes)) => {
                 let nbytes = bytes.len() as u64;
-                let delivered = if bytes.len() <= INLINE_LIMIT {
-                    Delivered::Value(bytes.clone())
-                } else {
-                    Delivered::Stored { nbytes }
-                };
+                // Only a result the client holds a future for is pushed.
+                let delivered = job.push.then(|| {
+                    let d = if bytes.len() <= INLINE_LIMIT {
+                        Delivered::Value(bytes.clone())
+                    } else {
+                        Delivered::Stored { nbytes }
+                    };
+                    (job.key, d)
+                });
                 self.store.put(job.key, Arc::new(bytes));
                 (
                     Outcome::Done {
@@ -265,7 +286,7 @@ impl Executor {
                         nbytes,
                         micros,
                     },
-                    Some((job.key, delivered)),
+                    delivered,
                 )
             }
             Ok(Err(message)) => {

@@ -26,6 +26,8 @@ use std::sync::Arc;
 /// One task waiting for inputs.
 struct Pending {
     function: FnRef,
+    /// Whether the client wants the result pushed (`ComputeSpec::push`).
+    push: bool,
     /// Per argument position: the key that fills it (`None` for inline bytes).
     wants: Vec<Option<Key>>,
     /// Per argument position: its bytes, once here.
@@ -71,6 +73,7 @@ impl Pending {
             key,
             function: self.function,
             inputs: self.slots.into_iter().flatten().collect(),
+            push: self.push,
         })
     }
 }
@@ -109,6 +112,7 @@ impl Inputs {
         let n = spec.inputs.len();
         let mut pending = Pending {
             function: spec.function,
+            push: spec.push,
             wants: Vec::with_capacity(n),
             slots: Vec::with_capacity(n),
             empty: 0,
@@ -233,6 +237,7 @@ mod tests {
             key: Key(key),
             function: FnRef::new(0, noop, 0),
             inputs,
+            push: false,
         }
     }
 

@@ -108,6 +108,7 @@ fn a_task_stolen_and_handed_back_waits_for_every_input() {
             Input::Remote { key: x, worker: 3 },
             Input::Remote { key: y, worker: 4 },
         ],
+        push: true,
     };
     let compute = SchedulerToWorker::Compute {
         tasks: vec![spec.clone()],
