@@ -78,7 +78,8 @@ fn large_arguments_and_results_go_around_the_scheduler() {
     let n = c.submit(length, payload.clone()).unwrap();
     assert_eq!(n.result().unwrap(), 300_000);
     // The same large argument twice: the same key (placement counts are
-    // checked in `a_shared_argument_is_placed_once`).
+    // checked in `client_bookkeeping_local.rs`,
+    // `a_large_argument_shared_by_three_batches_is_placed_once_and_freed_everywhere`).
     assert_eq!(c.submit(length, payload).unwrap().key(), n.key());
     let r = c.submit(big, 200_000usize).unwrap();
     let bytes = r.result().unwrap();
