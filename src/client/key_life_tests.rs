@@ -127,3 +127,26 @@ fn releases_queued_before_a_submit_are_sent_before_it() {
     assert_eq!(again.key(), key);
     assert_eq!(life_of(&recorder, key), ["submit", "release", "submit"]);
 }
+
+#[test]
+fn a_delayed_graph_goes_to_the_scheduler_in_one_submit() {
+    let recorder = Arc::new(Recorder::default());
+    let c = client(recorder.clone());
+    let mut d = crate::delayed::delayed(ident, 1u64);
+    for _ in 0..9 {
+        d = crate::delayed::delayed(ident, d);
+    }
+    let _root = d.submit(&c).unwrap();
+    // A plain submit afterwards goes out on its own, at once.
+    let _after = c.submit(ident, 2u64).unwrap();
+    let log = recorder.log.lock().unwrap();
+    let submits: Vec<usize> = log
+        .sent
+        .iter()
+        .filter_map(|m| match m {
+            ClientToScheduler::Submit { tasks, .. } => Some(tasks.len()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(submits, vec![10, 1]);
+}

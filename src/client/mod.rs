@@ -391,14 +391,57 @@ impl Client {
             }
             futures.push(Future::counted(key, self.inner.clone()));
         }
-        if !specs.is_empty() || !placed.is_empty() {
-            self.inner.send_scheduler(&ClientToScheduler::Submit {
-                tasks: specs,
-                placed,
-            })?;
+        let me = std::thread::current().id();
+        match st.batch.as_mut().filter(|b| b.thread == me) {
+            Some(batch) => {
+                batch.tasks.extend(specs);
+                batch.placed.extend(placed);
+            }
+            None if !specs.is_empty() || !placed.is_empty() => {
+                self.inner.send_scheduler(&ClientToScheduler::Submit {
+                    tasks: specs,
+                    placed,
+                })?;
+            }
+            None => {}
         }
         drop(st);
         Ok(futures)
+    }
+
+    /// Runs `f`, holding back the submits this thread makes inside it, and
+    /// sends them to the scheduler as one message when it returns (also when
+    /// it fails: the futures it made are registered and must run). For
+    /// collections, which submit a whole graph at once. A future made inside
+    /// must not be waited for inside: its task is not sent yet.
+    pub(crate) fn in_one_message<R>(&self, f: impl FnOnce() -> Result<R>) -> Result<R> {
+        let me = std::thread::current().id();
+        {
+            let mut st = self.inner.lock();
+            if st.batch.is_some() {
+                drop(st);
+                return f();
+            }
+            st.batch = Some(state::Batch {
+                thread: me,
+                tasks: Vec::new(),
+                placed: Vec::new(),
+            });
+        }
+        let outcome = f();
+        let mut st = self.inner.lock();
+        let sent = match st.batch.take() {
+            Some(b) if !b.tasks.is_empty() || !b.placed.is_empty() => {
+                self.inner.send_scheduler(&ClientToScheduler::Submit {
+                    tasks: b.tasks,
+                    placed: b.placed,
+                })
+            }
+            _ => Ok(()),
+        };
+        drop(st);
+        let value = outcome?;
+        sent.map(|()| value)
     }
 
     /// Puts a large argument straight on a worker (round robin) under `key`.

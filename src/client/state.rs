@@ -77,6 +77,19 @@ pub(crate) struct State {
     pub replicated: HashMap<u64, std::result::Result<usize, String>>,
     /// Answers to `who_has`, by id.
     pub holders: HashMap<u64, Vec<(Key, Vec<Rank>)>>,
+    /// Submits held back to go out as one message (see
+    /// `Client::in_one_message`).
+    pub batch: Option<Batch>,
+}
+
+/// Tasks and placed arguments one thread registered inside
+/// `Client::in_one_message`, not sent yet.
+#[derive(Debug)]
+pub(crate) struct Batch {
+    /// The thread whose submits are held back; other threads' go out at once.
+    pub thread: std::thread::ThreadId,
+    pub tasks: Vec<crate::protocol::TaskSpec>,
+    pub placed: Vec<crate::protocol::Placed>,
 }
 
 impl State {

@@ -31,9 +31,10 @@
 //! a `Vec<T>`. Tasks are pure, so their keys are deterministic: computing a
 //! graph twice while the first results' futures live runs it once.
 //!
-//! Built only on the public task API: [`compute`](Delayed::compute) submits
-//! every node in depth-first order, finishing one branch before starting
-//! the next (dask's ordering, which keeps memory low), then keeps only the
+//! Built on the public task API: [`compute`](Delayed::compute) submits every
+//! node in depth-first order, finishing one branch before starting the next
+//! (dask's ordering, which keeps memory low), all in one message to the
+//! scheduler (the one crate-private hook it uses), then keeps only the
 //! futures it was asked for.
 
 mod args;
@@ -256,14 +257,17 @@ fn postorder(roots: &[Arc<Node>]) -> Vec<Arc<Node>> {
     order
 }
 
-/// Submits every node reachable from `roots`, dependencies first.
+/// Submits every node reachable from `roots`, dependencies first, to the
+/// scheduler in one message.
 fn submit_graph(client: &Client, roots: &[Arc<Node>]) -> Result<Done> {
-    let mut done = Done::default();
-    for node in postorder(roots) {
-        let future = (node.submit)(client, &done)?;
-        done.0.insert(node.id, future);
-    }
-    Ok(done)
+    client.in_one_message(|| {
+        let mut done = Done::default();
+        for node in postorder(roots) {
+            let future = (node.submit)(client, &done)?;
+            done.0.insert(node.id, future);
+        }
+        Ok(done)
+    })
 }
 
 /// What [`compute`] can compute at once: a `&Delayed<T>`, a slice or `Vec`
