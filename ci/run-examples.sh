@@ -38,6 +38,7 @@ EXAMPLES=(
     "bench_arrays 32 2"
     "exit_paths ok"
     "exit_paths drop"
+    "shutdown_in_flight"
 )
 
 cargo build --release --examples --quiet

@@ -151,6 +151,8 @@ pub struct Executor {
     pub vars: Mutex<HashMap<String, Arc<Vec<u8>>>>,
     notices: Mutex<Notices>,
     outbox: Arc<dyn Outbox>,
+    /// The executor threads, joined by [`finish`](Self::finish).
+    threads: Mutex<Vec<std::thread::JoinHandle<()>>>,
 }
 
 impl Executor {
@@ -171,12 +173,14 @@ impl Executor {
             vars: Mutex::new(HashMap::new()),
             notices: Mutex::new(Notices::default()),
             outbox,
+            threads: Mutex::new(Vec::new()),
         });
         for i in 0..threads.max(1) {
             let me = ex.clone();
-            std::thread::Builder::new()
+            let handle = std::thread::Builder::new()
                 .name(format!("rankflow-exec-{rank}-{i}"))
                 .spawn(move || me.run())?;
+            lock(&ex.threads).push(handle);
         }
         Ok(ex)
     }
@@ -204,12 +208,27 @@ impl Executor {
         taken
     }
 
-    /// Lets the threads finish their current task and stop. They are not
-    /// joined: a task that never returns must not hold up shutdown, and the
-    /// process exits after it anyway.
+    /// Lets the threads finish their current task and stop, without waiting
+    /// for them: for a worker that fails, where the job ends anyway.
     pub fn stop(&self) {
         self.stopping.store(true, Ordering::SeqCst);
         self.work.notify_all();
+    }
+
+    /// Stops the threads, waits until each has finished its current task
+    /// (queued tasks are dropped), and sends the notices they left. After
+    /// this no executor thread sends anything, so the worker can say goodbye
+    /// and close its transport. A task that never returns holds up shutdown.
+    /// Must not be called from an executor thread.
+    pub fn finish(&self) {
+        self.stop();
+        let threads = std::mem::take(&mut *lock(&self.threads));
+        for t in threads {
+            if t.join().is_err() {
+                log::error!("an executor thread of worker {} panicked", self.rank);
+            }
+        }
+        self.flush();
     }
 
     fn run(self: Arc<Self>) {

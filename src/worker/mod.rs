@@ -145,7 +145,8 @@ impl Worker {
             }
             (_, SCHEDULER) => match codec::decode::<SchedulerToWorker>(&envelope.payload) {
                 Ok(SchedulerToWorker::Shutdown) => {
-                    self.executor.flush();
+                    // Nothing may be sent after the goodbye.
+                    self.executor.finish();
                     let bye = codec::encode(&WorkerToScheduler::Goodbye)?;
                     self.outbox.send(SCHEDULER, TAG_CONTROL, bye)?;
                     log::info!("worker shutting down");
