@@ -39,6 +39,7 @@ EXAMPLES=(
     "exit_paths ok"
     "exit_paths drop"
     "shutdown_in_flight"
+    "bench_startup"
 )
 
 cargo build --release --examples --quiet
