@@ -215,11 +215,12 @@ impl Executor {
         self.work.notify_all();
     }
 
-    /// Stops the threads, waits until each has finished its current task
-    /// (queued tasks are dropped), and sends the notices they left. After
-    /// this no executor thread sends anything, so the worker can say goodbye
-    /// and close its transport. A task that never returns holds up shutdown.
-    /// Must not be called from an executor thread.
+    /// For shutdown: stops the threads, waits until each has finished its
+    /// current task (queued tasks are dropped), and drops the notices not yet
+    /// sent: the client has shut down, and its futures report that instead
+    /// of a result. After this no executor thread sends anything, so the
+    /// worker can say goodbye and close its transport. A task that never
+    /// returns holds up shutdown. Must not be called from an executor thread.
     pub fn finish(&self) {
         self.stop();
         let threads = std::mem::take(&mut *lock(&self.threads));
@@ -228,7 +229,7 @@ impl Executor {
                 log::error!("an executor thread of worker {} panicked", self.rank);
             }
         }
-        self.flush();
+        *lock(&self.notices) = Notices::default();
     }
 
     fn run(self: Arc<Self>) {
@@ -302,6 +303,10 @@ impl Executor {
                 (Outcome::Failed(failure(FailureKind::Panicked, text)), None)
             }
         };
+        if self.stopping.load(Ordering::SeqCst) {
+            // Shutting down: nobody waits for this outcome (see `finish`).
+            return;
+        }
         let queue_empty = lock(&self.queue).is_empty();
         let (flush, first) = {
             let mut n = lock(&self.notices);
