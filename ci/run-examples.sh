@@ -40,6 +40,7 @@ EXAMPLES=(
     "exit_paths drop"
     "shutdown_in_flight"
     "bench_startup"
+    "bench_transfer 64 2"
 )
 
 cargo build --release --examples --quiet
