@@ -45,6 +45,9 @@ EXAMPLES=(
     "soak_panics 2000"
     "exit_paths ok"
     "exit_paths drop"
+    "shutdown_in_flight"
+    "bench_startup"
+    "bench_transfer 64 2"
 )
 
 cargo build --release --examples --quiet

@@ -86,23 +86,6 @@ fn local_ranks() -> usize {
     .unwrap_or(1)
 }
 
-/// A hash of this process's executable file, equal on ranks that run the same
-/// build of the same program.
-#[cfg(feature = "mpi")]
-fn executable_fingerprint() -> Result<u64> {
-    let path = std::env::current_exe()?;
-    let bytes = std::fs::read(&path).map_err(|e| {
-        Error::new(
-            ErrorKind::Io,
-            format!("cannot read the executable {}: {e}", path.display()),
-        )
-    })?;
-    use std::hash::Hasher;
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    h.write(&bytes);
-    Ok(h.finish())
-}
-
 fn launch_local(settings: &Settings) -> Result<Client> {
     let size = settings.local_workers + FIRST_WORKER;
     logging::set_thread_role(1, Role::Client);
@@ -299,7 +282,7 @@ fn launch_mpi(settings: &Settings) -> Result<Client> {
             worker::check_workers_group(group, rank)?;
         }
         crate::task::check_linked_into_executable().map_err(Error::invalid)?;
-        let fingerprint = executable_fingerprint()?;
+        let fingerprint = crate::fingerprint::executable()?;
         let transport = MpiTransport::start(settings.max_message_bytes)?;
         Ok((workers, members, fingerprint, transport))
     }));

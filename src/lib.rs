@@ -103,6 +103,8 @@ pub mod config;
 pub mod delayed;
 pub mod diagnostics;
 mod error;
+#[cfg(any(feature = "mpi", test))]
+mod fingerprint;
 mod key;
 mod launch;
 mod logging;

@@ -60,7 +60,7 @@ pub struct Placed {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Input {
     /// The encoded value itself.
-    Inline(Vec<u8>),
+    Inline(#[serde(with = "crate::comm::bytes")] Vec<u8>),
     /// In this worker's store (or about to be put there by the client).
     Local(Key),
     /// In another worker's store.
@@ -107,7 +107,7 @@ pub enum Outcome {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Delivered {
     /// The encoded value (small results come straight away).
-    Value(Vec<u8>),
+    Value(#[serde(with = "crate::comm::bytes")] Vec<u8>),
     /// Kept on the worker; fetch it when needed.
     Stored {
         /// Encoded size.
@@ -350,6 +350,7 @@ pub enum ClientToWorker {
         /// Its key.
         key: Key,
         /// The encoded value.
+        #[serde(with = "crate::comm::bytes")]
         bytes: Vec<u8>,
     },
     /// Call this function now, on the worker's own loop, and reply.
@@ -359,6 +360,7 @@ pub enum ClientToWorker {
         /// The function's trampoline (a task trampoline).
         function: FnRef,
         /// The encoded argument: `()` for `run`, the `A` of `run_with`.
+        #[serde(with = "crate::comm::bytes")]
         arg: Vec<u8>,
     },
     /// Keep a named variable (answered with an empty reply).
@@ -368,6 +370,7 @@ pub enum ClientToWorker {
         /// Its name.
         name: String,
         /// The encoded value.
+        #[serde(with = "crate::comm::bytes")]
         bytes: Vec<u8>,
     },
     /// Send a named variable's value.
@@ -433,6 +436,7 @@ pub enum ClientToWorker {
         /// A `fn(&Group, A) -> R` and its trampoline.
         function: FnRef,
         /// The encoded `A`.
+        #[serde(with = "crate::comm::bytes")]
         arg: Vec<u8>,
     },
 }
@@ -455,6 +459,7 @@ pub enum WorkerToClient {
         /// The key.
         key: Key,
         /// The encoded value.
+        #[serde(with = "crate::comm::bytes::option")]
         bytes: Option<Vec<u8>>,
     },
     /// Answer to `Run`, `SetVar`, `GetVar` and `Section`.
@@ -462,7 +467,42 @@ pub enum WorkerToClient {
         /// The request's id.
         id: u64,
         /// The encoded result, or why there is none.
+        #[serde(with = "crate::comm::bytes::result")]
         outcome: std::result::Result<Vec<u8>, TaskFailure>,
+    },
+}
+
+/// The sending side of [`WorkerToClient::Data`], borrowing the value from
+/// the worker's store instead of copying it; encodes exactly as that variant.
+#[derive(Debug, Serialize)]
+pub(crate) enum DataToClient<'a> {
+    /// Holds [`WorkerToClient::Pong`]'s variant index; never sent.
+    #[allow(dead_code)]
+    Pong,
+    /// Holds [`WorkerToClient::Results`]'s variant index; never sent.
+    #[allow(dead_code)]
+    Results,
+    /// Encodes as [`WorkerToClient::Data`].
+    Data {
+        /// The key.
+        key: Key,
+        /// The encoded value.
+        bytes: Option<crate::comm::bytes::Bytes<'a>>,
+    },
+}
+
+/// The sending side of [`WorkerToWorker::Data`], borrowing the values from
+/// the worker's store instead of copying them; encodes exactly as that
+/// variant.
+#[derive(Debug, Serialize)]
+pub(crate) enum DataToWorker<'a> {
+    /// Holds [`WorkerToWorker::Fetch`]'s variant index; never sent.
+    #[allow(dead_code)]
+    Fetch,
+    /// Encodes as [`WorkerToWorker::Data`].
+    Data {
+        /// The values, by key.
+        items: Vec<(Key, crate::comm::bytes::Bytes<'a>)>,
     },
 }
 
@@ -477,6 +517,50 @@ pub enum WorkerToWorker {
     /// Answer to `Fetch`.
     Data {
         /// The values, by key.
+        #[serde(with = "crate::comm::bytes::keyed")]
         items: Vec<(Key, Vec<u8>)>,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::comm::bytes::Bytes;
+    use crate::comm::codec::{decode, encode};
+
+    #[test]
+    fn borrowed_data_encodes_as_the_owned_messages() {
+        let (a, b) = (vec![1u8; 300], vec![2u8, 3]);
+        let sent = encode(&DataToWorker::Data {
+            items: vec![(Key(7), Bytes(&a)), (Key(8), Bytes(&b))],
+        })
+        .unwrap();
+        let owned = WorkerToWorker::Data {
+            items: vec![(Key(7), a.clone()), (Key(8), b)],
+        };
+        assert_eq!(sent, encode(&owned).unwrap());
+        assert_eq!(decode::<WorkerToWorker>(&sent).unwrap(), owned);
+        for bytes in [None, Some(a)] {
+            let sent = encode(&DataToClient::Data {
+                key: Key(9),
+                bytes: bytes.as_deref().map(Bytes),
+            })
+            .unwrap();
+            let owned = WorkerToClient::Data { key: Key(9), bytes };
+            assert_eq!(sent, encode(&owned).unwrap());
+            assert_eq!(decode::<WorkerToClient>(&sent).unwrap(), owned);
+        }
+    }
+
+    #[test]
+    fn byte_payloads_are_one_byte_string_on_the_wire() {
+        let put = ClientToWorker::Put {
+            key: Key(1),
+            bytes: vec![5u8; 1000],
+        };
+        let wire = encode(&put).unwrap();
+        assert_eq!(decode::<ClientToWorker>(&wire).unwrap(), put);
+        // The payload is the message's last 1000 bytes, as they were.
+        assert_eq!(&wire[wire.len() - 1000..], &[5u8; 1000][..]);
+    }
 }

@@ -10,6 +10,7 @@
 
 use super::transport::{Envelope, Outbox, Rank, Tag, Transport};
 use crate::error::{Error, Result};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{channel, Receiver, RecvTimeoutError, Sender};
 use std::sync::Arc;
 use std::time::Duration;
@@ -24,6 +25,8 @@ pub struct LocalTransport {
 struct LocalOutbox {
     rank: Rank,
     peers: Vec<Sender<Envelope>>,
+    /// Set by `close`: later sends are refused, as on the MPI transport.
+    closed: AtomicBool,
 }
 
 impl LocalTransport {
@@ -39,6 +42,7 @@ impl LocalTransport {
                 outbox: Arc::new(LocalOutbox {
                     rank,
                     peers: senders.clone(),
+                    closed: AtomicBool::new(false),
                 }),
             })
             .collect()
@@ -47,6 +51,12 @@ impl LocalTransport {
 
 impl Outbox for LocalOutbox {
     fn send(&self, dest: Rank, tag: Tag, payload: Vec<u8>) -> Result<()> {
+        if self.closed.load(Ordering::SeqCst) {
+            return Err(Error::transport(format!(
+                "rank {} has closed its transport: nothing more can be sent",
+                self.rank
+            )));
+        }
         let peer = self.peers.get(dest).ok_or_else(|| {
             Error::invalid(format!(
                 "rank {dest} does not exist in a world of {}",
@@ -90,7 +100,10 @@ impl Transport for LocalTransport {
         }
     }
 
+    /// Refuses later sends from every clone of the outbox. Channel sends
+    /// complete at once, so nothing is left in flight.
     fn close(self: Box<Self>) -> Result<()> {
+        self.outbox.closed.store(true, Ordering::SeqCst);
         Ok(())
     }
 }
@@ -110,6 +123,22 @@ mod tests {
         assert_eq!((a.source, a.tag, a.payload), (0, 7, vec![1]));
         assert_eq!((b.source, b.tag, b.payload), (0, 8, vec![2, 3]));
         assert!(world[1]
+            .recv_timeout(Some(Duration::from_millis(10)))
+            .unwrap()
+            .is_none());
+    }
+
+    #[test]
+    fn sends_after_close_are_refused() {
+        let mut world = LocalTransport::world(2).into_iter();
+        let (a, mut b) = (world.next().unwrap(), world.next().unwrap());
+        let out = a.outbox();
+        out.send(1, 7, vec![1]).unwrap();
+        Box::new(a).close().unwrap();
+        let err = out.send(1, 7, vec![2]).unwrap_err();
+        assert!(err.to_string().contains("closed"), "{err}");
+        assert_eq!(b.recv().unwrap().payload, vec![1]);
+        assert!(b
             .recv_timeout(Some(Duration::from_millis(10)))
             .unwrap()
             .is_none());

@@ -8,11 +8,13 @@
 //! | `mpi_transport` | the MPI transport and its progress thread (feature `mpi`) |
 //! | [`backoff`] | how idle progress threads wait without burning a core |
 //! | `inbound` | the bounded queue from a progress thread to its readers (feature `mpi`) |
+//! | `bytes` | byte payloads in serde messages as one byte string, not a `u8` at a time |
 //! | [`codec`] | serde encoding with size limits; raw bytes of plain numbers |
 //! | [`plain`] | the plain-number element types and reduction operations |
 //! | [`group`] | `Group`: typed collectives, serde and zero-copy flavours, over MPI or in-process |
 
 pub mod backoff;
+pub(crate) mod bytes;
 pub mod codec;
 pub mod group;
 #[cfg(feature = "mpi")]

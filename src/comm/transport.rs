@@ -41,7 +41,8 @@ pub struct Envelope {
 /// The sending half of a transport: cheap to clone, usable from any thread.
 pub trait Outbox: Send + Sync {
     /// Queues `payload` for `dest`. Returns once the transport owns the bytes;
-    /// delivery happens in order per (sender, receiver) pair.
+    /// delivery happens in order per (sender, receiver) pair. After the
+    /// transport is closed every send is an error, never a send.
     fn send(&self, dest: Rank, tag: Tag, payload: Vec<u8>) -> Result<()>;
 }
 
@@ -64,6 +65,9 @@ pub trait Transport: Send {
             }
         }
     }
-    /// Completes every queued send and stops the transport.
+    /// Refuses later sends, completes every queued one, and stops the
+    /// transport. Under MPI it also waits until every rank has done the same
+    /// (receiving and discarding what arrives meanwhile), so that MPI can be
+    /// finalized with nothing in flight.
     fn close(self: Box<Self>) -> Result<()>;
 }

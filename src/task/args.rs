@@ -22,7 +22,7 @@ use serde::Serialize;
 #[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum Part {
     /// An encoded value.
-    Inline(Vec<u8>),
+    Inline(#[serde(with = "crate::comm::bytes")] Vec<u8>),
     /// The result of the task with this key.
     Future(Key),
 }

@@ -168,6 +168,8 @@ pub struct Executor {
     pub vars: Mutex<HashMap<String, Arc<Vec<u8>>>>,
     notices: Mutex<Notices>,
     outbox: Arc<dyn Outbox>,
+    /// The executor threads, joined by [`finish`](Self::finish).
+    threads: Mutex<Vec<std::thread::JoinHandle<()>>>,
 }
 
 impl Executor {
@@ -188,12 +190,14 @@ impl Executor {
             vars: Mutex::new(HashMap::new()),
             notices: Mutex::new(Notices::default()),
             outbox,
+            threads: Mutex::new(Vec::new()),
         });
         for i in 0..threads.max(1) {
             let me = ex.clone();
-            std::thread::Builder::new()
+            let handle = std::thread::Builder::new()
                 .name(format!("rankflow-exec-{rank}-{i}"))
                 .spawn(move || me.run())?;
+            lock(&ex.threads).push(handle);
         }
         Ok(ex)
     }
@@ -221,12 +225,28 @@ impl Executor {
         taken
     }
 
-    /// Lets the threads finish their current task and stop. They are not
-    /// joined: a task that never returns must not hold up shutdown, and the
-    /// process exits after it anyway.
+    /// Lets the threads finish their current task and stop, without waiting
+    /// for them: for a worker that fails, where the job ends anyway.
     pub fn stop(&self) {
         self.stopping.store(true, Ordering::SeqCst);
         self.work.notify_all();
+    }
+
+    /// For shutdown: stops the threads, waits until each has finished its
+    /// current task (queued tasks are dropped), and drops the notices not yet
+    /// sent: the client has shut down, and its futures report that instead
+    /// of a result. After this no executor thread sends anything, so the
+    /// worker can say goodbye and close its transport. A task that never
+    /// returns holds up shutdown. Must not be called from an executor thread.
+    pub fn finish(&self) {
+        self.stop();
+        let threads = std::mem::take(&mut *lock(&self.threads));
+        for t in threads {
+            if t.join().is_err() {
+                log::error!("an executor thread of worker {} panicked", self.rank);
+            }
+        }
+        *lock(&self.notices) = Notices::default();
     }
 
     fn run(self: Arc<Self>) {
@@ -304,6 +324,10 @@ impl Executor {
                 (Outcome::Failed(failure(FailureKind::Panicked, text)), None)
             }
         };
+        if self.stopping.load(Ordering::SeqCst) {
+            // Shutting down: nobody waits for this outcome (see `finish`).
+            return;
+        }
         let queue_empty = lock(&self.queue).is_empty();
         let (flush, first) = {
             let mut n = lock(&self.notices);

@@ -10,12 +10,13 @@ mod inputs;
 #[cfg(test)]
 mod loop_tests;
 
+use crate::comm::bytes::Bytes;
 use crate::comm::codec;
 use crate::comm::transport::{Envelope, Rank, Transport, TAG_ABORT, TAG_CONTROL, TAG_LOCAL};
 use crate::error::{Error, ErrorKind, Result};
 use crate::protocol::{
-    ClientToWorker, ComputeSpec, SchedulerToWorker, WorkerInfo, WorkerToClient, WorkerToScheduler,
-    WorkerToWorker,
+    ClientToWorker, ComputeSpec, DataToClient, DataToWorker, SchedulerToWorker, WorkerInfo,
+    WorkerToClient, WorkerToScheduler, WorkerToWorker,
 };
 use crate::scheduler::{CLIENT, FIRST_WORKER, SCHEDULER};
 use crate::task::{with_section_group, FailureKind, Key, TaskFailure, RETURNED_ERR};
@@ -138,7 +139,8 @@ impl Worker {
             }
             (_, SCHEDULER) => match codec::decode::<SchedulerToWorker>(&envelope.payload) {
                 Ok(SchedulerToWorker::Shutdown) => {
-                    self.executor.flush();
+                    // Nothing may be sent after the goodbye.
+                    self.executor.finish();
                     let bye = codec::encode(&WorkerToScheduler::Goodbye)?;
                     self.outbox.send(SCHEDULER, TAG_CONTROL, bye)?;
                     log::info!("worker shutting down");
@@ -177,8 +179,9 @@ impl Worker {
                     self.reply(CLIENT, &WorkerToClient::Pong { id })?;
                 }
                 Ok(ClientToWorker::Fetch { key }) => {
-                    let bytes = self.executor.store.get(key).map(|b| b.to_vec());
-                    self.reply(CLIENT, &WorkerToClient::Data { key, bytes })?;
+                    let held = self.executor.store.get(key);
+                    let bytes = held.as_deref().map(|b| Bytes(b));
+                    self.reply(CLIENT, &DataToClient::Data { key, bytes })?;
                 }
                 Ok(ClientToWorker::Put { key, bytes }) => self.arrived(key, Arc::new(bytes))?,
                 Ok(ClientToWorker::Run { id, function, arg }) => {
@@ -282,15 +285,16 @@ impl Worker {
             },
             (_, peer) => match codec::decode::<WorkerToWorker>(&envelope.payload) {
                 Ok(WorkerToWorker::Fetch { keys }) => {
-                    let mut items = Vec::new();
+                    let mut held = Vec::new();
                     for k in keys {
                         match self.executor.store.get(k) {
-                            Some(b) => items.push((k, b.to_vec())),
+                            Some(b) => held.push((k, b)),
                             None => self.parked_fetches.entry(k).or_default().push(peer),
                         }
                     }
-                    if !items.is_empty() {
-                        self.reply(peer, &WorkerToWorker::Data { items })?;
+                    if !held.is_empty() {
+                        let items = held.iter().map(|(k, b)| (*k, Bytes(b))).collect();
+                        self.reply(peer, &DataToWorker::Data { items })?;
                     }
                 }
                 Ok(WorkerToWorker::Data { items }) => {
@@ -508,8 +512,8 @@ impl Worker {
         self.executor.store.put(key, bytes.clone());
         if let Some(peers) = self.parked_fetches.remove(&key) {
             for p in peers {
-                let items = vec![(key, bytes.to_vec())];
-                self.reply(p, &WorkerToWorker::Data { items })?;
+                let items = vec![(key, Bytes(&bytes))];
+                self.reply(p, &DataToWorker::Data { items })?;
             }
         }
         self.input_arrived(key, bytes);
