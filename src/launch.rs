@@ -262,14 +262,14 @@ fn launch_mpi(settings: &Settings) -> Result<Client> {
         if rank == 1 {
             return Err(Error::new(ErrorKind::WorldTooSmall, message));
         }
-        eprintln!("[rank {rank}] error: {message}");
+        say(&format!("[rank {rank}] error: {message}"));
         std::process::exit(1);
     }
 
     // From here on, a failure the other ranks do not hear about ends the whole
     // job (MPI_Abort) instead of leaving them waiting.
     let abort = |e: &dyn std::fmt::Display| -> ! {
-        eprintln!("[rank {rank} {role}] error: {e}; aborting the MPI job");
+        say(&format!("[rank {rank} {role}] error: {e}; aborting the MPI job"));
         world.abort(1)
     };
     let started = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| -> Result<_> {
@@ -329,7 +329,7 @@ fn launch_mpi(settings: &Settings) -> Result<Client> {
         Ok(Ok(())) => {}
         // Every rank heard this abort and leaves the same way.
         Ok(Err(e)) if e.kind() == ErrorKind::BinaryMismatch => {
-            eprintln!("[rank {rank} {role}] error: {e}");
+            say(&format!("[rank {rank} {role}] error: {e}"));
             let _ = crate::comm::transport::Transport::close(Box::new(transport));
             drop(workers);
             drop(universe);
@@ -411,10 +411,10 @@ fn spmd_mpi<T, F: Fn(&Group) -> Result<T>>(f: F) -> Result<T> {
     // job instead of finalizing.
     if let Err(e) = &outcome {
         if group.size() > 1 {
-            eprintln!(
+            say(&format!(
                 "[rank {rank} spmd] error: {e}; aborting the MPI job so that no other \
                  rank waits for this one"
-            );
+            ));
             let code = if e.kind() == ErrorKind::Panicked {
                 101
             } else {
@@ -484,4 +484,14 @@ where
         .next()
         .flatten()
         .ok_or_else(|| Error::invalid("spmd needs at least one rank"))
+}
+
+/// Writes `line` and a newline to stderr in one `write` call. `eprintln!`
+/// writes each piece of its format on its own (stderr is unbuffered), so
+/// under mpirun another process's output (Open MPI's abort banner) could
+/// land inside the line.
+#[cfg(feature = "mpi")]
+fn say(line: &str) {
+    use std::io::Write;
+    let _ = std::io::stderr().write_all(format!("{line}\n").as_bytes());
 }
