@@ -17,7 +17,8 @@ use crate::error::panic_text;
 use crate::error::{Error, ErrorKind, Result};
 use crate::logging::{self, Role};
 use crate::protocol::WorkerInfo;
-use crate::scheduler::{self, FIRST_WORKER};
+use crate::protocol::FIRST_WORKER;
+use crate::scheduler;
 use crate::worker;
 
 /// The fewest ranks a task cluster runs on under mpirun.
@@ -164,7 +165,7 @@ fn spawn_role(
     f: impl FnOnce() -> Result<()> + Send + 'static,
 ) -> Result<std::thread::JoinHandle<Result<()>>> {
     use crate::comm::transport::TAG_ABORT;
-    use crate::scheduler::{CLIENT, SCHEDULER};
+    use crate::protocol::{CLIENT, SCHEDULER};
     Ok(std::thread::Builder::new()
         .name(format!("rankflow-{role}-{rank}"))
         .spawn(move || {
@@ -269,7 +270,9 @@ fn launch_mpi(settings: &Settings) -> Result<Client> {
     // From here on, a failure the other ranks do not hear about ends the whole
     // job (MPI_Abort) instead of leaving them waiting.
     let abort = |e: &dyn std::fmt::Display| -> ! {
-        say(&format!("[rank {rank} {role}] error: {e}; aborting the MPI job"));
+        say(&format!(
+            "[rank {rank} {role}] error: {e}; aborting the MPI job"
+        ));
         world.abort(1)
     };
     let started = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| -> Result<_> {

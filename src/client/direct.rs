@@ -285,7 +285,7 @@ impl Client {
                 .hash(&mut h);
             let key = Key(h.finish());
             let worker = target(i);
-            let status = if bytes.len() <= crate::scheduler::graph::INLINE_LIMIT {
+            let status = if bytes.len() <= crate::protocol::INLINE_LIMIT {
                 Status::Value(Arc::new(bytes.clone()))
             } else {
                 Status::Stored {

@@ -6,7 +6,7 @@ use super::Client;
 use crate::comm::codec;
 use crate::comm::transport::{Outbox, Rank, Tag};
 use crate::protocol::ClientToScheduler;
-use crate::scheduler::SCHEDULER;
+use crate::protocol::SCHEDULER;
 use crate::task::Key;
 use std::marker::PhantomData;
 use std::sync::atomic::{AtomicU64, AtomicUsize};

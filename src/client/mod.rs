@@ -19,11 +19,11 @@ pub use future::{AsCompleted, Future, FutureStatus, WaitFor, WaitResult};
 
 use crate::comm::transport::{Rank, Transport, TAG_ABORT};
 use crate::error::{Error, ErrorKind, Result};
+use crate::protocol::INLINE_LIMIT;
+use crate::protocol::SCHEDULER;
 use crate::protocol::{
     ClientToScheduler, ClientToWorker, Placed, SchedulerToClient, TaskSpec, WorkerInfo,
 };
-use crate::scheduler::graph::INLINE_LIMIT;
-use crate::scheduler::SCHEDULER;
 use crate::task::args::{Args, Part};
 use crate::task::shipping::FnRef;
 use crate::task::{fallible_function_ref, task_function_ref, task_key, Key, TaskFn, TaskOptions};

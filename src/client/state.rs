@@ -12,10 +12,10 @@ use super::placed::PlacedArgs;
 use crate::comm::codec;
 use crate::comm::transport::{Envelope, Outbox, Rank, Transport, TAG_ABORT, TAG_CONTROL};
 use crate::error::{Error, ErrorKind, Result};
+use crate::protocol::SCHEDULER;
 use crate::protocol::{
     ClientToScheduler, ClientToWorker, Delivered, SchedulerToClient, WorkerToClient,
 };
-use crate::scheduler::SCHEDULER;
 use crate::task::{Key, TaskFailure};
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, AtomicUsize};

@@ -11,9 +11,9 @@
 
 use crate::comm::codec;
 use crate::comm::transport::{Outbox, Rank, TAG_CONTROL, TAG_LOCAL};
+use crate::protocol::INLINE_LIMIT;
 use crate::protocol::{Delivered, Outcome, WorkerToClient, WorkerToScheduler};
-use crate::scheduler::graph::INLINE_LIMIT;
-use crate::scheduler::{CLIENT, SCHEDULER};
+use crate::protocol::{CLIENT, SCHEDULER};
 use crate::task::shipping::FnRef;
 use crate::task::{FailureKind, Key, TaskFailure, RETURNED_ERR};
 use std::cell::Cell;

@@ -6,10 +6,10 @@ use super::{inputs, Worker};
 use crate::client::Future;
 use crate::comm::codec;
 use crate::comm::transport::{Envelope, Outbox, Rank, Tag, TAG_CONTROL};
+use crate::protocol::SCHEDULER;
 use crate::protocol::{
     ComputeSpec, Input, Outcome, SchedulerToWorker, WorkerToScheduler, WorkerToWorker,
 };
-use crate::scheduler::SCHEDULER;
 use crate::task::{task_function_ref, Key};
 use std::collections::HashMap;
 use std::sync::{Arc, Condvar, Mutex};

@@ -18,7 +18,7 @@ use crate::protocol::{
     ClientToWorker, ComputeSpec, DataToClient, DataToWorker, SchedulerToWorker, WorkerInfo,
     WorkerToClient, WorkerToScheduler, WorkerToWorker,
 };
-use crate::scheduler::{CLIENT, FIRST_WORKER, SCHEDULER};
+use crate::protocol::{CLIENT, FIRST_WORKER, SCHEDULER};
 use crate::task::{with_section_group, FailureKind, Key, TaskFailure, RETURNED_ERR};
 use crate::Group;
 use executor::{Executor, FLUSH_AFTER};
