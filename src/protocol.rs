@@ -392,9 +392,6 @@ pub enum ClientToWorker {
         prefix_len: u64,
         /// Bytes of the second broadcast.
         data_len: u64,
-        /// Use one bare MPI broadcast per part, without the length check
-        /// (the baseline the benchmark compares with).
-        raw: bool,
     },
     /// Take part in the client's scatterv of an array's rows over the
     /// client+workers group; keep this worker's rows as variable `name`.
@@ -407,9 +404,6 @@ pub enum ClientToWorker {
         trailing: Vec<u64>,
         /// Bytes per element.
         elem_size: u64,
-        /// For the benchmark's baseline: receive this many bytes with one
-        /// bare MPI scatterv (no count exchange) and keep nothing.
-        raw_bytes: Option<u64>,
     },
     /// Reply with the shape of array variable `name` (before `GatherArray`).
     ArrayShape {
@@ -424,13 +418,21 @@ pub enum ClientToWorker {
         id: u64,
         /// The variable.
         name: String,
-        /// For the benchmark's baseline: send this many bytes with one bare
-        /// MPI gatherv (no count exchange).
-        raw_bytes: Option<u64>,
     },
     /// Run an SPMD section: every worker gets the same message, in the same
     /// order, and calls the function with the workers group.
     Section {
+        /// Echoed in the reply.
+        id: u64,
+        /// A `fn(&Group, A) -> R` and its trampoline.
+        function: FnRef,
+        /// The encoded `A`.
+        #[serde(with = "crate::comm::bytes")]
+        arg: Vec<u8>,
+    },
+    /// Run an SPMD section over the client+workers group, the client being
+    /// member 0 (`Client::with_workers`): like `Section`, with that group.
+    MembersSection {
         /// Echoed in the reply.
         id: u64,
         /// A `fn(&Group, A) -> R` and its trampoline.

@@ -345,3 +345,45 @@ fn a_run_error_names_every_worker_that_panicked() {
         vec![(3, 3)]
     );
 }
+
+/// Each worker's side of `with_workers`: its member number summed with
+/// everyone's, and the client's base value broadcast to all.
+fn member_sum(group: &Group, scale: u64) -> Result<(u64, u64), rankflow::Error> {
+    let sum = group.allreduce(group.rank() as u64 * scale, |a, b| a + b)?;
+    let mut base = [0u64];
+    group.bcast_into(&mut base, 0)?;
+    Ok((sum, base[0]))
+}
+
+fn member_fails(group: &Group, _: ()) -> Result<u64, rankflow::Error> {
+    if group.rank() == 2 {
+        return Err(rankflow::Error::new(
+            ErrorKind::InvalidArgument,
+            "member 2 refuses",
+        ));
+    }
+    group.allreduce(1u64, |a, b| a + b)
+}
+
+#[test]
+fn with_workers_runs_a_section_on_the_client_and_every_worker() {
+    let c = cluster(3);
+    let (mine, theirs) = c
+        .with_workers(member_sum, 10, |g| {
+            assert_eq!((g.rank(), g.size()), (0, 4), "the client is member 0 of 4");
+            let sum = g.allreduce(0u64, |a, b| a + b)?;
+            g.bcast_into(&mut [7u64], 0)?;
+            Ok(sum)
+        })
+        .unwrap();
+    // Members 1, 2, 3 contribute 10, 20, 30.
+    assert_eq!(mine, 60);
+    assert_eq!(theirs, vec![(60, 7); 3]);
+    // A worker that fails ends the section for everyone with its error.
+    let start = Instant::now();
+    let err = c
+        .with_workers(member_fails, (), |g| g.allreduce(1u64, |a, b| a + b))
+        .unwrap_err();
+    assert!(err.to_string().contains("member 2 refuses"), "{err}");
+    assert!(start.elapsed() < Duration::from_secs(30));
+}

@@ -340,7 +340,7 @@ impl Client {
     pub fn broadcast<T: Serialize>(&self, value: &T) -> Result<Future<T>> {
         let bytes = codec::encode(value)?;
         let key = self.fresh_key("rankflow-broadcast");
-        self.broadcast_parts(&[], &bytes, Some(key), false)?;
+        self.broadcast_parts(&[], &bytes, Some(key))?;
         Ok(Future::counted(key, self.inner.clone()))
     }
 
@@ -355,67 +355,60 @@ impl Client {
         if raw_in_codec::<T>() {
             let prefix = codec::encode(&(data.len() as u64))?;
             let bytes: &[u8] = bytemuck::cast_slice(data);
-            self.broadcast_parts(&prefix, bytes, Some(key), false)?;
+            self.broadcast_parts(&prefix, bytes, Some(key))?;
         } else {
             let bytes = codec::encode(data)?;
-            self.broadcast_parts(&[], &bytes, Some(key), false)?;
+            self.broadcast_parts(&[], &bytes, Some(key))?;
         }
         Ok(Future::counted(key, self.inner.clone()))
     }
 
-    /// The benchmark's baseline: the same broadcast to every worker as bare
-    /// MPI broadcasts of `data` (no length check, nothing kept).
-    #[doc(hidden)]
-    pub fn broadcast_baseline(&self, data: &[u8]) -> Result<()> {
-        self.broadcast_parts(&[], data, None, true)
-    }
-
-    /// The benchmark's baseline for `scatter_array`/`gather_array`: the
-    /// same bytes split the same way, moved by one bare MPI scatterv
-    /// (`scatter = true`) or gatherv, keeping nothing.
-    #[doc(hidden)]
-    pub fn rows_baseline(&self, data: &mut [u8], scatter: bool) -> Result<()> {
+    /// Runs an SPMD section over the client and every worker: each worker
+    /// calls `f(&group, arg)` while this thread calls `here(&group)`, on the
+    /// group of the client (member 0) and the workers (members 1..). The
+    /// way to write a collective of your own between the client and the
+    /// workers, for instance a broadcast with raw MPI through
+    /// [`Group::as_mpi`] (the benchmarks' baselines do that). `f` travels
+    /// like an SPMD section's function; `here` runs on the calling thread.
+    /// Returns what `here` returned and the workers' results in rank order.
+    ///
+    /// # Errors
+    /// A member whose side fails fails the group, as an SPMD section does:
+    /// in-process the other members' collectives return errors instead of
+    /// waiting (and later uses of the client+workers group, such as
+    /// `broadcast`, fail too), under MPI the job is aborted with the
+    /// member's message. The first failure is the error. Without a
+    /// client+workers group it is `InvalidArgument`.
+    pub fn with_workers<F, A, R, H, C>(&self, f: F, arg: A, here: H) -> Result<(C, Vec<R>)>
+    where
+        F: Fn(&Group, A) -> Result<R> + Copy + Send + Sync + 'static,
+        A: Serialize + DeserializeOwned,
+        R: Serialize + DeserializeOwned,
+        H: FnOnce(&Group) -> Result<C>,
+    {
         let members = self
             .members
             .as_ref()
             .ok_or_else(|| Error::invalid("this client has no client+workers group"))?;
-        let workers = self.inner.worker_ranks.clone();
-        let n = workers.len().max(1);
-        let parts: Vec<usize> = (0..n)
-            .map(|i| data.len() / n + usize::from(i < data.len() % n))
-            .collect();
-        let counts: Vec<usize> = std::iter::once(0).chain(parts.iter().copied()).collect();
-        let mut ids = Vec::new();
-        for (i, &rank) in workers.iter().enumerate() {
-            let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
-            let raw_bytes = Some(parts[i] as u64);
-            let message = if scatter {
-                ClientToWorker::ScatterArray {
-                    id,
-                    name: String::new(),
-                    trailing: Vec::new(),
-                    elem_size: 1,
-                    raw_bytes,
-                }
-            } else {
-                ClientToWorker::GatherArray {
-                    id,
-                    name: String::new(),
-                    raw_bytes,
-                }
-            };
-            self.inner.send_worker(rank, &message)?;
-            ids.push(id);
+        let targets = self.inner.worker_ranks.clone();
+        let function = section_ref(f, self.inner.fingerprint);
+        let bytes = codec::encode(&arg)?;
+        let ids = self.tell_each(&targets, |id| ClientToWorker::MembersSection {
+            id,
+            function,
+            arg: bytes.clone(),
+        })?;
+        let mine = here(members);
+        if let Err(e) = &mine {
+            members.fail(&format!("the client's side of a section failed: {e}"));
         }
-        if scatter {
-            members.scatterv_bytes_unchecked(Some((data, &counts)), &mut [], 0)?;
-        } else {
-            members.gatherv_bytes_unchecked(&[], Some((data, &counts)), 0)?;
-        }
-        for (_, answer) in self.answers(&ids)? {
-            answer.map_err(Error::task)?;
-        }
-        Ok(())
+        let answers = self.answers(&ids)?;
+        let mine = mine?;
+        let theirs = answers
+            .into_iter()
+            .map(|(_, outcome)| codec::decode(&outcome.map_err(Error::task)?))
+            .collect::<Result<Vec<R>>>()?;
+        Ok((mine, theirs))
     }
 
     fn fresh_key(&self, what: &str) -> Key {
@@ -426,13 +419,7 @@ impl Client {
 
     /// Broadcasts `prefix` then `data` from the client to every worker, which
     /// keep the two together under `key`; returns once every worker has them.
-    fn broadcast_parts(
-        &self,
-        prefix: &[u8],
-        data: &[u8],
-        key: Option<Key>,
-        raw: bool,
-    ) -> Result<()> {
+    fn broadcast_parts(&self, prefix: &[u8], data: &[u8], key: Option<Key>) -> Result<()> {
         let members = self
             .members
             .as_ref()
@@ -451,15 +438,9 @@ impl Client {
             key,
             prefix_len: prefix.len() as u64,
             data_len: data.len() as u64,
-            raw,
         })?;
-        if raw {
-            members.bcast_bytes_unchecked_send(prefix)?;
-            members.bcast_bytes_unchecked_send(data)?;
-        } else {
-            members.bcast_from(prefix)?;
-            members.bcast_from(data)?;
-        }
+        members.bcast_from(prefix)?;
+        members.bcast_from(data)?;
         for (_, answer) in self.answers(&ids)? {
             answer.map_err(Error::task)?;
         }
@@ -535,7 +516,6 @@ impl Client {
             name: name.to_string(),
             trailing: trailing.clone(),
             elem_size: std::mem::size_of::<T>() as u64,
-            raw_bytes: None,
         })?;
         members.scatterv_into::<u8>(Some((bytes, &counts)), &mut [], 0)?;
         for (_, answer) in self.answers(&ids)? {
@@ -586,7 +566,6 @@ impl Client {
         let ids = self.tell_each(&workers, |id| ClientToWorker::GatherArray {
             id,
             name: name.to_string(),
-            raw_bytes: None,
         })?;
         let dest: &mut [u8] = bytemuck::cast_slice_mut(
             out.as_slice_mut()

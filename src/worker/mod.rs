@@ -60,7 +60,6 @@ struct Worker {
     acquiring: std::collections::HashSet<Key>,
     /// Written bytes the benchmark's bare gatherv sends from (kept, like an
     /// array variable, so both sides read memory that holds data).
-    baseline_source: Vec<u8>,
     flush_at: Option<Instant>,
 }
 
@@ -93,7 +92,6 @@ pub fn run(
         inputs: inputs::Inputs::default(),
         parked_fetches: HashMap::new(),
         acquiring: Default::default(),
-        baseline_source: Vec::new(),
         flush_at: None,
     };
     let hello = WorkerToScheduler::Register { info, fingerprint };
@@ -222,9 +220,8 @@ impl Worker {
                     key,
                     prefix_len,
                     data_len,
-                    raw,
                 }) => {
-                    let outcome = self.receive_broadcast(key, prefix_len, data_len, raw);
+                    let outcome = self.receive_broadcast(key, prefix_len, data_len);
                     self.reply(CLIENT, &WorkerToClient::Reply { id, outcome })?;
                 }
                 Ok(ClientToWorker::ScatterArray {
@@ -232,12 +229,8 @@ impl Worker {
                     name,
                     trailing,
                     elem_size,
-                    raw_bytes,
                 }) => {
-                    let outcome = match raw_bytes {
-                        Some(n) => self.raw_rows(n, true),
-                        None => self.receive_rows(&name, &trailing, elem_size),
-                    };
+                    let outcome = self.receive_rows(&name, &trailing, elem_size);
                     self.reply(CLIENT, &WorkerToClient::Reply { id, outcome })?;
                 }
                 Ok(ClientToWorker::ArrayShape { id, name }) => {
@@ -247,15 +240,8 @@ impl Worker {
                         .map_err(|e| self.refusal(e.message().to_string()));
                     self.reply(CLIENT, &WorkerToClient::Reply { id, outcome })?;
                 }
-                Ok(ClientToWorker::GatherArray {
-                    id,
-                    name,
-                    raw_bytes,
-                }) => {
-                    let outcome = match raw_bytes {
-                        Some(n) => self.raw_rows(n, false),
-                        None => self.send_rows(&name),
-                    };
+                Ok(ClientToWorker::GatherArray { id, name }) => {
+                    let outcome = self.send_rows(&name);
                     self.reply(CLIENT, &WorkerToClient::Reply { id, outcome })?;
                 }
                 Ok(ClientToWorker::Section { id, function, arg }) => {
@@ -279,6 +265,25 @@ impl Worker {
                             }
                         }
                     }
+                    self.reply(CLIENT, &WorkerToClient::Reply { id, outcome })?;
+                }
+                Ok(ClientToWorker::MembersSection { id, function, arg }) => {
+                    let outcome = match self.members.take() {
+                        Some(members) => {
+                            let mut group = Some(members);
+                            let outcome =
+                                with_section_group(&mut group, || self.call(&function, &[&arg]));
+                            self.members = group;
+                            if let (Err(f), Some(g)) = (&outcome, &self.members) {
+                                g.fail(&format!(
+                                    "a section with the client failed on worker {}: {}",
+                                    self.rank, f.message
+                                ));
+                            }
+                            outcome
+                        }
+                        None => Err(self.refusal("this worker has no client+workers group".into())),
+                    };
                     self.reply(CLIENT, &WorkerToClient::Reply { id, outcome })?;
                 }
                 Err(e) => log::error!("dropping a malformed message from the client: {e}"),
@@ -369,29 +374,6 @@ impl Worker {
         Ok(Vec::new())
     }
 
-    /// The benchmark's baseline: `n` bytes through one bare scatterv (or
-    /// gatherv), kept nowhere.
-    fn raw_rows(&mut self, n: u64, scatter: bool) -> std::result::Result<Vec<u8>, TaskFailure> {
-        if self.members.is_none() {
-            return Err(self.refusal("this worker has no client+workers group".into()));
-        }
-        let n = n as usize;
-        if !scatter && self.baseline_source.len() < n {
-            self.baseline_source = vec![1u8; n];
-        }
-        let Some(members) = &self.members else {
-            return Err(self.refusal("this worker has no client+workers group".into()));
-        };
-        let done = if scatter {
-            let mut buf = vec![0u8; n];
-            members.scatterv_bytes_unchecked(None, &mut buf, 0)
-        } else {
-            members.gatherv_bytes_unchecked(&self.baseline_source[..n], None, 0)
-        };
-        done.map_err(|e| self.refusal(e.to_string()))?;
-        Ok(Vec::new())
-    }
-
     /// Takes part in the client's gatherv of array variable `name`. The
     /// client asked every worker for the shape first, so the variable is here.
     fn send_rows(&self, name: &str) -> std::result::Result<Vec<u8>, TaskFailure> {
@@ -419,7 +401,6 @@ impl Worker {
         key: Option<Key>,
         prefix_len: u64,
         data_len: u64,
-        raw: bool,
     ) -> std::result::Result<Vec<u8>, TaskFailure> {
         let failure = |message: String| TaskFailure {
             kind: FailureKind::Refused,
@@ -437,15 +418,9 @@ impl Worker {
             .map_err(|e| failure(format!("cannot hold a broadcast of {} bytes: {e}", p + d)))?;
         buf.resize(p + d, 0u8);
         let (prefix, data) = buf.split_at_mut(p);
-        let received = if raw {
-            members
-                .bcast_bytes_unchecked(prefix, 0)
-                .and_then(|()| members.bcast_bytes_unchecked(data, 0))
-        } else {
-            members
-                .bcast_into(prefix, 0)
-                .and_then(|()| members.bcast_into(data, 0))
-        };
+        let received = members
+            .bcast_into(prefix, 0)
+            .and_then(|()| members.bcast_into(data, 0));
         received.map_err(|e| failure(e.to_string()))?;
         if let Some(key) = key {
             let bytes = Arc::new(buf);

@@ -301,6 +301,17 @@ impl Group {
         raw!(self, g => g.size())
     }
 
+    /// The MPI communicator underneath, for calls rankflow does not wrap
+    /// (raw rsmpi, as mpi4py users reach for `comm`); `None` in the
+    /// in-process backend. Messages sent on it bypass rankflow's checks.
+    #[cfg(feature = "mpi")]
+    pub fn as_mpi(&self) -> Option<&::mpi::topology::SimpleCommunicator> {
+        match &self.backend {
+            Backend::Mpi(g) => Some(g.communicator()),
+            Backend::Local(_) => None,
+        }
+    }
+
     fn check_root(&self, root: usize) -> Result<()> {
         if root >= self.size() {
             return Err(Error::invalid(format!(
@@ -336,45 +347,6 @@ impl Group {
             #[cfg(feature = "mpi")]
             Backend::Mpi(g) => g.abort(why),
         }
-    }
-
-    /// One bare broadcast of `buf` from `root`: no length check, no chunking
-    /// (at most 2^31 - 1 bytes). Every member must pass the same length.
-    pub(crate) fn bcast_bytes_unchecked(&self, buf: &mut [u8], root: usize) -> Result<()> {
-        if buf.len() > MAX_COUNT {
-            return Err(Error::invalid("an unchecked broadcast of over 2 GiB"));
-        }
-        raw!(self, g => g.bcast(buf, root))
-    }
-
-    /// The root's side of [`bcast_bytes_unchecked`](Self::bcast_bytes_unchecked),
-    /// reading `buf` only; the root is this member.
-    pub(crate) fn bcast_bytes_unchecked_send(&self, buf: &[u8]) -> Result<()> {
-        if buf.len() > MAX_COUNT {
-            return Err(Error::invalid("an unchecked broadcast of over 2 GiB"));
-        }
-        raw!(self, g => g.bcast_send(buf))
-    }
-
-    /// One bare scatterv of bytes from `root` with counts every member
-    /// already knows (the benchmark's baseline).
-    pub(crate) fn scatterv_bytes_unchecked(
-        &self,
-        send: Option<(&[u8], &[usize])>,
-        recv: &mut [u8],
-        root: usize,
-    ) -> Result<()> {
-        raw!(self, g => g.scatterv(send, recv, root))
-    }
-
-    /// One bare gatherv of bytes to `root` (the benchmark's baseline).
-    pub(crate) fn gatherv_bytes_unchecked(
-        &self,
-        send: &[u8],
-        recv: Option<(&mut [u8], &[usize])>,
-        root: usize,
-    ) -> Result<()> {
-        raw!(self, g => g.gatherv(send, recv, root))
     }
 
     /// Waits until every member has called `barrier`.

@@ -28,6 +28,11 @@ pub struct MpiGroup {
 }
 
 impl MpiGroup {
+    /// The communicator underneath.
+    pub fn communicator(&self) -> &SimpleCommunicator {
+        &self.comm
+    }
+
     /// The world communicator of an initialised MPI.
     pub fn world() -> Self {
         MpiGroup {
