@@ -77,7 +77,6 @@ fn worker(recorder: Arc<Recorder>) -> Worker {
         inputs: inputs::Inputs::default(),
         parked_fetches: HashMap::new(),
         acquiring: Default::default(),
-        baseline_source: Vec::new(),
         flush_at: None,
     }
 }
