@@ -57,9 +57,9 @@ fn raw_scatterv(group: &Group, data: &[u8], recv: &mut [u8], total: usize) -> Re
 
 /// The baseline's gatherv of every worker's `send` into member 0's `recv`.
 fn raw_gatherv(group: &Group, send: &[u8], recv: &mut [u8], total: usize) -> Result<(), Error> {
-    let counts = counts(group.size(), total);
     #[cfg(feature = "mpi")]
     if let Some(comm) = group.as_mpi() {
+        let counts = counts(group.size(), total);
         use mpi::datatype::PartitionMut;
         use mpi::traits::{Communicator, Root};
         let root = comm.process_at_rank(0);
@@ -73,6 +73,8 @@ fn raw_gatherv(group: &Group, send: &[u8], recv: &mut [u8], total: usize) -> Res
         }
         return Ok(());
     }
+    // In-process: the group's own gatherv, which exchanges the counts.
+    let _ = total;
     let recv = (group.rank() == 0).then_some(recv);
     group.gather_into(send, recv, 0).map(|_| ())
 }
