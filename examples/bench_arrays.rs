@@ -22,6 +22,7 @@ fn counts(members: usize, total: usize) -> Vec<usize> {
         .collect()
 }
 
+#[cfg(feature = "mpi")]
 fn displacements(counts: &[usize]) -> Vec<i32> {
     counts
         .iter()
