@@ -31,6 +31,8 @@
 //! `graph/manage.rs`.
 
 mod manage;
+#[doc(hidden)]
+pub mod sim;
 
 use crate::protocol::{ComputeSpec, Input, Outcome, Placed, TaskSpec};
 use crate::task::args::Part;
