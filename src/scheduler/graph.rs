@@ -31,6 +31,8 @@
 //! `graph/manage.rs`.
 
 mod manage;
+#[cfg(test)]
+mod model;
 #[doc(hidden)]
 pub mod sim;
 

@@ -91,6 +91,13 @@ impl TaskGraph {
                 .unwrap_or_default();
             let mut waiting = 0;
             for d in &deps {
+                // An input forgotten while `k` was cancelled and submitted
+                // again since does not list `k` yet.
+                if let Some(dt) = self.tasks.get_mut(d) {
+                    if !dt.dependents.contains(&k) {
+                        dt.dependents.push(k);
+                    }
+                }
                 match self.tasks.get(d).map(|t| &t.state) {
                     Some(State::Memory { .. }) => {}
                     Some(_) => waiting += 1,
