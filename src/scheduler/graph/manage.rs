@@ -142,9 +142,7 @@ impl TaskGraph {
                     if let Some(t) = self.tasks.get_mut(&k) {
                         t.cancel_requested = true;
                     }
-                    if let Some(w) = self.workers.get_mut(&worker) {
-                        w.steal_pending = true;
-                    }
+                    self.update_worker(worker, |w| w.steal_pending = true);
                     fx.steal.entry(worker).or_default().push(k);
                 }
                 _ => {}

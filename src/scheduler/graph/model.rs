@@ -510,10 +510,3 @@ fn random_events_keep_the_graph_consistent() {
     }
     assert!(total > 5_000, "only {total} events");
 }
-
-impl TaskGraph {
-    /// The keys waiting in the queue of ready tasks.
-    fn queued_keys(&self) -> HashSet<Key> {
-        self.ready.iter().map(|&(_, _, k)| k).collect()
-    }
-}
