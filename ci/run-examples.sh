@@ -91,6 +91,10 @@ else
 fi
 rm -f "$log"
 
+# The scheduler benchmark has no MPI inside (simulated workers): local only,
+# small sizes.
+run "local bench_scheduler 20000 2,100,1000" "$BIN/bench_scheduler" 20000 2,100,1000
+
 run "mpirun -n 4 idle_cpu" mpirun -n 4 "$BIN/idle_cpu" 2
 
 echo "examples: $passed passed, $failed failed"

@@ -18,6 +18,12 @@
 //! long tasks stay in the scheduler, where any worker that frees up can take
 //! them.
 //!
+//! Each decision costs about O(log workers): the indexes that make it so
+//! (workers ordered by load, queues for restricted tasks, the idle and
+//! overloaded workers for stealing) are in `graph/placement.rs`. A task
+//! taken back by stealing goes to another worker than the one it was taken
+//! from, even if its (small) inputs are there.
+//!
 //! # Memory
 //!
 //! A result stays on the worker that made it while the client holds a future
@@ -31,6 +37,11 @@
 //! `graph/manage.rs`.
 
 mod manage;
+#[cfg(test)]
+mod model;
+mod placement;
+#[doc(hidden)]
+pub mod sim;
 
 use crate::protocol::{ComputeSpec, Input, Outcome, Placed, TaskSpec};
 use crate::task::args::Part;
@@ -168,8 +179,10 @@ pub struct TaskGraph {
     replicate_when_done: HashMap<Key, Vec<(u64, usize)>>,
     /// `who_has` requests waiting to hear that tasks finished.
     queries: Vec<manage::Query>,
-    ready: BinaryHeap<(i32, Reverse<u64>, Key)>,
+    ready: BinaryHeap<placement::Queued>,
     workers: BTreeMap<usize, WorkerLoad>,
+    /// Indexes of the workers by load (see `graph/placement.rs`).
+    place: placement::Placement,
     seq: u64,
     tick: u64,
     avg_micros: Option<f64>,
@@ -183,6 +196,10 @@ impl TaskGraph {
 
     /// Adds a worker with `threads` executor threads.
     pub fn add_worker(&mut self, rank: usize, threads: usize) {
+        if self.workers.contains_key(&rank) {
+            self.update_worker(rank, |w| w.threads = threads.max(1));
+            return;
+        }
         self.workers.insert(
             rank,
             WorkerLoad {
@@ -190,6 +207,7 @@ impl TaskGraph {
                 ..WorkerLoad::default()
             },
         );
+        self.enter_worker(rank);
     }
 
     /// Tasks the scheduler knows of (any state).
@@ -205,11 +223,7 @@ impl TaskGraph {
     /// How many tasks a worker may have outstanding.
     pub fn capacity(&self, rank: usize) -> usize {
         let threads = self.workers.get(&rank).map_or(1, |w| w.threads);
-        let depth = match self.avg_micros {
-            None => 1,
-            Some(avg) => ((SATURATION_MICROS / avg.max(1.0)).ceil() as usize).clamp(1, MAX_DEPTH),
-        };
-        threads * (1 + depth)
+        threads * (1 + self.depth())
     }
 
     /// Workers holding `key`'s result, if it is in memory.
@@ -481,15 +495,19 @@ impl TaskGraph {
                 .is_some_and(|t| t.state == State::Processing(worker));
             if was_here {
                 let seq = self.tasks.get(&key).map_or(0, |t| t.seq);
-                if let Some(w) = self.workers.get_mut(&worker) {
+                self.update_worker(worker, |w| {
                     w.processing = w.processing.saturating_sub(1);
                     w.outstanding.remove(&(seq, key));
-                }
+                });
             }
             match outcome {
                 Outcome::Done { nbytes, micros, .. } => {
                     let m = micros.max(1) as f64;
+                    let depth = self.depth();
                     self.avg_micros = Some(self.avg_micros.map_or(m, |a| 0.9 * a + 0.1 * m));
+                    if self.depth() > depth {
+                        self.wake_all();
+                    }
                     if !was_here {
                         // Forgotten or cancelled meanwhile: drop the result.
                         fx.free.entry(worker).or_default().push(key);
@@ -662,16 +680,10 @@ impl TaskGraph {
         pending
     }
 
-    fn allowed(&self, t: &Task, rank: usize, strict: bool) -> bool {
-        match &t.workers {
-            None => true,
-            Some(list) => list.contains(&rank) || (!strict && t.allow_other),
-        }
-    }
-
     /// Hands ready tasks to workers with room for them.
     pub fn schedule(&mut self, fx: &mut Effects) {
-        let mut deferred = Vec::new();
+        let mut scratch = std::mem::take(&mut self.place.scratch);
+        self.serve_restricted(&mut scratch, fx);
         while self.has_room() {
             let Some((prio, seq, key)) = self.ready.pop() else {
                 break;
@@ -695,61 +707,17 @@ impl TaskGraph {
                     continue;
                 }
             }
-            match self.choose_worker(task) {
+            match self.choose_worker(task, &mut scratch, None) {
                 Some(rank) => self.assign(key, rank, fx),
-                None => deferred.push((prio, seq, key)),
+                // Its workers are all full: it waits for one of them.
+                None => self.defer((prio, seq, key)),
             }
         }
-        self.ready.extend(deferred);
+        self.place.scratch = scratch;
         if self.ready.is_empty() {
             self.plan_steals(fx);
         }
         self.answer_queries(fx);
-    }
-
-    /// Work stealing: when nothing waits in the scheduler but a worker has
-    /// idle threads while another has tasks queued behind busy ones, ask the
-    /// busy worker to hand back some that have not started and whose inputs
-    /// do not pin them there (at most [`INLINE_LIMIT`] bytes held on it).
-    fn plan_steals(&mut self, fx: &mut Effects) {
-        let idle: usize = self
-            .workers
-            .values()
-            .map(|w| w.threads.saturating_sub(w.processing))
-            .sum();
-        if idle == 0 {
-            return;
-        }
-        let victims: Vec<(usize, usize)> = self
-            .workers
-            .iter()
-            .filter(|(_, w)| !w.steal_pending && w.processing > w.threads)
-            .map(|(&r, w)| (r, w.processing - w.threads))
-            .collect();
-        let mut budget = idle;
-        for (victim, excess) in victims {
-            if budget == 0 {
-                break;
-            }
-            let take = excess.div_ceil(2).min(budget);
-            let keys: Vec<Key> = self.workers[&victim]
-                .outstanding
-                .iter()
-                .rev()
-                .map(|&(_, k)| k)
-                .filter(|k| self.movable(*k, victim))
-                .take(take)
-                .collect();
-            if keys.is_empty() {
-                continue;
-            }
-            budget -= keys.len();
-            if let Some(w) = self.workers.get_mut(&victim) {
-                w.steal_pending = true;
-                w.steal_asked.clone_from(&keys);
-            }
-            fx.steal.entry(victim).or_default().extend(keys);
-        }
     }
 
     /// Whether task `key`, queued on `victim`, could as well run elsewhere.
@@ -773,13 +741,11 @@ impl TaskGraph {
 
     /// `victim` handed back these queued tasks (the others had started).
     pub fn stolen(&mut self, victim: usize, keys: &[Key], fx: &mut Effects) {
-        let asked = match self.workers.get_mut(&victim) {
-            Some(w) => {
-                w.steal_pending = false;
-                std::mem::take(&mut w.steal_asked)
-            }
-            None => Vec::new(),
-        };
+        let mut asked = Vec::new();
+        self.update_worker(victim, |w| {
+            w.steal_pending = false;
+            asked = std::mem::take(&mut w.steal_asked);
+        });
         for k in asked.iter().filter(|k| !keys.contains(k)) {
             if let Some(t) = self.tasks.get_mut(k) {
                 t.steal_refused = true;
@@ -793,52 +759,33 @@ impl TaskGraph {
                 continue;
             }
             let (seq, cancelled) = (t.seq, t.cancel_requested);
-            if let Some(w) = self.workers.get_mut(&victim) {
+            self.update_worker(victim, |w| {
                 w.processing = w.processing.saturating_sub(1);
                 w.outstanding.remove(&(seq, k));
-            }
+            });
             if cancelled {
                 self.fail(k, cancelled_failure(k), fx);
-            } else {
-                self.make_ready(k);
+                continue;
+            }
+            // Taken back to run elsewhere: not on `victim` again, even if
+            // its inputs are there, or it would be stolen back and forth.
+            let mut scratch = std::mem::take(&mut self.place.scratch);
+            let to = self
+                .tasks
+                .get(&k)
+                .and_then(|t| self.choose_worker(t, &mut scratch, Some(victim)));
+            self.place.scratch = scratch;
+            match to {
+                Some(r) => {
+                    if let Some(t) = self.tasks.get_mut(&k) {
+                        t.state = State::Ready;
+                    }
+                    self.assign(k, r, fx);
+                }
+                None => self.make_ready(k),
             }
         }
         self.schedule(fx);
-    }
-
-    fn has_room(&self) -> bool {
-        self.workers
-            .iter()
-            .any(|(&r, w)| w.processing < self.capacity(r))
-    }
-
-    fn choose_worker(&self, task: &Task) -> Option<usize> {
-        let mut bytes: HashMap<usize, u64> = HashMap::new();
-        for d in &task.deps {
-            if let Some(t) = self.tasks.get(d) {
-                if let State::Memory { worker, nbytes } = t.state {
-                    for w in std::iter::once(worker).chain(t.replicas.iter().copied()) {
-                        *bytes.entry(w).or_default() += nbytes;
-                    }
-                }
-            }
-        }
-        let pick = |strict: bool| {
-            self.workers
-                .iter()
-                .filter(|(&r, w)| w.processing < self.capacity(r) && self.allowed(task, r, strict))
-                .min_by(|(ra, wa), (rb, wb)| {
-                    let ba = bytes.get(ra).copied().unwrap_or(0);
-                    let bb = bytes.get(rb).copied().unwrap_or(0);
-                    bb.cmp(&ba)
-                        .then((wa.processing * wb.threads).cmp(&(wb.processing * wa.threads)))
-                        // The warmest: its progress thread is still polling
-                        // eagerly (see `comm::backoff`).
-                        .then(wb.last_used.cmp(&wa.last_used))
-                })
-                .map(|(&r, _)| r)
-        };
-        pick(true).or_else(|| if task.allow_other { pick(false) } else { None })
     }
 
     fn assign(&mut self, key: Key, rank: usize, fx: &mut Effects) {
@@ -882,11 +829,11 @@ impl TaskGraph {
             }
             None => return,
         };
-        if let Some(w) = self.workers.get_mut(&rank) {
+        self.update_worker(rank, |w| {
             w.processing += 1;
             w.last_used = tick;
             w.outstanding.insert((seq, key));
-        }
+        });
     }
 }
 

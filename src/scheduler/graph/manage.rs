@@ -94,6 +94,13 @@ impl TaskGraph {
                 .unwrap_or_default();
             let mut waiting = 0;
             for d in &deps {
+                // An input forgotten while `k` was cancelled and submitted
+                // again since does not list `k` yet.
+                if let Some(dt) = self.tasks.get_mut(d) {
+                    if !dt.dependents.contains(&k) {
+                        dt.dependents.push_back(k);
+                    }
+                }
                 match self.tasks.get(d).map(|t| &t.state) {
                     Some(State::Memory { .. }) => {}
                     Some(_) => waiting += 1,
@@ -138,9 +145,7 @@ impl TaskGraph {
                     if let Some(t) = self.tasks.get_mut(&k) {
                         t.cancel_requested = true;
                     }
-                    if let Some(w) = self.workers.get_mut(&worker) {
-                        w.steal_pending = true;
-                    }
+                    self.update_worker(worker, |w| w.steal_pending = true);
                     fx.steal.entry(worker).or_default().push(k);
                 }
                 _ => {}

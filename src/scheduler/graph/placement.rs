@@ -1,0 +1,404 @@
+//! Placement that costs about O(log workers) per decision, however many
+//! workers there are.
+//!
+//! The graph keeps every worker in one ordered set by load (outstanding
+//! tasks per thread, then most recently used, then rank: the order the
+//! placement rule of [`graph`](super) uses among workers holding no input).
+//! Every worker's capacity is its thread count times the same depth, so the
+//! first worker in that order has room exactly when any worker has, and it
+//! is the best worker for a task none of whose inputs is in memory. A task
+//! whose inputs are in memory also looks at the few workers holding them;
+//! one restricted to some workers looks only at those.
+//!
+//! A restricted task whose workers are all full waits in a queue of each of
+//! them, looked at again only when that worker gains room, rather than being
+//! taken out and put back on every event. Work stealing keeps a running
+//! count of idle threads and the set of workers with tasks queued behind
+//! busy threads, so that it never scans every worker.
+
+use super::{Effects, State, Task, TaskGraph, WorkerLoad};
+use crate::task::Key;
+use std::cmp::{Ordering, Reverse};
+use std::collections::{BTreeSet, BinaryHeap, HashMap};
+use std::ops::Bound;
+
+/// A ready task in a queue: priority, then submission order.
+pub(super) type Queued = (i32, Reverse<u64>, Key);
+
+/// A worker's place in the load order: the fewest outstanding tasks per
+/// thread first, then the most recently used, then the lowest rank.
+#[derive(Debug, Clone, Copy)]
+struct LoadKey {
+    processing: usize,
+    threads: usize,
+    last_used: u64,
+    rank: usize,
+}
+
+impl LoadKey {
+    fn of(rank: usize, w: &WorkerLoad) -> Self {
+        LoadKey {
+            processing: w.processing,
+            threads: w.threads,
+            last_used: w.last_used,
+            rank,
+        }
+    }
+}
+
+impl Ord for LoadKey {
+    fn cmp(&self, other: &Self) -> Ordering {
+        (self.processing * other.threads)
+            .cmp(&(other.processing * self.threads))
+            // The warmest: its progress thread is still polling eagerly
+            // (see `comm::backoff`).
+            .then(other.last_used.cmp(&self.last_used))
+            .then(self.rank.cmp(&other.rank))
+    }
+}
+
+impl PartialOrd for LoadKey {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl PartialEq for LoadKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+
+impl Eq for LoadKey {}
+
+/// The graph's indexes of its workers, kept up to date on every change of a
+/// worker's load (see [`TaskGraph::update_worker`]).
+#[derive(Debug, Default)]
+pub(super) struct Placement {
+    /// Every worker, least loaded first.
+    by_load: BTreeSet<LoadKey>,
+    /// Ready tasks restricted to workers that were all full, by worker.
+    restricted: HashMap<usize, BinaryHeap<Queued>>,
+    /// Workers with restricted tasks waiting that gained room.
+    woken: BTreeSet<usize>,
+    /// Executor threads with nothing to run, over all workers.
+    idle_threads: usize,
+    /// Workers with tasks queued behind busy threads and no steal request
+    /// unanswered.
+    victims: BTreeSet<usize>,
+    /// Bytes of a task's inputs per worker (reused, so that a decision
+    /// allocates nothing).
+    pub(super) scratch: Vec<(usize, u64)>,
+}
+
+impl Placement {
+    /// Takes worker `rank` out of the indexes (before its load changes).
+    fn leave(&mut self, rank: usize, w: &WorkerLoad) {
+        self.by_load.remove(&LoadKey::of(rank, w));
+        self.victims.remove(&rank);
+        self.idle_threads -= w.threads.saturating_sub(w.processing);
+    }
+
+    /// Puts worker `rank` into the indexes (after its load changed).
+    fn enter(&mut self, rank: usize, w: &WorkerLoad) {
+        self.by_load.insert(LoadKey::of(rank, w));
+        if w.processing > w.threads && !w.steal_pending {
+            self.victims.insert(rank);
+        }
+        self.idle_threads += w.threads.saturating_sub(w.processing);
+    }
+}
+
+impl TaskGraph {
+    /// Adds worker `rank` to the placement indexes.
+    pub(super) fn enter_worker(&mut self, rank: usize) {
+        if let Some(w) = self.workers.get(&rank) {
+            self.place.enter(rank, w);
+        }
+    }
+
+    /// Changes worker `rank`'s load through `f`, keeping the indexes true.
+    pub(super) fn update_worker(&mut self, rank: usize, f: impl FnOnce(&mut WorkerLoad)) {
+        let Some(w) = self.workers.get_mut(&rank) else {
+            return;
+        };
+        self.place.leave(rank, w);
+        let before = w.processing;
+        f(w);
+        self.place.enter(rank, w);
+        if w.processing < before && self.place.restricted.contains_key(&rank) {
+            self.place.woken.insert(rank);
+        }
+    }
+
+    /// Tasks per thread queued on a worker beyond the running one.
+    pub(super) fn depth(&self) -> usize {
+        match self.avg_micros {
+            None => 1,
+            Some(avg) => ((super::SATURATION_MICROS / avg.max(1.0)).ceil() as usize)
+                .clamp(1, super::MAX_DEPTH),
+        }
+    }
+
+    /// Every worker gained room (the queue depth grew).
+    pub(super) fn wake_all(&mut self) {
+        let waiting: Vec<usize> = self.place.restricted.keys().copied().collect();
+        self.place.woken.extend(waiting);
+    }
+
+    fn room(&self, rank: usize) -> bool {
+        self.workers
+            .get(&rank)
+            .is_some_and(|w| w.processing < w.threads * (1 + self.depth()))
+    }
+
+    /// Whether any worker has room: the least loaded one has.
+    pub(super) fn has_room(&self) -> bool {
+        self.place
+            .by_load
+            .first()
+            .is_some_and(|k| self.room(k.rank))
+    }
+
+    /// The worker for `task`: among those it may run on that have room, the
+    /// one holding the most bytes of its inputs, then the least loaded (see
+    /// [`LoadKey`]), never `except`. Looks only at the workers holding
+    /// inputs, the task's own list, and the least loaded workers.
+    pub(super) fn choose_worker(
+        &self,
+        task: &Task,
+        scratch: &mut Vec<(usize, u64)>,
+        except: Option<usize>,
+    ) -> Option<usize> {
+        scratch.clear();
+        for d in &task.deps {
+            if let Some(t) = self.tasks.get(d) {
+                if let State::Memory { worker, nbytes } = t.state {
+                    for w in std::iter::once(worker).chain(t.replicas.iter().copied()) {
+                        scratch.push((w, nbytes));
+                    }
+                }
+            }
+        }
+        scratch.sort_unstable_by_key(|&(w, _)| w);
+        scratch.dedup_by(|(w, b), (kept_w, kept_b)| {
+            let same = w == kept_w;
+            if same {
+                *kept_b += *b;
+            }
+            same
+        });
+        let bytes = |rank: usize| {
+            scratch
+                .binary_search_by_key(&rank, |&(w, _)| w)
+                .map_or(0, |i| scratch[i].1)
+        };
+        let better = |best: Option<(Reverse<u64>, LoadKey)>, rank: usize| {
+            let Some(w) = self.workers.get(&rank) else {
+                return best;
+            };
+            if !self.room(rank) || Some(rank) == except {
+                return best;
+            }
+            let key = (Reverse(bytes(rank)), LoadKey::of(rank, w));
+            match best {
+                Some(b) if b <= key => Some(b),
+                _ => Some(key),
+            }
+        };
+        let pick = |strict: bool| {
+            let mut best = None;
+            match (&task.workers, strict) {
+                (Some(list), true) => {
+                    for &r in list {
+                        best = better(best, r);
+                    }
+                }
+                _ => {
+                    for &(r, _) in scratch.iter() {
+                        best = better(best, r);
+                    }
+                    let least = self.place.by_load.iter();
+                    for k in least.filter(|k| Some(k.rank) != except).take(1) {
+                        best = better(best, k.rank);
+                    }
+                }
+            }
+            best.map(|(_, k)| k.rank)
+        };
+        pick(true).or_else(|| if task.allow_other { pick(false) } else { None })
+    }
+
+    /// Queues ready `key`, restricted to workers that are all full, on each
+    /// of them that exists.
+    pub(super) fn defer(&mut self, queued: Queued) {
+        let Some(list) = self.tasks.get(&queued.2).and_then(|t| t.workers.clone()) else {
+            return;
+        };
+        for r in list {
+            if self.workers.contains_key(&r) {
+                self.place.restricted.entry(r).or_default().push(queued);
+            }
+        }
+    }
+
+    /// Hands restricted tasks to the workers that gained room for them.
+    pub(super) fn serve_restricted(&mut self, scratch: &mut Vec<(usize, u64)>, fx: &mut Effects) {
+        while let Some(rank) = self.place.woken.pop_first() {
+            while self.room(rank) {
+                let Some(queue) = self.place.restricted.get_mut(&rank) else {
+                    break;
+                };
+                let Some((_, _, key)) = queue.pop() else {
+                    self.place.restricted.remove(&rank);
+                    break;
+                };
+                let Some(task) = self.tasks.get(&key) else {
+                    continue;
+                };
+                if task.state != State::Ready {
+                    continue;
+                }
+                if let Some(r) = self.choose_worker(task, scratch, None) {
+                    self.assign(key, r, fx);
+                }
+            }
+            if self
+                .place
+                .restricted
+                .get(&rank)
+                .is_some_and(|q| q.is_empty())
+            {
+                self.place.restricted.remove(&rank);
+            }
+        }
+    }
+
+    /// The keys waiting in the queues of ready tasks (for the model test).
+    #[cfg(test)]
+    pub(super) fn queued_keys(&self) -> std::collections::HashSet<Key> {
+        self.ready
+            .iter()
+            .chain(self.place.restricted.values().flat_map(|q| q.iter()))
+            .map(|&(_, _, k)| k)
+            .collect()
+    }
+
+    /// Work stealing: when nothing waits in the scheduler but a worker has
+    /// idle threads while another has tasks queued behind busy ones, ask the
+    /// busy worker to hand back some that have not started and whose inputs
+    /// do not pin them there (at most [`INLINE_LIMIT`](super::INLINE_LIMIT)
+    /// bytes held on it).
+    pub(super) fn plan_steals(&mut self, fx: &mut Effects) {
+        let mut budget = self.place.idle_threads;
+        let mut after = Bound::Unbounded;
+        while budget > 0 {
+            let Some(&victim) = self.place.victims.range((after, Bound::Unbounded)).next() else {
+                break;
+            };
+            after = Bound::Excluded(victim);
+            let w = &self.workers[&victim];
+            let take = (w.processing - w.threads).div_ceil(2).min(budget);
+            let keys: Vec<Key> = w
+                .outstanding
+                .iter()
+                .rev()
+                .map(|&(_, k)| k)
+                .filter(|k| self.movable(*k, victim))
+                .take(take)
+                .collect();
+            if keys.is_empty() {
+                continue;
+            }
+            budget -= keys.len();
+            self.update_worker(victim, |w| {
+                w.steal_pending = true;
+                w.steal_asked.clone_from(&keys);
+            });
+            fx.steal.entry(victim).or_default().extend(keys);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::{assigned, graph, spec};
+    use super::*;
+    use crate::protocol::Outcome;
+
+    /// Done after 2 ms, so that queues stay one task deep per thread.
+    fn done(key: u64) -> Outcome {
+        Outcome::Done {
+            key: Key(key),
+            nbytes: 8,
+            micros: 2000,
+        }
+    }
+
+    #[test]
+    fn load_order_is_tasks_per_thread_then_warmth_then_rank() {
+        let key = |processing, threads, last_used, rank| LoadKey {
+            processing,
+            threads,
+            last_used,
+            rank,
+        };
+        assert!(
+            key(1, 2, 0, 5) < key(1, 1, 9, 2),
+            "half busy before fully busy"
+        );
+        assert!(
+            key(2, 4, 0, 5) > key(1, 2, 3, 6),
+            "equal ratio: warmer first"
+        );
+        assert!(key(0, 1, 0, 2) < key(0, 3, 0, 3), "then the lower rank");
+    }
+
+    #[test]
+    fn a_restricted_task_waits_for_its_worker_without_blocking_others() {
+        let mut g = graph(&[2, 3]);
+        let mut fx = Effects::default();
+        let only_on_2 = |k| {
+            let mut s = spec(k, &[]);
+            s.workers = Some(vec![2]);
+            s
+        };
+        g.submit(
+            vec![only_on_2(1), only_on_2(2), only_on_2(3)],
+            vec![],
+            &mut fx,
+        );
+        assert_eq!(assigned(&fx), vec![(2, 1), (2, 2)], "2 is full");
+        // Others still go to 3 while 3 waits for 2.
+        let mut fx = Effects::default();
+        g.submit(vec![spec(4, &[])], vec![], &mut fx);
+        assert_eq!(assigned(&fx), vec![(3, 4)]);
+        assert_eq!(
+            g.ready.len(),
+            0,
+            "the restricted one is not in the ready queue"
+        );
+        let mut fx = Effects::default();
+        g.finished(3, vec![done(4)], &mut fx);
+        assert!(fx.compute.is_empty(), "room on 3 does not help 3");
+        let mut fx = Effects::default();
+        g.finished(2, vec![done(1)], &mut fx);
+        assert_eq!(assigned(&fx), vec![(2, 3)]);
+    }
+
+    #[test]
+    fn a_stolen_task_goes_elsewhere_even_if_its_input_is_on_the_victim() {
+        let mut g = graph(&[2, 3]);
+        let mut fx = Effects::default();
+        g.submit(vec![spec(1, &[])], vec![], &mut fx);
+        g.finished(2, vec![done(1)], &mut fx);
+        let mut fx = Effects::default();
+        g.submit(vec![spec(10, &[1]), spec(11, &[1])], vec![], &mut fx);
+        assert_eq!(assigned(&fx), vec![(2, 10), (2, 11)], "where the input is");
+        assert_eq!(fx.steal.get(&2), Some(&vec![Key(11)]), "3 is idle");
+        let mut fx = Effects::default();
+        g.stolen(2, &[Key(11)], &mut fx);
+        assert_eq!(assigned(&fx), vec![(3, 11)], "not back to 2");
+        assert!(fx.steal.is_empty(), "and not stolen again");
+    }
+}
