@@ -78,6 +78,7 @@ fn worker(recorder: Arc<Recorder>) -> Worker {
         parked_fetches: HashMap::new(),
         acquiring: Default::default(),
         flush_at: None,
+        memory_limit: u64::MAX,
     }
 }
 
