@@ -15,7 +15,7 @@ use crate::protocol::{
 };
 use std::collections::BTreeMap;
 
-pub use crate::protocol::{CLIENT, FIRST_WORKER, SCHEDULER};
+use crate::protocol::{CLIENT, FIRST_WORKER, SCHEDULER};
 
 /// A message arriving at the scheduler.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,0 +1,75 @@
+//! Work stealing's answers: which queued tasks may move, and what to do when
+//! a worker hands some back (`plan_steals`, which asks, is in
+//! [`placement`](super::placement)).
+
+use super::*;
+
+impl TaskGraph {
+    /// Whether task `key`, queued on `victim`, could as well run elsewhere.
+    pub(super) fn movable(&self, key: Key, victim: usize) -> bool {
+        let Some(t) = self.tasks.get(&key) else {
+            return false;
+        };
+        if t.steal_refused || (t.workers.is_some() && !t.allow_other) {
+            return false;
+        }
+        let pinned: u64 = t
+            .deps
+            .iter()
+            .filter_map(|d| match self.tasks.get(d).map(|t| &t.state) {
+                Some(State::Memory { worker, nbytes }) if *worker == victim => Some(*nbytes),
+                _ => None,
+            })
+            .sum();
+        pinned <= INLINE_LIMIT as u64
+    }
+
+    /// `victim` handed back these queued tasks (the others had started).
+    pub fn stolen(&mut self, victim: usize, keys: &[Key], fx: &mut Effects) {
+        let mut asked = Vec::new();
+        self.update_worker(victim, |w| {
+            w.steal_pending = false;
+            asked = std::mem::take(&mut w.steal_asked);
+        });
+        for k in asked.iter().filter(|k| !keys.contains(k)) {
+            if let Some(t) = self.tasks.get_mut(k) {
+                t.steal_refused = true;
+            }
+        }
+        for &k in keys {
+            let Some(t) = self.tasks.get(&k) else {
+                continue;
+            };
+            if t.state != State::Processing(victim) {
+                continue;
+            }
+            let (seq, cancelled) = (t.seq, t.cancel_requested);
+            self.update_worker(victim, |w| {
+                w.processing = w.processing.saturating_sub(1);
+                w.outstanding.remove(&(seq, k));
+            });
+            if cancelled {
+                self.fail(k, cancelled_failure(k), fx);
+                continue;
+            }
+            // Taken back to run elsewhere: not on `victim` again, even if
+            // its inputs are there, or it would be stolen back and forth.
+            let mut scratch = std::mem::take(&mut self.place.scratch);
+            let to = self
+                .tasks
+                .get(&k)
+                .and_then(|t| self.choose_worker(t, &mut scratch, Some(victim)));
+            self.place.scratch = scratch;
+            match to {
+                Some(r) => {
+                    if let Some(t) = self.tasks.get_mut(&k) {
+                        t.state = State::Ready;
+                    }
+                    self.assign(k, r, fx);
+                }
+                None => self.make_ready(k),
+            }
+        }
+        self.schedule(fx);
+    }
+}
