@@ -10,6 +10,18 @@ fn cluster(workers: usize) -> rankflow::Client {
     rankflow::initialize(Config::new().mode(Mode::Local).local_workers(workers)).unwrap()
 }
 
+/// One worker with one executor thread: tasks run one at a time, in the
+/// order the scheduler hands them out.
+fn one_thread() -> rankflow::Client {
+    rankflow::initialize(
+        Config::new()
+            .mode(Mode::Local)
+            .local_workers(1)
+            .threads_per_worker(1),
+    )
+    .unwrap()
+}
+
 fn square(x: u64) -> u64 {
     x * x
 }
@@ -145,13 +157,7 @@ fn record(x: u64) -> u64 {
 
 #[test]
 fn priority_orders_the_waiting_tasks() {
-    let c = rankflow::initialize(
-        Config::new()
-            .mode(Mode::Local)
-            .local_workers(1)
-            .threads_per_worker(1),
-    )
-    .unwrap();
+    let c = one_thread();
     // One thread, busy for a while: everything below waits its turn.
     let busy = c.submit(nap, 400).unwrap();
     let low: Vec<_> = (0..10u64).map(|i| c.submit(record, i).unwrap()).collect();
@@ -211,13 +217,7 @@ fn counted_nap(ms: u64) -> u64 {
 #[test]
 fn cancelled_futures_report_cancelled() {
     // One thread: `busy` runs, the others wait behind it.
-    let c = rankflow::initialize(
-        Config::new()
-            .mode(Mode::Local)
-            .local_workers(1)
-            .threads_per_worker(1),
-    )
-    .unwrap();
+    let c = one_thread();
     let busy = c.submit(nap, 300).unwrap();
     let queued = c.submit(nap, 301).unwrap();
     let later = c.submit(counted_nap, 302).unwrap();
