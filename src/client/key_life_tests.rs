@@ -150,3 +150,28 @@ fn a_delayed_graph_goes_to_the_scheduler_in_one_submit() {
         .collect();
     assert_eq!(submits, vec![10, 1]);
 }
+
+#[test]
+fn a_batch_interrupted_by_a_panic_is_still_sent_and_closed() {
+    let recorder = Arc::new(Recorder::default());
+    let c = client(recorder.clone());
+    let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        c.in_one_message(|| -> crate::Result<()> {
+            let _f = c.submit(ident, 1u64)?;
+            panic!("a value's Serialize panicked");
+        })
+    }));
+    assert!(caught.is_err());
+    // Later submits of this thread go out at once, not into a dead batch.
+    let _g = c.submit(ident, 2u64).unwrap();
+    let log = recorder.log.lock().unwrap();
+    let submits: Vec<usize> = log
+        .sent
+        .iter()
+        .filter_map(|m| match m {
+            ClientToScheduler::Submit { tasks, .. } => Some(tasks.len()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(submits, vec![1, 1]);
+}

@@ -428,9 +428,28 @@ impl Client {
                 placed: Vec::new(),
             });
         }
+        // Sent also when `f` panics: the futures it registered must run, and
+        // this thread's later submits must not be held back forever.
+        struct OnPanic<'a>(&'a Client);
+        impl Drop for OnPanic<'_> {
+            fn drop(&mut self) {
+                if std::thread::panicking() {
+                    let _ = self.0.send_batch();
+                }
+            }
+        }
+        let guard = OnPanic(self);
         let outcome = f();
+        drop(guard);
+        let sent = self.send_batch();
+        let value = outcome?;
+        sent.map(|()| value)
+    }
+
+    /// Ends `in_one_message`'s batch: one Submit of what it held back.
+    fn send_batch(&self) -> Result<()> {
         let mut st = self.inner.lock();
-        let sent = match st.batch.take() {
+        match st.batch.take() {
             Some(b) if !b.tasks.is_empty() || !b.placed.is_empty() => {
                 self.inner.send_scheduler(&ClientToScheduler::Submit {
                     tasks: b.tasks,
@@ -438,10 +457,7 @@ impl Client {
                 })
             }
             _ => Ok(()),
-        };
-        drop(st);
-        let value = outcome?;
-        sent.map(|()| value)
+        }
     }
 
     /// Puts a large argument straight on a worker (round robin) under `key`.
