@@ -99,14 +99,14 @@ impl Sim {
         };
         let q = self.queues.entry(w).or_default();
         let mut back = Vec::new();
-        for k in keys {
+        for &k in &keys {
             if let Some(i) = q.iter().skip(1).position(|q| *q == k) {
                 q.remove(i + 1);
                 back.push(k);
             }
         }
         let mut fx = Effects::default();
-        self.graph.stolen(w, &back, &mut fx);
+        self.graph.stolen(w, &keys, &back, &mut fx);
         self.events += 1;
         self.apply(fx);
     }

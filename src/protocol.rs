@@ -293,7 +293,10 @@ pub enum WorkerToScheduler {
     },
     /// Answer to `Steal`: the tasks taken off the queue unstarted.
     Stolen {
-        /// Their keys (the others had started or finished).
+        /// The keys that `Steal` asked for (echoed, so that each answer
+        /// says which request it answers when several are in flight).
+        asked: Vec<Key>,
+        /// Those taken back (the others had started or finished).
         keys: Vec<Key>,
     },
 }

@@ -141,8 +141,6 @@ struct WorkerLoad {
     outstanding: BTreeSet<(u64, Key)>,
     /// A steal request to this worker is unanswered.
     steal_pending: bool,
-    /// The keys that request asked for.
-    steal_asked: Vec<Key>,
 }
 
 /// Keys and the worker ranks holding each (an answer to `who_has`).

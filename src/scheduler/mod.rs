@@ -139,8 +139,8 @@ impl Scheduler {
             Event::Worker(rank, WorkerToScheduler::Finished { outcomes }) => {
                 self.with_graph(|g, fx| g.finished(rank, outcomes, fx))
             }
-            Event::Worker(rank, WorkerToScheduler::Stolen { keys }) => {
-                self.with_graph(|g, fx| g.stolen(rank, &keys, fx))
+            Event::Worker(rank, WorkerToScheduler::Stolen { asked, keys }) => {
+                self.with_graph(|g, fx| g.stolen(rank, &asked, &keys, fx))
             }
             Event::Worker(rank, WorkerToScheduler::Goodbye) => {
                 if self.phase != Phase::ShuttingDown || self.workers.remove(&rank).is_none() {

@@ -119,7 +119,10 @@ fn a_task_stolen_and_handed_back_waits_for_every_input() {
     assert!(!w.handle(envelope(SCHEDULER, &steal)).unwrap());
     assert!(recorder
         .to_scheduler()
-        .contains(&WorkerToScheduler::Stolen { keys: vec![task] }));
+        .contains(&WorkerToScheduler::Stolen {
+            asked: vec![task],
+            keys: vec![task]
+        }));
     assert!(!w.handle(envelope(SCHEDULER, &compute)).unwrap());
     let data = |key, value: u64| WorkerToWorker::Data {
         items: vec![(key, codec::encode(&value).unwrap())],

@@ -166,7 +166,11 @@ impl Worker {
                             taken.push(*k);
                         }
                     }
-                    self.reply(SCHEDULER, &WorkerToScheduler::Stolen { keys: taken })?;
+                    let stolen = WorkerToScheduler::Stolen {
+                        asked: keys,
+                        keys: taken,
+                    };
+                    self.reply(SCHEDULER, &stolen)?;
                 }
                 Ok(SchedulerToWorker::Free { keys }) => {
                     for k in keys {

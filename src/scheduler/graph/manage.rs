@@ -332,7 +332,7 @@ mod tests {
         assert_eq!(fx.steal.get(&2), Some(&vec![Key(2)]));
         // Handed back unstarted: cancelled, never run.
         let mut fx = Effects::default();
-        g.stolen(2, &[Key(2)], &mut fx);
+        g.stolen(2, &[Key(2)], &[Key(2)], &mut fx);
         assert!(cancelled(&g, 2));
         assert!(
             fx.failures.is_empty(),
@@ -342,7 +342,7 @@ mod tests {
         // One that had started runs to the end.
         let mut fx = Effects::default();
         g.cancel(&[Key(1)], &mut fx);
-        g.stolen(2, &[], &mut fx);
+        g.stolen(2, &[Key(1)], &[], &mut fx);
         g.finished(2, vec![done(1, 8)], &mut fx);
         assert!(fx.failures.is_empty());
         // A cancelled task submitted again runs after all.
@@ -373,7 +373,7 @@ mod tests {
         let mut fx = Effects::default();
         g.cancel(&[Key(2), Key(3)], &mut fx);
         g.submit(vec![spec(2, &[]), spec(3, &[1])], vec![], &mut fx);
-        g.stolen(2, &[Key(2)], &mut fx);
+        g.stolen(2, &[Key(2)], &[Key(2)], &mut fx);
         g.finished(2, vec![done(1, 8)], &mut fx);
         assert!(fx.failures.is_empty(), "{:?}", fx.failures);
         assert!(!cancelled(&g, 2) && !cancelled(&g, 3));

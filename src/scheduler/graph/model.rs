@@ -272,7 +272,7 @@ impl Model {
         let sw = self.workers.get_mut(&w).expect("asked worker");
         let keys = sw.steals.remove(0);
         let mut back = Vec::new();
-        for k in keys {
+        for &k in &keys {
             let pos = sw.queue.iter().position(|q| *q == k);
             // Those not started (behind the running ones) go back; now and
             // then the worker has started one meanwhile.
@@ -282,7 +282,7 @@ impl Model {
                 back.push(k);
             }
         }
-        self.event(|g, fx| g.stolen(w, &back, fx));
+        self.event(|g, fx| g.stolen(w, &keys, &back, fx));
         true
     }
 

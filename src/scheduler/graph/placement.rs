@@ -311,10 +311,7 @@ impl TaskGraph {
                 continue;
             }
             budget -= keys.len();
-            self.update_worker(victim, |w| {
-                w.steal_pending = true;
-                w.steal_asked.clone_from(&keys);
-            });
+            self.update_worker(victim, |w| w.steal_pending = true);
             fx.steal.entry(victim).or_default().extend(keys);
         }
     }
@@ -397,7 +394,7 @@ mod tests {
         assert_eq!(assigned(&fx), vec![(2, 10), (2, 11)], "where the input is");
         assert_eq!(fx.steal.get(&2), Some(&vec![Key(11)]), "3 is idle");
         let mut fx = Effects::default();
-        g.stolen(2, &[Key(11)], &mut fx);
+        g.stolen(2, &[Key(11)], &[Key(11)], &mut fx);
         assert_eq!(assigned(&fx), vec![(3, 11)], "not back to 2");
         assert!(fx.steal.is_empty(), "and not stolen again");
     }

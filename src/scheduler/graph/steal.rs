@@ -24,13 +24,10 @@ impl TaskGraph {
         pinned <= INLINE_LIMIT as u64
     }
 
-    /// `victim` handed back these queued tasks (the others had started).
-    pub fn stolen(&mut self, victim: usize, keys: &[Key], fx: &mut Effects) {
-        let mut asked = Vec::new();
-        self.update_worker(victim, |w| {
-            w.steal_pending = false;
-            asked = std::mem::take(&mut w.steal_asked);
-        });
+    /// `victim` handed back `keys` of the queued tasks `asked` for (the
+    /// others had started). Those it kept are not asked for again.
+    pub fn stolen(&mut self, victim: usize, asked: &[Key], keys: &[Key], fx: &mut Effects) {
+        self.update_worker(victim, |w| w.steal_pending = false);
         for k in asked.iter().filter(|k| !keys.contains(k)) {
             if let Some(t) = self.tasks.get_mut(k) {
                 t.steal_refused = true;

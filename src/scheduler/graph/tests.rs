@@ -343,7 +343,7 @@ fn an_idle_worker_steals_queued_tasks() {
     g.schedule(&mut again);
     assert!(again.steal.is_empty());
     let mut fx = Effects::default();
-    g.stolen(2, &[Key(4)], &mut fx);
+    g.stolen(2, &[Key(4)], &[Key(4)], &mut fx);
     assert_eq!(assigned(&fx), vec![(3, 4)]);
 }
 
@@ -357,14 +357,14 @@ fn a_task_started_before_the_steal_stays_with_its_worker() {
     assert_eq!(fx.steal.get(&2), Some(&vec![Key(4)]));
     // Worker 2 had started 4 already, so it hands back nothing.
     let mut fx = Effects::default();
-    g.stolen(2, &[], &mut fx);
+    g.stolen(2, &[Key(4)], &[], &mut fx);
     assert!(fx.compute.is_empty(), "4 is not run a second time on 3");
     assert_eq!(g.tasks[&Key(4)].state, State::Processing(2));
     // A refused task is not asked for again (that would ping-pong steal
     // messages for as long as it runs); the other queued one may be.
     assert_eq!(fx.steal.get(&2), Some(&vec![Key(1)]));
     let mut fx = Effects::default();
-    g.stolen(2, &[], &mut fx);
+    g.stolen(2, &[Key(1)], &[], &mut fx);
     assert!(fx.steal.is_empty() && fx.compute.is_empty(), "{fx:?}");
     // Their results come from worker 2 and are recorded there.
     let mut fx = Effects::default();
@@ -429,4 +429,27 @@ fn oversized_inline_arguments_are_refused() {
     g.submit(vec![s], vec![], &mut fx);
     assert_eq!(fx.failures.len(), 1);
     assert!(fx.failures[0].message.contains("limit"));
+}
+
+#[test]
+fn each_steal_answer_settles_only_the_keys_it_was_asked_for() {
+    let mut g = graph(&[2, 3]);
+    let mut fx = Effects::default();
+    g.submit((1..=4).map(|k| spec(k, &[])).collect(), vec![], &mut fx);
+    let mut fx = Effects::default();
+    g.finished(3, vec![done(2, 8), done(3, 8)], &mut fx);
+    assert_eq!(fx.steal.get(&2), Some(&vec![Key(4)]));
+    // A cancel asks worker 2 for task 1 while the first request is out.
+    let mut fx = Effects::default();
+    g.cancel(&[Key(1)], &mut fx);
+    assert_eq!(fx.steal.get(&2), Some(&vec![Key(1)]));
+    // The cancel's answer comes first: 1 had started. Task 4, asked for
+    // by the other request, is not settled by it.
+    let mut fx = Effects::default();
+    g.stolen(2, &[Key(1)], &[], &mut fx);
+    assert!(!g.tasks[&Key(4)].steal_refused);
+    assert!(g.tasks[&Key(1)].steal_refused);
+    let mut fx = Effects::default();
+    g.stolen(2, &[Key(4)], &[Key(4)], &mut fx);
+    assert_eq!(assigned(&fx), vec![(3, 4)]);
 }
