@@ -175,3 +175,19 @@ fn a_batch_interrupted_by_a_panic_is_still_sent_and_closed() {
         .collect();
     assert_eq!(submits, vec![1, 1]);
 }
+
+#[test]
+fn a_release_inside_a_batch_goes_out_after_the_tasks_it_releases() {
+    let recorder = Arc::new(Recorder::default());
+    let c = client(recorder.clone());
+    let first = c
+        .in_one_message(|| {
+            let f = c.submit(ident, 1u64)?;
+            let key = f.key();
+            drop(f);
+            let _g = c.submit(ident, 2u64)?;
+            Ok(key)
+        })
+        .unwrap();
+    assert_eq!(life_of(&recorder, first), vec!["submit", "release"]);
+}

@@ -35,15 +35,20 @@ impl Inner {
     }
 
     /// Marks `keys` cancelled here and asks the scheduler not to run them.
+    /// The Cancel goes out under the state lock, as submits do: a resubmit
+    /// of the same key by another thread (which resets it to pending) then
+    /// reaches the scheduler after the Cancel, never before it.
     pub(super) fn cancel_keys(&self, keys: Vec<Key>) -> Result<()> {
-        {
+        let sent = {
             let mut st = self.lock();
             for k in &keys {
                 st.cancel(*k);
             }
-        }
+            self.send_batch_locked(&mut st)
+                .and_then(|()| self.send_scheduler(&ClientToScheduler::Cancel { keys }))
+        };
         self.changed.notify_all();
-        self.send_scheduler(&ClientToScheduler::Cancel { keys })
+        sent
     }
 }
 

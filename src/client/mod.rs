@@ -398,6 +398,8 @@ impl Client {
                 batch.placed.extend(placed);
             }
             None if !specs.is_empty() || !placed.is_empty() => {
+                // Another thread's batch may hold keys this submit uses.
+                self.inner.send_batch_locked(&mut st)?;
                 self.inner.send_scheduler(&ClientToScheduler::Submit {
                     tasks: specs,
                     placed,
@@ -449,15 +451,9 @@ impl Client {
     /// Ends `in_one_message`'s batch: one Submit of what it held back.
     fn send_batch(&self) -> Result<()> {
         let mut st = self.inner.lock();
-        match st.batch.take() {
-            Some(b) if !b.tasks.is_empty() || !b.placed.is_empty() => {
-                self.inner.send_scheduler(&ClientToScheduler::Submit {
-                    tasks: b.tasks,
-                    placed: b.placed,
-                })
-            }
-            _ => Ok(()),
-        }
+        let sent = self.inner.send_batch_locked(&mut st);
+        st.batch = None;
+        sent
     }
 
     /// Puts a large argument straight on a worker (round robin) under `key`.

@@ -212,8 +212,26 @@ impl Inner {
         if st.releases.is_empty() {
             return Ok(());
         }
+        self.send_batch_locked(st)?;
         let keys = std::mem::take(&mut st.releases);
         self.send_scheduler(&ClientToScheduler::Release { keys })
+    }
+
+    /// Sends what a thread's `Client::in_one_message` batch holds so far (the
+    /// batch stays open, empty). Called before any other Submit, Release or
+    /// Cancel goes out: the keys a batch registered are visible to every
+    /// thread at once, so a message about them must not reach the scheduler
+    /// before the tasks themselves.
+    pub fn send_batch_locked(&self, st: &mut State) -> Result<()> {
+        let Some(batch) = st.batch.as_mut() else {
+            return Ok(());
+        };
+        if batch.tasks.is_empty() && batch.placed.is_empty() {
+            return Ok(());
+        }
+        let tasks = std::mem::take(&mut batch.tasks);
+        let placed = std::mem::take(&mut batch.placed);
+        self.send_scheduler(&ClientToScheduler::Submit { tasks, placed })
     }
 
     /// One fewer handle on `key`; the last one releases it.
