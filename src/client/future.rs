@@ -186,8 +186,17 @@ impl<T> Future<T> {
             ));
         }
         if let Some(worker) = fetch_from {
+            // The worker, or this client's transport, is gone only when the
+            // cluster is going down (a fetch racing the shutdown).
             self.inner
-                .send_worker(worker, &ClientToWorker::Fetch { key })?;
+                .send_worker(worker, &ClientToWorker::Fetch { key })
+                .map_err(|e| match e.kind() {
+                    ErrorKind::Transport => Error::new(
+                        ErrorKind::ShutDown,
+                        format!("cannot fetch task {key} from worker {worker}: {e}"),
+                    ),
+                    _ => e,
+                })?;
         }
         self.bytes(deadline)
     }

@@ -186,7 +186,7 @@ impl Worker {
                 Ok(ClientToWorker::Fetch { key }) => {
                     let held = self.executor.store.get(key);
                     let bytes = held.as_deref().map(|b| Bytes(b));
-                    self.reply(CLIENT, &DataToClient::Data { key, bytes })?;
+                    self.answer(CLIENT, &DataToClient::Data { key, bytes })?;
                 }
                 Ok(ClientToWorker::Put { key, bytes }) => self.arrived(key, Arc::new(bytes))?,
                 Ok(ClientToWorker::Run { id, function, arg }) => {
@@ -306,7 +306,7 @@ impl Worker {
                     }
                     if !held.is_empty() {
                         let items = held.iter().map(|(k, b)| (*k, Bytes(b))).collect();
-                        self.reply(peer, &DataToWorker::Data { items })?;
+                        self.answer(peer, &DataToWorker::Data { items })?;
                     }
                 }
                 Ok(WorkerToWorker::Data { items }) => {
@@ -474,6 +474,21 @@ impl Worker {
         self.outbox.send(to, TAG_CONTROL, codec::encode(message)?)
     }
 
+    /// Sends the data a peer fetched. A peer that has left since it asked
+    /// (the client or a worker on its way out at shutdown) needs it no more:
+    /// that is not this worker's failure. Under MPI such a send succeeds
+    /// (the peer drains until every rank has closed); in-process the peer's
+    /// channel is gone, and the error is dropped here.
+    fn answer<M: serde::Serialize>(&self, to: Rank, message: &M) -> Result<()> {
+        match self.reply(to, message) {
+            Err(e) if e.kind() == ErrorKind::Transport => {
+                log::debug!("rank {to} left before its data was sent: {e}");
+                Ok(())
+            }
+            other => other,
+        }
+    }
+
     /// New tasks: those with every input here start; the rest wait for data.
     fn compute(&mut self, tasks: Vec<ComputeSpec>) -> Result<()> {
         let mut ready = Vec::new();
@@ -499,7 +514,7 @@ impl Worker {
         if let Some(peers) = self.parked_fetches.remove(&key) {
             for p in peers {
                 let items = vec![(key, Bytes(&bytes))];
-                self.reply(p, &DataToWorker::Data { items })?;
+                self.answer(p, &DataToWorker::Data { items })?;
             }
         }
         self.input_arrived(key, bytes);
