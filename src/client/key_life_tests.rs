@@ -139,15 +139,7 @@ fn a_delayed_graph_goes_to_the_scheduler_in_one_submit() {
     let _root = d.submit(&c).unwrap();
     // A plain submit afterwards goes out on its own, at once.
     let _after = c.submit(ident, 2u64).unwrap();
-    let log = recorder.log.lock().unwrap();
-    let submits: Vec<usize> = log
-        .sent
-        .iter()
-        .filter_map(|m| match m {
-            ClientToScheduler::Submit { tasks, .. } => Some(tasks.len()),
-            _ => None,
-        })
-        .collect();
+    let submits = submit_sizes(&recorder);
     assert_eq!(submits, vec![10, 1]);
 }
 
@@ -164,15 +156,7 @@ fn a_batch_interrupted_by_a_panic_is_still_sent_and_closed() {
     assert!(caught.is_err());
     // Later submits of this thread go out at once, not into a dead batch.
     let _g = c.submit(ident, 2u64).unwrap();
-    let log = recorder.log.lock().unwrap();
-    let submits: Vec<usize> = log
-        .sent
-        .iter()
-        .filter_map(|m| match m {
-            ClientToScheduler::Submit { tasks, .. } => Some(tasks.len()),
-            _ => None,
-        })
-        .collect();
+    let submits = submit_sizes(&recorder);
     assert_eq!(submits, vec![1, 1]);
 }
 
@@ -190,4 +174,16 @@ fn a_release_inside_a_batch_goes_out_after_the_tasks_it_releases() {
         })
         .unwrap();
     assert_eq!(life_of(&recorder, first), vec!["submit", "release"]);
+}
+
+/// How many tasks each Submit the scheduler would hear carried, in order.
+fn submit_sizes(recorder: &Recorder) -> Vec<usize> {
+    let log = recorder.log.lock().unwrap();
+    log.sent
+        .iter()
+        .filter_map(|m| match m {
+            ClientToScheduler::Submit { tasks, .. } => Some(tasks.len()),
+            _ => None,
+        })
+        .collect()
 }

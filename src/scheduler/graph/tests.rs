@@ -347,14 +347,21 @@ fn an_idle_worker_steals_queued_tasks() {
     assert_eq!(assigned(&fx), vec![(3, 4)]);
 }
 
-#[test]
-fn a_task_started_before_the_steal_stays_with_its_worker() {
+/// Tasks 1-4 on workers 2 and 3 (two each, one thread each); 3 finishes
+/// both of its own, so the scheduler asks 2 for its queued task 4.
+fn steal_asked_of_2_for_4() -> TaskGraph {
     let mut g = graph(&[2, 3]);
     let mut fx = Effects::default();
     g.submit((1..=4).map(|k| spec(k, &[])).collect(), vec![], &mut fx);
     let mut fx = Effects::default();
     g.finished(3, vec![done(2, 8), done(3, 8)], &mut fx);
     assert_eq!(fx.steal.get(&2), Some(&vec![Key(4)]));
+    g
+}
+
+#[test]
+fn a_task_started_before_the_steal_stays_with_its_worker() {
+    let mut g = steal_asked_of_2_for_4();
     // Worker 2 had started 4 already, so it hands back nothing.
     let mut fx = Effects::default();
     g.stolen(2, &[Key(4)], &[], &mut fx);
@@ -433,12 +440,7 @@ fn oversized_inline_arguments_are_refused() {
 
 #[test]
 fn each_steal_answer_settles_only_the_keys_it_was_asked_for() {
-    let mut g = graph(&[2, 3]);
-    let mut fx = Effects::default();
-    g.submit((1..=4).map(|k| spec(k, &[])).collect(), vec![], &mut fx);
-    let mut fx = Effects::default();
-    g.finished(3, vec![done(2, 8), done(3, 8)], &mut fx);
-    assert_eq!(fx.steal.get(&2), Some(&vec![Key(4)]));
+    let mut g = steal_asked_of_2_for_4();
     // A cancel asks worker 2 for task 1 while the first request is out.
     let mut fx = Effects::default();
     g.cancel(&[Key(1)], &mut fx);
