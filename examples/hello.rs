@@ -14,8 +14,12 @@ fn main() -> Result<(), Error> {
     let workers = client.workers().to_vec();
     for w in &workers {
         println!(
-            "worker rank {} on {} (pid {}, {} threads)",
-            w.rank, w.hostname, w.pid, w.threads
+            "worker rank {} on {} (pid {}, {} threads, memory limit {} MiB)",
+            w.rank,
+            w.hostname,
+            w.pid,
+            w.threads,
+            w.memory_limit >> 20
         );
     }
 

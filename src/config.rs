@@ -314,6 +314,19 @@ impl Settings {
             .any(|v| env(v).is_some())
     }
 
+    /// How many tasks `srun` started for this job step (`SLURM_STEP_NUM_TASKS`)
+    /// when it started more than one and none of them can reach the others
+    /// through MPI: no MPI launcher variables are set (srun without a PMI
+    /// plugin, such as `--mpi=none`). Each task would then run its own embedded
+    /// cluster. `None` in every other case, and when the mode is not `auto`.
+    pub fn srun_without_pmi(&self, env: &dyn Fn(&str) -> Option<String>) -> Option<usize> {
+        if self.mode != Mode::Auto || Self::launched_by_mpi(env) {
+            return None;
+        }
+        let tasks: usize = env("SLURM_STEP_NUM_TASKS")?.trim().parse().ok()?;
+        (tasks > 1).then_some(tasks)
+    }
+
     /// Whether this run should use MPI, given the mode and the environment.
     pub fn use_mpi(&self, env: &dyn Fn(&str) -> Option<String>) -> bool {
         match self.mode {
@@ -583,6 +596,33 @@ mod tests {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         Config::new().resolve_with(&move |k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn srun_without_pmi_is_seen() {
+        let env_of = |vars: &'static [(&'static str, &'static str)]| {
+            move |k: &str| {
+                vars.iter()
+                    .find(|(n, _)| *n == k)
+                    .map(|(_, v)| v.to_string())
+            }
+        };
+        let settings = resolve(&[]).unwrap();
+        // srun --mpi=none -n 4: four copies, no MPI variables.
+        let none = env_of(&[("SLURM_STEP_NUM_TASKS", "4"), ("SLURM_PROCID", "2")]);
+        assert_eq!(settings.srun_without_pmi(&none), Some(4));
+        // srun --mpi=pmix: the PMIx variables are there.
+        let pmix = env_of(&[("SLURM_STEP_NUM_TASKS", "4"), ("PMIX_RANK", "2")]);
+        assert_eq!(settings.srun_without_pmi(&pmix), None);
+        // One task, or the batch script itself: an embedded cluster is right.
+        let one = env_of(&[("SLURM_STEP_NUM_TASKS", "1")]);
+        assert_eq!(settings.srun_without_pmi(&one), None);
+        assert_eq!(settings.srun_without_pmi(&env_of(&[])), None);
+        // RANKFLOW_MODE=local asks for independent embedded clusters.
+        let local = Config::new()
+            .resolve_with(&|k| (k == "RANKFLOW_MODE").then(|| "local".to_string()))
+            .unwrap();
+        assert_eq!(local.srun_without_pmi(&none), None);
     }
 
     #[test]

@@ -44,6 +44,18 @@ pub fn initialize(config: Config) -> Result<Client> {
     if settings.use_mpi(&env) {
         return launch_mpi(&settings);
     }
+    if let Some(tasks) = settings.srun_without_pmi(&env) {
+        return Err(Error::new(
+            ErrorKind::Mpi,
+            format!(
+                "srun started {tasks} tasks without an MPI process-management interface, so \
+                 each would run its own embedded cluster. Launch with `srun --mpi=pmix` \
+                 (`srun --mpi=list` shows the plugins; pmi2 for MPICH), or run mpirun inside \
+                 the allocation; RANKFLOW_MODE=local runs independent embedded clusters \
+                 on purpose."
+            ),
+        ));
+    }
     launch_local(&settings)
 }
 
@@ -243,6 +255,21 @@ fn launch_mpi(settings: &Settings) -> Result<Client> {
     let world = universe.world();
     let (rank, size) = (world.rank() as usize, world.size() as usize);
     if size == 1 {
+        let launched = ["OMPI_COMM_WORLD_SIZE", "PMI_SIZE"]
+            .iter()
+            .find_map(|v| Some((*v, std::env::var(v).ok()?.trim().parse::<usize>().ok()?)));
+        if let Some((var, n)) = launched.filter(|(_, n)| *n > 1) {
+            drop(universe);
+            return Err(Error::new(
+                ErrorKind::Mpi,
+                format!(
+                    "the launcher started {n} ranks ({var}={n}) but MPI sees a world of 1: \
+                     the launcher's process-management interface does not match this MPI \
+                     library (with srun, try `srun --mpi=pmix`; `srun --mpi=list` shows the \
+                     plugins)"
+                ),
+            ));
+        }
         log::info!("mpirun with one rank: starting the embedded cluster instead");
         drop(universe);
         return launch_local(settings);
