@@ -3,7 +3,8 @@
 # and lints, runs cargo test (unit tests, in-process cluster, whole mpirun
 # jobs), then every example under mpirun -n 3, 4, 5 and in local mode, then
 # jobs submitted to a one-node Slurm it starts here (ci/slurm/; needs root or
-# sudo; RANKFLOW_SKIP_SLURM=1 skips it).
+# sudo; RANKFLOW_SKIP_SLURM=1 skips it), then examples across three hosts
+# made of network namespaces (ci/hosts/; root; RANKFLOW_SKIP_HOSTS=1 skips).
 #   bash ci/test.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,6 +28,12 @@ if [ "${RANKFLOW_SKIP_SLURM:-0}" = 1 ]; then
     echo "skipped: RANKFLOW_SKIP_SLURM=1"
 else
     bash ci/slurm/test.sh
+fi
+echo "== three hosts: examples across network namespaces with their own hostnames"
+if [ "${RANKFLOW_SKIP_HOSTS:-0}" = 1 ]; then
+    echo "skipped: RANKFLOW_SKIP_HOSTS=1"
+else
+    bash ci/hosts/test.sh
 fi
 echo "== a short soak: consecutive launches, none may hang"
 bash ci/soak/run.sh launches 10
