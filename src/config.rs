@@ -12,7 +12,9 @@
 //! |---|---|---|---|---|
 //! | executor threads per worker rank | `threads_per_worker` | `RANKFLOW_THREADS` | `SLURM_CPUS_PER_TASK`; else `PBS_NUM_PPN`, `NCPUS` (PBS), `NSLOTS` (SGE), `LSB_DJOB_NUMPROC` (LSF) divided by the ranks that share them | 1 |
 //! | memory limit per worker rank | `memory_limit` | `RANKFLOW_MEMORY_LIMIT` (`4GiB`, `500MB`, bytes; units are powers of 1024) | `SLURM_MEM_PER_CPU` × threads, else `SLURM_MEM_PER_NODE` ÷ local ranks | none |
-//! | local scratch directory | `local_directory` | `RANKFLOW_LOCAL_DIR` | `TMPDIR` (Slurm and PBS point it at job scratch) | `/tmp` |
+//! | spill results to disk above this fraction of the memory limit | `spill_fraction` | `RANKFLOW_MEMORY_SPILL` (`0.6`) | — | 0.6 |
+//! | take no new tasks above this fraction of the memory limit | `pause_fraction` | `RANKFLOW_MEMORY_PAUSE` (`0.8`) | — | 0.8 |
+//! | local scratch directory (each worker spills to a directory of its own here, removed at exit) | `local_directory` | `RANKFLOW_LOCAL_DIR` | `TMPDIR` (Slurm and PBS point it at job scratch) | `/tmp` |
 //! | log level | `log_level` | `RANKFLOW_LOG`, then `RUST_LOG` | — | `warn` |
 //! | workers of the embedded cluster, ranks of a local `spmd` | `local_workers` | `RANKFLOW_LOCAL_WORKERS` | — | cores available, at least 1 (a local `spmd`: 4) |
 //! | largest message accepted | `max_message_bytes` | `RANKFLOW_MAX_MESSAGE` | — | 1 GiB |
@@ -21,7 +23,10 @@
 //! A bad value is an [`Error`] of kind [`ErrorKind::Config`](crate::ErrorKind::Config)
 //! whose message names the variable and the value. Nothing here panics.
 
+mod memory;
+
 use crate::error::{Error, Result};
+pub use memory::{DEFAULT_PAUSE_FRACTION, DEFAULT_SPILL_FRACTION};
 use std::path::PathBuf;
 
 /// Most workers (threads) of the embedded cluster.
@@ -50,6 +55,8 @@ pub enum Mode {
 pub struct Config {
     threads_per_worker: Option<usize>,
     memory_limit: Option<u64>,
+    spill_fraction: Option<f64>,
+    pause_fraction: Option<f64>,
     local_directory: Option<PathBuf>,
     log_level: Option<String>,
     local_workers: Option<usize>,
@@ -59,12 +66,16 @@ pub struct Config {
 
 /// Every setting with its final value, after builder, environment, batch system
 /// and defaults have been applied.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Settings {
     /// Executor threads in each worker rank.
     pub threads_per_worker: usize,
     /// Memory limit per worker rank in bytes, if any.
     pub memory_limit: Option<u64>,
+    /// Fraction of the memory limit above which a worker spills results.
+    pub spill_fraction: f64,
+    /// Fraction of the memory limit above which a worker takes no new tasks.
+    pub pause_fraction: f64,
     /// Scratch directory for spilled data.
     pub local_directory: PathBuf,
     /// Log filter in env_logger syntax (`info`, `rankflow=debug`).
@@ -95,6 +106,21 @@ impl Config {
     /// Memory limit per worker rank, in bytes.
     pub fn memory_limit(mut self, bytes: u64) -> Self {
         self.memory_limit = Some(bytes);
+        self
+    }
+
+    /// Fraction of the memory limit (0 to 1) above which a worker writes its
+    /// least recently used results to `local_directory` (default 0.6).
+    pub fn spill_fraction(mut self, fraction: f64) -> Self {
+        self.spill_fraction = Some(fraction);
+        self
+    }
+
+    /// Fraction of the memory limit (0 to 1, not below the spill fraction)
+    /// above which a worker takes no new tasks until it is back below
+    /// (default 0.8).
+    pub fn pause_fraction(mut self, fraction: f64) -> Self {
+        self.pause_fraction = Some(fraction);
         self
     }
 
@@ -179,6 +205,24 @@ impl Config {
                 }
             },
         };
+
+        let (spill_fraction, from) = memory::resolve_fraction(
+            "spill_fraction",
+            self.spill_fraction,
+            "RANKFLOW_MEMORY_SPILL",
+            env,
+            DEFAULT_SPILL_FRACTION,
+        )?;
+        sources.push(("spill_fraction", from.to_string()));
+        let (pause_fraction, from) = memory::resolve_fraction(
+            "pause_fraction",
+            self.pause_fraction,
+            "RANKFLOW_MEMORY_PAUSE",
+            env,
+            DEFAULT_PAUSE_FRACTION,
+        )?;
+        sources.push(("pause_fraction", from.to_string()));
+        memory::check_order(spill_fraction, pause_fraction)?;
 
         let local_directory = match &self.local_directory {
             Some(p) => {
@@ -282,6 +326,8 @@ impl Config {
         Ok(Settings {
             threads_per_worker,
             memory_limit,
+            spill_fraction,
+            pause_fraction,
             local_directory,
             log_level,
             local_workers,
@@ -339,6 +385,8 @@ pub fn describe() -> Result<String> {
     let rows = [
         ("threads_per_worker", s.threads_per_worker.to_string()),
         ("memory_limit", mem),
+        ("spill_fraction", s.spill_fraction.to_string()),
+        ("pause_fraction", s.pause_fraction.to_string()),
         ("local_directory", s.local_directory.display().to_string()),
         ("log_level", s.log_level.clone()),
         ("local_workers", s.local_workers.to_string()),

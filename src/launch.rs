@@ -20,6 +20,7 @@ use crate::protocol::WorkerInfo;
 use crate::protocol::FIRST_WORKER;
 use crate::scheduler;
 use crate::worker;
+use crate::worker::store::MemoryPolicy;
 
 /// The fewest ranks a task cluster runs on under mpirun.
 pub const MIN_RANKS: usize = 3;
@@ -74,6 +75,16 @@ fn worker_memory_limit(settings: &Settings, sharing: usize) -> u64 {
     available_kib.saturating_mul(1024) / sharing.max(1) as u64
 }
 
+/// How worker `rank` manages its memory under `limit`.
+fn memory_policy(settings: &Settings, limit: u64) -> MemoryPolicy {
+    MemoryPolicy {
+        limit,
+        spill_fraction: settings.spill_fraction,
+        pause_fraction: settings.pause_fraction,
+        directory: settings.local_directory.clone(),
+    }
+}
+
 /// Ranks of this job on this host, as the MPI launcher says (1 if unknown).
 #[cfg(feature = "mpi")]
 fn local_ranks() -> usize {
@@ -124,6 +135,7 @@ fn launch_local(settings: &Settings) -> Result<Client> {
             threads: settings.threads_per_worker,
             memory_limit: worker_memory_limit(settings, settings.local_workers),
         };
+        let memory = memory_policy(settings, info.memory_limit);
         let outbox = end.outbox();
         threads.push(spawn_role(
             rank,
@@ -142,6 +154,7 @@ fn launch_local(settings: &Settings) -> Result<Client> {
                     LOCAL_FINGERPRINT,
                     Some(workers),
                     Some(members),
+                    memory,
                 )
             },
         )?);
@@ -319,12 +332,14 @@ fn launch_mpi(settings: &Settings) -> Result<Client> {
                 threads: settings.threads_per_worker,
                 memory_limit: worker_memory_limit(settings, local_ranks()),
             };
+            let memory = memory_policy(settings, info.memory_limit);
             worker::run(
                 &mut transport,
                 info,
                 fingerprint,
                 workers.take(),
                 members.take(),
+                memory,
             )
         }
     }));

@@ -1,7 +1,7 @@
 //! The worker loop driven message by message, with a recording outbox in
 //! place of a transport and real executor threads.
 
-use super::executor::Executor;
+use super::executor::{Executor, MemoryPolicy};
 use super::{inputs, Worker};
 use crate::client::Future;
 use crate::comm::codec;
@@ -66,7 +66,7 @@ fn outcomes(sent: &[(Rank, Vec<u8>)]) -> Vec<Outcome> {
 }
 
 fn worker(recorder: Arc<Recorder>) -> Worker {
-    let executor = Executor::start(2, 1, 0, recorder.clone()).unwrap();
+    let executor = Executor::start(2, 1, 0, recorder.clone(), MemoryPolicy::unlimited()).unwrap();
     Worker {
         rank: 2,
         fingerprint: 0,
@@ -79,6 +79,7 @@ fn worker(recorder: Arc<Recorder>) -> Worker {
         acquiring: Default::default(),
         flush_at: None,
         memory_limit: u64::MAX,
+        pause: Default::default(),
     }
 }
 
