@@ -80,12 +80,13 @@ fn main() -> Result<(), Error> {
     for (rank, (s, peak_kib)) in client.run(worker_memory, None)? {
         println!(
             "worker {rank}: peak RSS {} MiB, {} MiB held ({} MiB on disk), \
-             peak {} MiB in memory, {} spilled, {} reloaded, {} pauses",
+             peak {} MiB in memory, {} spilled ({} MiB written), {} reloaded, {} pauses",
             peak_kib >> 10,
             (s.in_memory + s.on_disk) >> 20,
             s.on_disk >> 20,
             s.peak_in_memory >> 20,
             s.spilled,
+            s.written_bytes >> 20,
             s.reloaded,
             s.pauses
         );

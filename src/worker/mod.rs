@@ -126,7 +126,9 @@ impl Worker {
                 timeout = Some(timeout.map_or(PAUSED_POLL, |t| t.min(PAUSED_POLL)));
             }
             let Some(envelope) = transport.recv_timeout(timeout)? else {
-                if self.flush_at.is_some_and(|t| Instant::now() >= t) {
+                // Not paused, only the flush timer can have run out.
+                let due = self.flush_at.is_some_and(|t| Instant::now() >= t);
+                if due || !self.pause.paused() {
                     self.flush_at = None;
                     self.executor.flush();
                 }

@@ -9,6 +9,9 @@
 //! above the spill fraction; above the pause fraction the worker loop holds
 //! new tasks back (see `worker::pause`) until they are back below.
 //!
+//! A result read back keeps its file until it is freed, so spilling it again
+//! writes nothing (results are immutable).
+//!
 //! A failed write (a full disk, a directory that cannot be made) keeps the
 //! value in memory, counts a spill failure and logs a warning the first time.
 
@@ -69,10 +72,13 @@ pub struct MemoryStats {
     pub on_disk: u64,
     /// Most bytes of results in memory at once.
     pub peak_in_memory: u64,
-    /// Results written to disk.
+    /// Results moved from memory to disk.
     pub spilled: u64,
-    /// Bytes written to disk.
+    /// Bytes moved from memory to disk.
     pub spilled_bytes: u64,
+    /// Bytes written to disk: less than `spilled_bytes` when results read
+    /// back were spilled again (their files were still there).
+    pub written_bytes: u64,
     /// Results read back from disk.
     pub reloaded: u64,
     /// Bytes read back from disk.
@@ -93,6 +99,8 @@ enum Place {
 
 struct Entry {
     len: u64,
+    /// Whether its file is on disk (it was spilled, maybe read back since).
+    filed: bool,
     /// Its position in `lru` while in memory.
     tick: u64,
     place: Place,
@@ -192,6 +200,7 @@ impl Store {
                     );
                     let len = entry.len;
                     inner.entries.remove(&key);
+                    inner.dir.remove(key);
                     inner.stats.on_disk -= len;
                     return None;
                 }
@@ -217,6 +226,7 @@ impl Store {
             key,
             Entry {
                 len,
+                filed: false,
                 tick,
                 place: Place::Memory(bytes),
             },
@@ -235,15 +245,15 @@ impl Store {
 
     fn remove(inner: &mut Inner, key: Key) {
         if let Some(e) = inner.entries.remove(&key) {
+            if e.filed {
+                inner.dir.remove(key);
+            }
             match e.place {
                 Place::Memory(_) => {
                     inner.lru.remove(&e.tick);
                     inner.stats.in_memory -= e.len;
                 }
-                Place::Disk => {
-                    inner.dir.remove(key);
-                    inner.stats.on_disk -= e.len;
-                }
+                Place::Disk => inner.stats.on_disk -= e.len,
             }
         }
     }
@@ -335,8 +345,17 @@ impl Store {
             let Place::Memory(bytes) = &entry.place else {
                 continue;
             };
-            match inner.dir.write(key, bytes) {
+            let written = if entry.filed {
+                Ok(())
+            } else {
+                inner.dir.write(key, bytes)
+            };
+            match written {
                 Ok(()) => {
+                    if !entry.filed {
+                        inner.stats.written_bytes += entry.len;
+                    }
+                    entry.filed = true;
                     entry.place = Place::Disk;
                     inner.lru.remove(&tick);
                     let s = &mut inner.stats;

@@ -48,8 +48,8 @@ impl SpillDir {
         Ok(())
     }
 
-    /// Reads the bytes of `key` back and removes its file; `len` is the
-    /// size it was written with.
+    /// Reads the bytes of `key` back (the file stays); `len` is the size
+    /// it was written with.
     pub fn read(&self, key: Key, len: u64) -> io::Result<Vec<u8>> {
         let file = self.file(key);
         let bytes = std::fs::read(&file)?;
@@ -63,7 +63,6 @@ impl SpillDir {
                 ),
             ));
         }
-        self.remove(key);
         Ok(bytes)
     }
 

@@ -146,3 +146,36 @@ fn unlimited_never_spills_or_pauses() {
     assert_eq!(s.stats().spilled, 0);
     assert!(!s.over_pause());
 }
+
+#[test]
+fn a_result_read_back_and_spilled_again_is_not_written_twice() {
+    let dir = scratch("rewrite");
+    let s = Store::new(6, policy(100, &dir));
+    s.put(Key(1), value(1, 40));
+    s.put(Key(2), value(2, 40));
+    // 80 bytes over 50: key 1 was written.
+    assert_eq!((s.stats().spilled, s.stats().written_bytes), (1, 40));
+    assert_eq!(s.get(Key(1)).unwrap(), value(1, 40));
+    // Reading key 1 back pushed key 2 out; then key 1 goes out again.
+    s.put(Key(3), value(3, 10));
+    s.put(Key(4), value(4, 10));
+    let st = s.stats();
+    assert_eq!((st.spilled, st.spilled_bytes), (3, 120), "{st:?}");
+    assert_eq!(st.written_bytes, 80, "key 1's file was still there: {st:?}");
+    for k in 1..=4 {
+        assert_eq!(
+            s.get(Key(k)).unwrap(),
+            value(k, if k > 2 { 10 } else { 40 })
+        );
+    }
+    let file = |k| {
+        dir.join(format!("rankflow-{}-w6", std::process::id()))
+            .join(format!("{}.bin", Key(k)))
+    };
+    assert!(file(1).exists());
+    s.free(Key(1));
+    assert!(
+        !file(1).exists(),
+        "freeing removes the file of a result read back"
+    );
+}
