@@ -17,6 +17,7 @@
 //! | local scratch directory (each worker spills to a directory of its own here, removed at exit) | `local_directory` | `RANKFLOW_LOCAL_DIR` | `TMPDIR` (Slurm and PBS point it at job scratch) | `/tmp` |
 //! | log level | `log_level` | `RANKFLOW_LOG`, then `RUST_LOG` | — | `warn` |
 //! | workers of the embedded cluster, ranks of a local `spmd` | `local_workers` | `RANKFLOW_LOCAL_WORKERS` | — | cores available, at least 1 (a local `spmd`: 4) |
+//! | end the job when a worker has not answered the scheduler for this long | `watchdog` | `RANKFLOW_WATCHDOG` (seconds, `off`) | — | off |
 //! | largest message accepted | `max_message_bytes` | `RANKFLOW_MAX_MESSAGE` | — | 1 GiB |
 //! | launch mode | `mode` | `RANKFLOW_MODE` (`auto`, `mpi`, `local`) | `auto` looks for `OMPI_COMM_WORLD_SIZE`, `PMI_SIZE`, `PMIX_RANK` | `auto` |
 //!
@@ -24,6 +25,7 @@
 //! whose message names the variable and the value. Nothing here panics.
 
 mod memory;
+mod watchdog;
 
 use crate::error::{Error, Result};
 pub use memory::{DEFAULT_PAUSE_FRACTION, DEFAULT_SPILL_FRACTION};
@@ -57,6 +59,7 @@ pub struct Config {
     memory_limit: Option<u64>,
     spill_fraction: Option<f64>,
     pause_fraction: Option<f64>,
+    watchdog: Option<Option<std::time::Duration>>,
     local_directory: Option<PathBuf>,
     log_level: Option<String>,
     local_workers: Option<usize>,
@@ -76,6 +79,9 @@ pub struct Settings {
     pub spill_fraction: f64,
     /// Fraction of the memory limit above which a worker takes no new tasks.
     pub pause_fraction: f64,
+    /// How long a worker may leave the scheduler's heartbeats unanswered
+    /// before the job ends naming it; `None`: never.
+    pub watchdog: Option<std::time::Duration>,
     /// Scratch directory for spilled data.
     pub local_directory: PathBuf,
     /// Log filter in env_logger syntax (`info`, `rankflow=debug`).
@@ -121,6 +127,15 @@ impl Config {
     /// (default 0.8).
     pub fn pause_fraction(mut self, fraction: f64) -> Self {
         self.pause_fraction = Some(fraction);
+        self
+    }
+
+    /// How long a worker may leave the scheduler's heartbeats unanswered
+    /// before the job ends with an error naming it (`None`: never, the
+    /// default). A worker's loop answers between messages; `run` functions
+    /// and SPMD sections run on it, so this must be longer than they take.
+    pub fn watchdog(mut self, after: Option<std::time::Duration>) -> Self {
+        self.watchdog = Some(after);
         self
     }
 
@@ -223,6 +238,8 @@ impl Config {
         )?;
         sources.push(("pause_fraction", from.to_string()));
         memory::check_order(spill_fraction, pause_fraction)?;
+        let (watchdog, from) = watchdog::resolve(self.watchdog, env)?;
+        sources.push(("watchdog", from.to_string()));
 
         let local_directory = match &self.local_directory {
             Some(p) => {
@@ -328,6 +345,7 @@ impl Config {
             memory_limit,
             spill_fraction,
             pause_fraction,
+            watchdog,
             local_directory,
             log_level,
             local_workers,
@@ -387,6 +405,11 @@ pub fn describe() -> Result<String> {
         ("memory_limit", mem),
         ("spill_fraction", s.spill_fraction.to_string()),
         ("pause_fraction", s.pause_fraction.to_string()),
+        (
+            "watchdog",
+            s.watchdog
+                .map_or("off".to_string(), |d| format!("{} s", d.as_secs_f64())),
+        ),
         ("local_directory", s.local_directory.display().to_string()),
         ("log_level", s.log_level.clone()),
         ("local_workers", s.local_workers.to_string()),

@@ -116,6 +116,7 @@ fn launch_local(settings: &Settings) -> Result<Client> {
     let client_member = member_groups.remove(0);
     let mut threads = Vec::with_capacity(size - 1);
     let outbox = scheduler_end.outbox();
+    let watchdog = settings.watchdog;
     threads.push(spawn_role(
         0,
         Role::Scheduler,
@@ -123,7 +124,7 @@ fn launch_local(settings: &Settings) -> Result<Client> {
         poison.clone(),
         move || {
             let mut t = scheduler_end;
-            scheduler::run(&mut t, LOCAL_FINGERPRINT)
+            scheduler::run_with_watchdog(&mut t, LOCAL_FINGERPRINT, watchdog)
         },
     )?);
     for (i, ((end, group), member)) in ends.zip(worker_groups).zip(member_groups).enumerate() {
@@ -323,7 +324,7 @@ fn launch_mpi(settings: &Settings) -> Result<Client> {
     let (mut workers, mut members) = (workers, members);
     let served = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         if role == Role::Scheduler {
-            scheduler::run(&mut transport, fingerprint)
+            scheduler::run_with_watchdog(&mut transport, fingerprint, settings.watchdog)
         } else {
             let info = WorkerInfo {
                 rank,

@@ -194,6 +194,9 @@ impl Worker {
                     };
                     self.reply(SCHEDULER, &stolen)?;
                 }
+                Ok(SchedulerToWorker::Heartbeat) => {
+                    self.reply(SCHEDULER, &WorkerToScheduler::Alive)?;
+                }
                 Ok(SchedulerToWorker::Free { keys }) => {
                     for k in keys {
                         self.executor.store.free(k);
