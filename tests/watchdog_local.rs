@@ -41,7 +41,7 @@ fn a_stuck_worker_ends_the_job_naming_it() {
 
 #[test]
 fn tasks_longer_than_the_watchdog_time_are_not_a_stuck_worker() {
-    let c = cluster(Duration::from_millis(800));
+    let c = cluster(Duration::from_millis(1200));
     let futures = c.map(nap, vec![1500, 1600, 1700, 1800]).unwrap();
     assert_eq!(c.gather(&futures).unwrap(), vec![1500, 1600, 1700, 1800]);
     c.shutdown().unwrap();
