@@ -43,6 +43,7 @@ EXAMPLES=(
     "bench_arrays 32 2"
     "soak_tasks 50000"
     "soak_panics 2000"
+    "spill 16"
     "exit_paths ok"
     "exit_paths drop"
     "shutdown_in_flight"

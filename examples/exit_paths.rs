@@ -9,6 +9,7 @@
 //! mpirun -n 4 target/release/examples/exit_paths section-panic  # an SPMD member panics: the job aborts
 //! mpirun -n 4 target/release/examples/exit_paths section-err    # an SPMD member returns Err: the job aborts
 //! mpirun -n 4 target/release/examples/exit_paths busy    # a minute of tasks, for tests that kill a rank
+//! RANKFLOW_WATCHDOG=1 mpirun -n 3 target/release/examples/exit_paths stuck  # worker 2's loop hangs: the job aborts naming it
 //! ```
 
 use rankflow::{Config, Error, ErrorKind, Group};
@@ -17,6 +18,12 @@ use rankflow::{Config, Error, ErrorKind, Group};
 fn nap(ms: u64) -> u64 {
     std::thread::sleep(std::time::Duration::from_millis(ms));
     ms
+}
+
+/// Holds up the worker loop it runs on (a `run` function) for two minutes.
+fn stuck() -> u64 {
+    std::thread::sleep(std::time::Duration::from_secs(120));
+    1
 }
 
 /// Member 0 panics; the others wait in a collective for it.
@@ -67,6 +74,13 @@ fn main() -> Result<(), Error> {
             client.gather(&tasks)?;
             client.shutdown()
         }
+        "stuck" => {
+            // Under MPI with a watchdog the job aborts; without one, or in
+            // the embedded cluster, this returns after two minutes.
+            let outcome = client.run(stuck, Some(&[2]));
+            println!("stuck outcome: {outcome:?}");
+            outcome.map(|_| ())
+        }
         "drop" => {
             drop(client);
             println!("client dropped; main continues");
@@ -75,7 +89,7 @@ fn main() -> Result<(), Error> {
         other => Err(Error::new(
             ErrorKind::InvalidArgument,
             format!(
-                "unknown mode {other:?}; use ok, error, panic, drop, busy, section-panic or section-err"
+                "unknown mode {other:?}; use ok, error, panic, drop, busy, stuck, section-panic or section-err"
             ),
         )),
     }

@@ -12,16 +12,23 @@
 //! |---|---|---|---|---|
 //! | executor threads per worker rank | `threads_per_worker` | `RANKFLOW_THREADS` | `SLURM_CPUS_PER_TASK`; else `PBS_NUM_PPN`, `NCPUS` (PBS), `NSLOTS` (SGE), `LSB_DJOB_NUMPROC` (LSF) divided by the ranks that share them | 1 |
 //! | memory limit per worker rank | `memory_limit` | `RANKFLOW_MEMORY_LIMIT` (`4GiB`, `500MB`, bytes; units are powers of 1024) | `SLURM_MEM_PER_CPU` × threads, else `SLURM_MEM_PER_NODE` ÷ local ranks | none |
-//! | local scratch directory | `local_directory` | `RANKFLOW_LOCAL_DIR` | `TMPDIR` (Slurm and PBS point it at job scratch) | `/tmp` |
+//! | spill results to disk above this fraction of the memory limit | `spill_fraction` | `RANKFLOW_MEMORY_SPILL` (`0.6`) | — | 0.6 |
+//! | take no new tasks above this fraction of the memory limit | `pause_fraction` | `RANKFLOW_MEMORY_PAUSE` (`0.8`) | — | 0.8 |
+//! | local scratch directory (each worker spills to a directory of its own here, removed at exit) | `local_directory` | `RANKFLOW_LOCAL_DIR` | `TMPDIR` (Slurm and PBS point it at job scratch) | `/tmp` |
 //! | log level | `log_level` | `RANKFLOW_LOG`, then `RUST_LOG` | — | `warn` |
 //! | workers of the embedded cluster, ranks of a local `spmd` | `local_workers` | `RANKFLOW_LOCAL_WORKERS` | — | cores available, at least 1 (a local `spmd`: 4) |
+//! | end the job when a worker has not answered the scheduler for this long | `watchdog` | `RANKFLOW_WATCHDOG` (seconds, `off`) | — | off |
 //! | largest message accepted | `max_message_bytes` | `RANKFLOW_MAX_MESSAGE` | — | 1 GiB |
 //! | launch mode | `mode` | `RANKFLOW_MODE` (`auto`, `mpi`, `local`) | `auto` looks for `OMPI_COMM_WORLD_SIZE`, `PMI_SIZE`, `PMIX_RANK` | `auto` |
 //!
 //! A bad value is an [`Error`] of kind [`ErrorKind::Config`](crate::ErrorKind::Config)
 //! whose message names the variable and the value. Nothing here panics.
 
+mod memory;
+mod watchdog;
+
 use crate::error::{Error, Result};
+pub use memory::{DEFAULT_PAUSE_FRACTION, DEFAULT_SPILL_FRACTION};
 use std::path::PathBuf;
 
 /// Most workers (threads) of the embedded cluster.
@@ -50,6 +57,9 @@ pub enum Mode {
 pub struct Config {
     threads_per_worker: Option<usize>,
     memory_limit: Option<u64>,
+    spill_fraction: Option<f64>,
+    pause_fraction: Option<f64>,
+    watchdog: Option<Option<std::time::Duration>>,
     local_directory: Option<PathBuf>,
     log_level: Option<String>,
     local_workers: Option<usize>,
@@ -59,12 +69,19 @@ pub struct Config {
 
 /// Every setting with its final value, after builder, environment, batch system
 /// and defaults have been applied.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Settings {
     /// Executor threads in each worker rank.
     pub threads_per_worker: usize,
     /// Memory limit per worker rank in bytes, if any.
     pub memory_limit: Option<u64>,
+    /// Fraction of the memory limit above which a worker spills results.
+    pub spill_fraction: f64,
+    /// Fraction of the memory limit above which a worker takes no new tasks.
+    pub pause_fraction: f64,
+    /// How long a worker may leave the scheduler's heartbeats unanswered
+    /// before the job ends naming it; `None`: never.
+    pub watchdog: Option<std::time::Duration>,
     /// Scratch directory for spilled data.
     pub local_directory: PathBuf,
     /// Log filter in env_logger syntax (`info`, `rankflow=debug`).
@@ -95,6 +112,30 @@ impl Config {
     /// Memory limit per worker rank, in bytes.
     pub fn memory_limit(mut self, bytes: u64) -> Self {
         self.memory_limit = Some(bytes);
+        self
+    }
+
+    /// Fraction of the memory limit (0 to 1) above which a worker writes its
+    /// least recently used results to `local_directory` (default 0.6).
+    pub fn spill_fraction(mut self, fraction: f64) -> Self {
+        self.spill_fraction = Some(fraction);
+        self
+    }
+
+    /// Fraction of the memory limit (0 to 1, not below the spill fraction)
+    /// above which a worker takes no new tasks until it is back below
+    /// (default 0.8).
+    pub fn pause_fraction(mut self, fraction: f64) -> Self {
+        self.pause_fraction = Some(fraction);
+        self
+    }
+
+    /// How long a worker may leave the scheduler's heartbeats unanswered
+    /// before the job ends with an error naming it (`None`: never, the
+    /// default). A worker's loop answers between messages; `run` functions
+    /// and SPMD sections run on it, so this must be longer than they take.
+    pub fn watchdog(mut self, after: Option<std::time::Duration>) -> Self {
+        self.watchdog = Some(after);
         self
     }
 
@@ -179,6 +220,26 @@ impl Config {
                 }
             },
         };
+
+        let (spill_fraction, from) = memory::resolve_fraction(
+            "spill_fraction",
+            self.spill_fraction,
+            "RANKFLOW_MEMORY_SPILL",
+            env,
+            DEFAULT_SPILL_FRACTION,
+        )?;
+        sources.push(("spill_fraction", from.to_string()));
+        let (pause_fraction, from) = memory::resolve_fraction(
+            "pause_fraction",
+            self.pause_fraction,
+            "RANKFLOW_MEMORY_PAUSE",
+            env,
+            DEFAULT_PAUSE_FRACTION,
+        )?;
+        sources.push(("pause_fraction", from.to_string()));
+        memory::check_order(spill_fraction, pause_fraction)?;
+        let (watchdog, from) = watchdog::resolve(self.watchdog, env)?;
+        sources.push(("watchdog", from.to_string()));
 
         let local_directory = match &self.local_directory {
             Some(p) => {
@@ -282,6 +343,9 @@ impl Config {
         Ok(Settings {
             threads_per_worker,
             memory_limit,
+            spill_fraction,
+            pause_fraction,
+            watchdog,
             local_directory,
             log_level,
             local_workers,
@@ -352,6 +416,13 @@ pub fn describe() -> Result<String> {
     let rows = [
         ("threads_per_worker", s.threads_per_worker.to_string()),
         ("memory_limit", mem),
+        ("spill_fraction", s.spill_fraction.to_string()),
+        ("pause_fraction", s.pause_fraction.to_string()),
+        (
+            "watchdog",
+            s.watchdog
+                .map_or("off".to_string(), |d| format!("{} s", d.as_secs_f64())),
+        ),
         ("local_directory", s.local_directory.display().to_string()),
         ("log_level", s.log_level.clone()),
         ("local_workers", s.local_workers.to_string()),

@@ -20,6 +20,7 @@ use crate::protocol::WorkerInfo;
 use crate::protocol::FIRST_WORKER;
 use crate::scheduler;
 use crate::worker;
+use crate::worker::store::MemoryPolicy;
 
 /// The fewest ranks a task cluster runs on under mpirun.
 pub const MIN_RANKS: usize = 3;
@@ -86,6 +87,16 @@ fn worker_memory_limit(settings: &Settings, sharing: usize) -> u64 {
     available_kib.saturating_mul(1024) / sharing.max(1) as u64
 }
 
+/// How worker `rank` manages its memory under `limit`.
+fn memory_policy(settings: &Settings, limit: u64) -> MemoryPolicy {
+    MemoryPolicy {
+        limit,
+        spill_fraction: settings.spill_fraction,
+        pause_fraction: settings.pause_fraction,
+        directory: settings.local_directory.clone(),
+    }
+}
+
 /// Ranks of this job on this host, as the MPI launcher says (1 if unknown).
 #[cfg(feature = "mpi")]
 fn local_ranks() -> usize {
@@ -117,6 +128,7 @@ fn launch_local(settings: &Settings) -> Result<Client> {
     let client_member = member_groups.remove(0);
     let mut threads = Vec::with_capacity(size - 1);
     let outbox = scheduler_end.outbox();
+    let watchdog = settings.watchdog;
     threads.push(spawn_role(
         0,
         Role::Scheduler,
@@ -124,7 +136,7 @@ fn launch_local(settings: &Settings) -> Result<Client> {
         poison.clone(),
         move || {
             let mut t = scheduler_end;
-            scheduler::run(&mut t, LOCAL_FINGERPRINT)
+            scheduler::run_with_watchdog(&mut t, LOCAL_FINGERPRINT, watchdog)
         },
     )?);
     for (i, ((end, group), member)) in ends.zip(worker_groups).zip(member_groups).enumerate() {
@@ -136,6 +148,7 @@ fn launch_local(settings: &Settings) -> Result<Client> {
             threads: settings.threads_per_worker,
             memory_limit: worker_memory_limit(settings, settings.local_workers),
         };
+        let memory = memory_policy(settings, info.memory_limit);
         let outbox = end.outbox();
         threads.push(spawn_role(
             rank,
@@ -154,6 +167,7 @@ fn launch_local(settings: &Settings) -> Result<Client> {
                     LOCAL_FINGERPRINT,
                     Some(workers),
                     Some(members),
+                    memory,
                 )
             },
         )?);
@@ -337,7 +351,7 @@ fn launch_mpi(settings: &Settings) -> Result<Client> {
     let (mut workers, mut members) = (workers, members);
     let served = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         if role == Role::Scheduler {
-            scheduler::run(&mut transport, fingerprint)
+            scheduler::run_with_watchdog(&mut transport, fingerprint, settings.watchdog)
         } else {
             let info = WorkerInfo {
                 rank,
@@ -346,12 +360,14 @@ fn launch_mpi(settings: &Settings) -> Result<Client> {
                 threads: settings.threads_per_worker,
                 memory_limit: worker_memory_limit(settings, local_ranks()),
             };
+            let memory = memory_policy(settings, info.memory_limit);
             worker::run(
                 &mut transport,
                 info,
                 fingerprint,
                 workers.take(),
                 members.take(),
+                memory,
             )
         }
     }));

@@ -132,4 +132,7 @@ pub use protocol::WorkerInfo;
 pub use task::args::Args;
 pub use task::{FailureKind, Key, TaskFailure, TaskFn, TaskOptions};
 pub use worker::arrays::{set_worker_array, worker_array};
-pub use worker::executor::{current_worker, set_worker_var, stored_results, worker_var};
+pub use worker::executor::{
+    current_worker, memory_stats, set_worker_var, stored_results, worker_var,
+};
+pub use worker::store::{MemoryPolicy, MemoryStats};

@@ -299,6 +299,8 @@ pub enum WorkerToScheduler {
         /// Those taken back (the others had started or finished).
         keys: Vec<Key>,
     },
+    /// Answer to `Heartbeat`: the worker's loop is answering.
+    Alive,
 }
 
 /// Scheduler -> worker.
@@ -328,6 +330,8 @@ pub enum SchedulerToWorker {
         /// The keys.
         keys: Vec<Key>,
     },
+    /// Answer `Alive` (the scheduler's watchdog; see `Config::watchdog`).
+    Heartbeat,
     /// The job cannot go on; exit non-zero.
     Abort {
         /// What happened.

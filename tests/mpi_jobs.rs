@@ -159,6 +159,24 @@ fn a_panicking_spmd_member_aborts_the_job_with_its_message() {
 }
 
 #[test]
+fn a_stuck_worker_ends_the_job_naming_it() {
+    let mut cmd = mpirun(3);
+    cmd.arg(example("exit_paths"))
+        .arg("stuck")
+        .env("RANKFLOW_WATCHDOG", "1")
+        .env("RUST_BACKTRACE", "0");
+    let out = run_with_deadline(cmd, DEADLINE);
+    let text = out.all_output();
+    assert_ne!(out.code, Some(0), "{text}");
+    assert!(text.contains("worker rank 2 has not answered"), "{text}");
+    assert!(
+        out.elapsed < Duration::from_secs(20),
+        "{:?}: {text}",
+        out.elapsed
+    );
+}
+
+#[test]
 fn direct_interface_and_spmd_sections_on_four_ranks() {
     for name in ["direct_view", "spmd_allreduce"] {
         let mut cmd = mpirun(4);

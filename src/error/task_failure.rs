@@ -19,6 +19,11 @@ pub enum FailureKind {
     Cancelled,
     /// The worker refused it (a corrupted function reference).
     Refused,
+    /// Its result was larger than the memory limit of the worker that ran
+    /// it (`memory_limit`); the message names the worker, the size and the
+    /// limit. The result was dropped, so the task failed instead of the
+    /// worker being killed for memory.
+    MemoryLimit,
 }
 
 /// What a failed task carries back to its future: the message, the task's

@@ -6,6 +6,7 @@
 //! the [`graph::TaskGraph`], which decides what runs where.
 
 pub mod graph;
+mod watchdog;
 
 use crate::comm::codec;
 use crate::comm::transport::{Rank, Transport, TAG_ABORT, TAG_CONTROL};
@@ -14,6 +15,7 @@ use crate::protocol::{
     ClientToScheduler, SchedulerToClient, SchedulerToWorker, WorkerInfo, WorkerToScheduler,
 };
 use std::collections::BTreeMap;
+use watchdog::Watchdog;
 
 use crate::protocol::{CLIENT, FIRST_WORKER, SCHEDULER};
 
@@ -76,6 +78,11 @@ impl Scheduler {
 
     fn worker_ranks(&self) -> std::ops::Range<Rank> {
         FIRST_WORKER..self.world_size
+    }
+
+    /// Whether every worker has registered and no shutdown has begun.
+    pub fn running(&self) -> bool {
+        self.phase == Phase::Running
     }
 
     /// Whether the scheduler has stopped.
@@ -142,6 +149,8 @@ impl Scheduler {
             Event::Worker(rank, WorkerToScheduler::Stolen { asked, keys }) => {
                 self.with_graph(|g, fx| g.stolen(rank, &asked, &keys, fx))
             }
+            // The loop notes when each worker was last heard from.
+            Event::Worker(_, WorkerToScheduler::Alive) => Vec::new(),
             Event::Worker(rank, WorkerToScheduler::Goodbye) => {
                 if self.phase != Phase::ShuttingDown || self.workers.remove(&rank).is_none() {
                     log::warn!("unexpected goodbye from rank {rank}");
@@ -290,34 +299,48 @@ impl Scheduler {
 
 /// Runs the scheduler over `transport` until shutdown or abort.
 pub fn run(transport: &mut dyn Transport, fingerprint: u64) -> Result<()> {
+    run_with_watchdog(transport, fingerprint, None)
+}
+
+/// [`run`], ending the job with an error naming any worker that leaves the
+/// scheduler's heartbeats unanswered for `watchdog` (see `Config::watchdog`).
+pub fn run_with_watchdog(
+    transport: &mut dyn Transport,
+    fingerprint: u64,
+    watchdog: Option<std::time::Duration>,
+) -> Result<()> {
     let mut state = Scheduler::new(transport.size(), fingerprint);
     let outbox = transport.outbox();
     log::info!(
         "scheduler up, waiting for {} workers",
         transport.size().saturating_sub(FIRST_WORKER)
     );
+    let mut dog = watchdog.map(|after| Watchdog::new(after, FIRST_WORKER..transport.size()));
     loop {
-        let envelope = transport.recv()?;
+        let timeout = dog.as_ref().filter(|_| state.running()).map(|d| d.every);
+        let Some(envelope) = transport.recv_timeout(timeout)? else {
+            if let Some(d) = dog.as_mut() {
+                if let Some(reason) = d.tick(&*outbox)? {
+                    return abort_all(&*outbox, transport.size(), None, reason);
+                }
+            }
+            continue;
+        };
         if envelope.tag == TAG_ABORT {
             let reason = format!(
                 "rank {} failed: {}",
                 envelope.source,
                 String::from_utf8_lossy(&envelope.payload)
             );
-            // Nobody waits for the failed rank: tell every other rank.
-            for r in FIRST_WORKER..transport.size() {
-                if r != envelope.source {
-                    let m = SchedulerToWorker::Abort {
-                        reason: reason.clone(),
-                    };
-                    let _ = outbox.send(r, TAG_CONTROL, codec::encode(&m)?);
+            return abort_all(&*outbox, transport.size(), Some(envelope.source), reason);
+        }
+        if let Some(d) = dog.as_mut() {
+            d.heard(envelope.source);
+            if state.running() {
+                if let Some(reason) = d.tick(&*outbox)? {
+                    return abort_all(&*outbox, transport.size(), None, reason);
                 }
             }
-            let m = SchedulerToClient::Abort {
-                reason: reason.clone(),
-            };
-            let _ = outbox.send(CLIENT, TAG_CONTROL, codec::encode(&m)?);
-            return Err(Error::new(ErrorKind::Transport, reason));
         }
         let event = match decode_event(envelope.source, &envelope.payload) {
             Ok(e) => e,
@@ -341,6 +364,29 @@ pub fn run(transport: &mut dyn Transport, fingerprint: u64) -> Result<()> {
             }
         }
     }
+}
+
+/// Tells every rank but `failed` that the job is over, and fails.
+fn abort_all(
+    outbox: &dyn crate::comm::transport::Outbox,
+    size: usize,
+    failed: Option<Rank>,
+    reason: String,
+) -> Result<()> {
+    // Nobody waits for the failed rank: tell every other rank.
+    for r in FIRST_WORKER..size {
+        if Some(r) != failed {
+            let m = SchedulerToWorker::Abort {
+                reason: reason.clone(),
+            };
+            let _ = outbox.send(r, TAG_CONTROL, codec::encode(&m)?);
+        }
+    }
+    let m = SchedulerToClient::Abort {
+        reason: reason.clone(),
+    };
+    let _ = outbox.send(CLIENT, TAG_CONTROL, codec::encode(&m)?);
+    Err(Error::new(ErrorKind::Transport, reason))
 }
 
 fn decode_event(source: Rank, payload: &[u8]) -> Result<Event> {

@@ -9,6 +9,7 @@
 //! worker loop, which flushes on a timer), so a stream of short tasks costs
 //! few messages and a lone task still answers at once.
 
+pub use super::store::{MemoryPolicy, MemoryStats, Store};
 use crate::comm::codec;
 use crate::comm::transport::{Outbox, Rank, TAG_CONTROL, TAG_LOCAL};
 use crate::protocol::INLINE_LIMIT;
@@ -18,7 +19,7 @@ use crate::task::shipping::FnRef;
 use crate::task::{FailureKind, Key, TaskFailure, RETURNED_ERR};
 use std::cell::Cell;
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -102,39 +103,27 @@ pub(crate) fn var_bytes(what: &str, name: &str) -> crate::Result<Arc<Vec<u8>>> {
 /// users read from `dask_worker.data`). For checking that data is freed.
 pub fn stored_results() -> crate::Result<(usize, u64)> {
     CURRENT_EXECUTOR.with(|e| match e.borrow().as_ref() {
-        Some(ex) => {
-            let data = lock(&ex.store.data);
-            Ok((data.len(), data.values().map(|b| b.len() as u64).sum()))
-        }
+        Some(ex) => Ok(ex.store.summary()),
         None => Err(crate::Error::invalid(
             "stored_results() called outside a task",
         )),
     })
 }
 
+/// Inside a task, a `run` function or an SPMD section: this worker's memory
+/// counters (bytes in memory and on disk, spills, reloads, pauses; see
+/// [`MemoryStats`]).
+pub fn memory_stats() -> crate::Result<MemoryStats> {
+    CURRENT_EXECUTOR.with(|e| match e.borrow().as_ref() {
+        Some(ex) => Ok(ex.store.stats()),
+        None => Err(crate::Error::invalid(
+            "memory_stats() called outside a task",
+        )),
+    })
+}
+
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// Results held by this worker, by key.
-#[derive(Default)]
-pub struct Store {
-    data: Mutex<HashMap<Key, Arc<Vec<u8>>>>,
-}
-
-impl Store {
-    /// The value of `key`, if held.
-    pub fn get(&self, key: Key) -> Option<Arc<Vec<u8>>> {
-        lock(&self.data).get(&key).cloned()
-    }
-    /// Keeps `bytes` under `key`.
-    pub fn put(&self, key: Key, bytes: Arc<Vec<u8>>) {
-        lock(&self.data).insert(key, bytes);
-    }
-    /// Drops `key`.
-    pub fn free(&self, key: Key) {
-        lock(&self.data).remove(&key);
-    }
 }
 
 /// A task with every input at hand.
@@ -162,6 +151,8 @@ pub struct Executor {
     queue: Mutex<VecDeque<Job>>,
     work: Condvar,
     stopping: AtomicBool,
+    /// Tasks being executed now.
+    running: AtomicUsize,
     /// The worker's results.
     pub store: Store,
     /// Named variables pushed by the client.
@@ -173,12 +164,14 @@ pub struct Executor {
 }
 
 impl Executor {
-    /// Starts `threads` executor threads for worker `rank`.
+    /// Starts `threads` executor threads for worker `rank`, whose store
+    /// manages memory by `memory`.
     pub fn start(
         rank: Rank,
         threads: usize,
         fingerprint: u64,
         outbox: Arc<dyn Outbox>,
+        memory: MemoryPolicy,
     ) -> std::io::Result<Arc<Self>> {
         let ex = Arc::new(Executor {
             rank,
@@ -186,7 +179,8 @@ impl Executor {
             queue: Mutex::new(VecDeque::new()),
             work: Condvar::new(),
             stopping: AtomicBool::new(false),
-            store: Store::default(),
+            running: AtomicUsize::new(0),
+            store: Store::new(rank, memory),
             vars: Mutex::new(HashMap::new()),
             notices: Mutex::new(Notices::default()),
             outbox,
@@ -225,6 +219,12 @@ impl Executor {
         taken
     }
 
+    /// Whether no task is queued or running.
+    pub fn idle(&self) -> bool {
+        let q = lock(&self.queue);
+        q.is_empty() && self.running.load(Ordering::SeqCst) == 0
+    }
+
     /// Lets the threads finish their current task and stop, without waiting
     /// for them: for a worker that fails, where the job ends anyway.
     pub fn stop(&self) {
@@ -260,6 +260,7 @@ impl Executor {
                         return;
                     }
                     if let Some(j) = q.pop_front() {
+                        self.running.fetch_add(1, Ordering::SeqCst);
                         break j;
                     }
                     q = self
@@ -270,6 +271,7 @@ impl Executor {
                 }
             };
             self.execute(job);
+            self.running.fetch_sub(1, Ordering::SeqCst);
         }
     }
 
@@ -288,6 +290,22 @@ impl Executor {
             root: None,
         };
         let (outcome, result) = match called {
+            Ok(Ok(bytes)) if bytes.len() as u64 > self.store.limit() => {
+                // Kept, it would push the worker past its limit; dropped here,
+                // before it is stored, sent or copied.
+                let (nbytes, limit) = (bytes.len() as u64, self.store.limit());
+                drop(bytes);
+                self.store.note_oversized();
+                let message = format!(
+                    "its result of {nbytes} bytes is over the memory limit of worker {} \
+                     ({limit} bytes)",
+                    self.rank
+                );
+                (
+                    Outcome::Failed(failure(FailureKind::MemoryLimit, message)),
+                    None,
+                )
+            }
             Ok(Ok(bytes)) => {
                 let nbytes = bytes.len() as u64;
                 // Only a result the client holds a future for is pushed.

@@ -1,7 +1,7 @@
 //! The worker loop driven message by message, with a recording outbox in
 //! place of a transport and real executor threads.
 
-use super::executor::Executor;
+use super::executor::{Executor, MemoryPolicy};
 use super::{inputs, Worker};
 use crate::client::Future;
 use crate::comm::codec;
@@ -44,12 +44,17 @@ impl Recorder {
 
     /// Waits (at most 20 s) for the first outcome reported to the scheduler.
     fn first_outcome(&self) -> Option<Outcome> {
+        self.outcomes(1).into_iter().next()
+    }
+
+    /// Waits (at most 20 s) for `n` outcomes; those reported by then.
+    fn outcomes(&self, n: usize) -> Vec<Outcome> {
         let sent = self.sent.lock().unwrap();
         let (sent, _) = self
             .changed
-            .wait_timeout_while(sent, Duration::from_secs(20), |s| outcomes(s).is_empty())
+            .wait_timeout_while(sent, Duration::from_secs(20), |s| outcomes(s).len() < n)
             .unwrap();
-        outcomes(&sent).into_iter().next()
+        outcomes(&sent)
     }
 }
 
@@ -66,7 +71,11 @@ fn outcomes(sent: &[(Rank, Vec<u8>)]) -> Vec<Outcome> {
 }
 
 fn worker(recorder: Arc<Recorder>) -> Worker {
-    let executor = Executor::start(2, 1, 0, recorder.clone()).unwrap();
+    worker_with(recorder, MemoryPolicy::unlimited())
+}
+
+fn worker_with(recorder: Arc<Recorder>, memory: MemoryPolicy) -> Worker {
+    let executor = Executor::start(2, 1, 0, recorder.clone(), memory).unwrap();
     Worker {
         rank: 2,
         fingerprint: 0,
@@ -79,6 +88,7 @@ fn worker(recorder: Arc<Recorder>) -> Worker {
         acquiring: Default::default(),
         flush_at: None,
         memory_limit: u64::MAX,
+        pause: Default::default(),
     }
 }
 
@@ -137,4 +147,78 @@ fn a_task_stolen_and_handed_back_waits_for_every_input() {
     );
     let result = w.executor.store.get(task).expect("the result is kept");
     assert_eq!(codec::decode::<u64>(&result).unwrap(), 7, "5 + 2");
+}
+
+fn nap(ms: u64) -> u64 {
+    std::thread::sleep(Duration::from_millis(ms));
+    ms
+}
+
+#[test]
+fn a_paused_worker_holds_tasks_lets_one_through_when_idle_and_resumes() {
+    let recorder = Arc::new(Recorder::default());
+    let dir = std::env::temp_dir().join(format!("rankflow-pause-{}", std::process::id()));
+    let memory = MemoryPolicy {
+        limit: 1000,
+        spill_fraction: 0.5,
+        pause_fraction: 0.8,
+        directory: dir.clone(),
+    };
+    let mut w = worker_with(recorder.clone(), memory);
+    // 900 bytes held elsewhere too: nothing can be spilled, so over 800.
+    let pinned: Vec<_> = (0..3).map(|_| Arc::new(vec![1u8; 300])).collect();
+    for (k, v) in pinned.iter().enumerate() {
+        w.executor.store.put(Key(1000 + k as u64), v.clone());
+    }
+    w.pause.check(&w.executor, w.rank);
+    assert!(w.pause.paused());
+    assert_eq!(w.executor.store.stats().pauses, 1);
+    let spec = |k: u64| ComputeSpec {
+        key: Key(k),
+        function: task_function_ref::<_, _, u64>(nap, 0),
+        inputs: vec![Input::Inline(codec::encode(&300u64).unwrap())],
+        push: false,
+    };
+    let compute = SchedulerToWorker::Compute {
+        tasks: (1..=3).map(spec).collect(),
+    };
+    assert!(!w.handle(envelope(SCHEDULER, &compute)).unwrap());
+    assert!(w.executor.idle(), "every task is held");
+    // The scheduler can take held tasks elsewhere.
+    let steal = SchedulerToWorker::Steal { keys: vec![Key(3)] };
+    assert!(!w.handle(envelope(SCHEDULER, &steal)).unwrap());
+    assert!(recorder
+        .to_scheduler()
+        .contains(&WorkerToScheduler::Stolen {
+            asked: vec![Key(3)],
+            keys: vec![Key(3)]
+        }));
+    // Nothing runs: one held task goes ahead, and only one.
+    w.pause.check(&w.executor, w.rank);
+    assert!(!w.executor.idle());
+    w.pause.check(&w.executor, w.rank);
+    assert_eq!(
+        w.pause.steal(&[Key(1), Key(2)]),
+        vec![Key(2)],
+        "one still held"
+    );
+    assert!(w.pause.paused());
+    // Its inputs released, the store spills, the worker resumes.
+    assert!(!w.handle(envelope(SCHEDULER, &compute)).unwrap());
+    drop(pinned);
+    w.pause.check(&w.executor, w.rank);
+    assert!(!w.pause.paused());
+    assert!(w.executor.store.stats().spilled >= 1);
+    let done = recorder.outcomes(4);
+    w.executor.stop();
+    // Task 1 that went ahead, then 1, 2 and 3 handed over again.
+    assert_eq!(done.len(), 4, "{done:?}");
+    assert!(
+        done.iter().all(|o| matches!(o, Outcome::Done { .. })),
+        "{done:?}"
+    );
+    w.executor.store.close();
+    assert!(!dir
+        .join(format!("rankflow-{}-w2", std::process::id()))
+        .exists());
 }

@@ -9,6 +9,8 @@ pub mod executor;
 mod inputs;
 #[cfg(test)]
 mod loop_tests;
+mod pause;
+pub mod store;
 
 use crate::comm::bytes::Bytes;
 use crate::comm::codec;
@@ -24,7 +26,11 @@ use crate::Group;
 use executor::{Executor, FLUSH_AFTER};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
+use store::MemoryPolicy;
+
+/// How often a paused worker looks at its memory again.
+const PAUSED_POLL: Duration = Duration::from_millis(5);
 
 /// The workers group must hold world ranks 2.. in order, this one included.
 pub fn check_workers_group(workers: &Group, rank: usize) -> Result<()> {
@@ -63,17 +69,21 @@ struct Worker {
     flush_at: Option<Instant>,
     /// Bytes of data this worker may hold (`WorkerInfo::memory_limit`).
     memory_limit: u64,
+    /// Tasks held back while memory is over the pause fraction.
+    pause: pause::Pause,
 }
 
 /// Serves until the scheduler says `Shutdown` (`Ok`) or `Abort` (`Err`).
 /// `workers` is the workers-only group, for SPMD sections; `members` the
-/// client+workers group, for broadcasts from the client.
+/// client+workers group, for broadcasts from the client; `memory` how the
+/// store spills and when the worker pauses.
 pub fn run(
     transport: &mut dyn Transport,
     info: WorkerInfo,
     fingerprint: u64,
     workers: Option<Group>,
     members: Option<Group>,
+    memory: MemoryPolicy,
 ) -> Result<()> {
     let outbox = transport.outbox();
     log::info!(
@@ -82,7 +92,7 @@ pub fn run(
         info.pid,
         info.threads
     );
-    let executor = Executor::start(info.rank, info.threads, fingerprint, outbox.clone())?;
+    let executor = Executor::start(info.rank, info.threads, fingerprint, outbox.clone(), memory)?;
     executor::enter(&executor);
     let mut w = Worker {
         rank: info.rank,
@@ -96,23 +106,33 @@ pub fn run(
         acquiring: Default::default(),
         flush_at: None,
         memory_limit: info.memory_limit,
+        pause: pause::Pause::default(),
     };
     let hello = WorkerToScheduler::Register { info, fingerprint };
     outbox.send(SCHEDULER, TAG_CONTROL, codec::encode(&hello)?)?;
     let outcome = w.serve(transport);
     w.executor.stop();
+    w.executor.store.close();
     outcome
 }
 
 impl Worker {
     fn serve(&mut self, transport: &mut dyn Transport) -> Result<()> {
         loop {
-            let timeout = self
+            let mut timeout = self
                 .flush_at
                 .map(|t| t.saturating_duration_since(Instant::now()));
+            if self.pause.paused() {
+                timeout = Some(timeout.map_or(PAUSED_POLL, |t| t.min(PAUSED_POLL)));
+            }
             let Some(envelope) = transport.recv_timeout(timeout)? else {
-                self.flush_at = None;
-                self.executor.flush();
+                // Not paused, only the flush timer can have run out.
+                let due = self.flush_at.is_some_and(|t| Instant::now() >= t);
+                if due || !self.pause.paused() {
+                    self.flush_at = None;
+                    self.executor.flush();
+                }
+                self.pause.check(&self.executor, self.rank);
                 continue;
             };
             if self.flush_at.is_some_and(|t| Instant::now() >= t) {
@@ -122,6 +142,7 @@ impl Worker {
             if self.handle(envelope)? {
                 return Ok(());
             }
+            self.pause.check(&self.executor, self.rank);
         }
     }
 
@@ -152,7 +173,7 @@ impl Worker {
                 }
                 Ok(SchedulerToWorker::Compute { tasks }) => self.compute(tasks)?,
                 Ok(SchedulerToWorker::Acquire { key, from }) => {
-                    if self.executor.store.get(key).is_some() {
+                    if self.executor.store.contains(key) {
                         self.reply(SCHEDULER, &WorkerToScheduler::Acquired { key })?;
                     } else if self.acquiring.insert(key) {
                         self.reply(from, &WorkerToWorker::Fetch { keys: vec![key] })?;
@@ -160,6 +181,7 @@ impl Worker {
                 }
                 Ok(SchedulerToWorker::Steal { keys }) => {
                     let mut taken = self.executor.steal(&keys);
+                    taken.extend(self.pause.steal(&keys));
                     // Tasks still waiting for inputs can go too.
                     for k in &keys {
                         if self.inputs.steal(*k) {
@@ -171,6 +193,9 @@ impl Worker {
                         keys: taken,
                     };
                     self.reply(SCHEDULER, &stolen)?;
+                }
+                Ok(SchedulerToWorker::Heartbeat) => {
+                    self.reply(SCHEDULER, &WorkerToScheduler::Alive)?;
                 }
                 Ok(SchedulerToWorker::Free { keys }) => {
                     for k in keys {
@@ -501,7 +526,7 @@ impl Worker {
                 fetch.entry(peer).or_default().push(key);
             }
         }
-        self.executor.push(ready);
+        self.pause.start(&self.executor, ready);
         for (peer, keys) in fetch {
             self.reply(peer, &WorkerToWorker::Fetch { keys })?;
         }
@@ -524,7 +549,7 @@ impl Worker {
     /// An input reached this worker: fill it into the tasks that need it.
     fn input_arrived(&mut self, key: Key, bytes: Arc<Vec<u8>>) {
         let ready = self.inputs.arrived(key, &bytes);
-        self.executor.push(ready);
+        self.pause.start(&self.executor, ready);
     }
 }
 

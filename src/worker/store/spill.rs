@@ -1,0 +1,92 @@
+//! The files of spilled results: one file per key in a directory of this
+//! worker's own under `local_directory`, made at the first spill and removed
+//! when the worker leaves.
+
+use crate::task::Key;
+use std::io;
+use std::path::{Path, PathBuf};
+
+/// The spill directory of one worker.
+pub(crate) struct SpillDir {
+    /// `local_directory/rankflow-<pid>-w<rank>`.
+    path: PathBuf,
+    /// Whether the directory has been made.
+    made: bool,
+}
+
+impl SpillDir {
+    /// The directory worker `rank` of this process would spill to under `base`.
+    pub fn new(base: &Path, rank: usize) -> Self {
+        let name = format!("rankflow-{}-w{rank}", std::process::id());
+        SpillDir {
+            path: base.join(name),
+            made: false,
+        }
+    }
+
+    /// Where the directory is (made or not).
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn file(&self, key: Key) -> PathBuf {
+        self.path.join(format!("{key}.bin"))
+    }
+
+    /// Writes the bytes of `key`, making the directory first if needed.
+    pub fn write(&mut self, key: Key, bytes: &[u8]) -> io::Result<()> {
+        if !self.made {
+            std::fs::create_dir_all(&self.path)?;
+            self.made = true;
+        }
+        let file = self.file(key);
+        if let Err(e) = std::fs::write(&file, bytes) {
+            // A partial file (a full disk) is of no use.
+            let _ = std::fs::remove_file(&file);
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    /// Reads the bytes of `key` back (the file stays); `len` is the size
+    /// it was written with.
+    pub fn read(&self, key: Key, len: u64) -> io::Result<Vec<u8>> {
+        let file = self.file(key);
+        let bytes = std::fs::read(&file)?;
+        if bytes.len() as u64 != len {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!(
+                    "{} holds {} bytes, {len} were written",
+                    file.display(),
+                    bytes.len()
+                ),
+            ));
+        }
+        Ok(bytes)
+    }
+
+    /// Removes the file of `key`, if any.
+    pub fn remove(&self, key: Key) {
+        let _ = std::fs::remove_file(self.file(key));
+    }
+
+    /// Removes the directory and every file in it.
+    pub fn clean(&mut self) {
+        if self.made {
+            if let Err(e) = std::fs::remove_dir_all(&self.path) {
+                log::warn!(
+                    "cannot remove the spill directory {}: {e}",
+                    self.path.display()
+                );
+            }
+            self.made = false;
+        }
+    }
+}
+
+impl Drop for SpillDir {
+    fn drop(&mut self) {
+        self.clean();
+    }
+}

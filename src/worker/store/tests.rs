@@ -1,0 +1,181 @@
+use super::*;
+
+fn policy(limit: u64, dir: &std::path::Path) -> MemoryPolicy {
+    MemoryPolicy {
+        limit,
+        spill_fraction: 0.5,
+        pause_fraction: 0.8,
+        directory: dir.to_path_buf(),
+    }
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("rankflow-store-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn value(k: u64, len: usize) -> Arc<Vec<u8>> {
+    Arc::new((0..len).map(|i| (i as u64 * 31 + k) as u8).collect())
+}
+
+#[test]
+fn counts_bytes_in_and_out() {
+    let dir = scratch("count");
+    let s = Store::new(2, policy(1000, &dir));
+    s.put(Key(1), value(1, 100));
+    s.put(Key(2), value(2, 200));
+    assert_eq!(s.stats().in_memory, 300);
+    s.put(Key(1), value(1, 50));
+    assert_eq!(s.stats().in_memory, 250);
+    s.free(Key(2));
+    s.free(Key(9));
+    assert_eq!(s.stats().in_memory, 50);
+    assert_eq!(s.summary(), (1, 50));
+    assert_eq!(s.stats().peak_in_memory, 300);
+    assert_eq!(s.stats().spilled, 0);
+}
+
+#[test]
+fn spills_the_least_recently_used_and_reads_them_back() {
+    let dir = scratch("lru");
+    let s = Store::new(3, policy(1000, &dir));
+    for k in 0..4 {
+        s.put(Key(k), value(k, 150));
+    }
+    // 600 bytes is over 500: key 0, the oldest, went to disk.
+    let st = s.stats();
+    assert_eq!((st.spilled, st.in_memory, st.on_disk), (1, 450, 150));
+    // Touch key 1 so key 2 is now the least recently used.
+    drop(s.get(Key(1)));
+    s.put(Key(4), value(4, 150));
+    let spilled_dir = dir.join(format!("rankflow-{}-w3", std::process::id()));
+    assert!(spilled_dir.join(format!("{}.bin", Key(2))).exists());
+    assert!(!spilled_dir.join(format!("{}.bin", Key(1))).exists());
+    assert!(s.contains(Key(0)) && s.contains(Key(2)));
+    // Every value comes back right, spilled or not.
+    for k in 0..5 {
+        assert_eq!(s.get(Key(k)).unwrap(), value(k, 150), "key {k}");
+    }
+    let st = s.stats();
+    assert!(st.reloaded >= 2, "{st:?}");
+    assert_eq!(st.reloaded_bytes, st.reloaded * 150);
+    assert!(st.in_memory <= 500, "{st:?}");
+    assert_eq!(st.in_memory + st.on_disk, 750);
+    assert_eq!(s.summary(), (5, 750));
+    s.close();
+    assert!(
+        !spilled_dir.exists(),
+        "the spill directory is removed at close"
+    );
+}
+
+#[test]
+fn a_value_in_use_is_not_spilled_and_memory_can_pass_the_pause_fraction() {
+    let dir = scratch("pinned");
+    let s = Store::new(2, policy(1000, &dir));
+    let held: Vec<_> = (0..6).map(|k| value(k, 150)).collect();
+    for (k, v) in held.iter().enumerate() {
+        s.put(Key(k as u64), v.clone());
+    }
+    assert_eq!(s.stats().spilled, 0);
+    assert!(s.over_pause(), "{:?}", s.stats());
+    drop(held);
+    s.relieve();
+    assert!(!s.over_pause());
+    assert!(s.stats().in_memory <= 500);
+    for k in 0..6 {
+        assert_eq!(s.get(Key(k)).unwrap(), value(k, 150));
+    }
+}
+
+#[test]
+fn freeing_a_spilled_value_removes_its_file() {
+    let dir = scratch("free");
+    let s = Store::new(4, policy(100, &dir));
+    s.put(Key(7), value(7, 80));
+    let st = s.stats();
+    assert_eq!((st.spilled, st.on_disk, st.in_memory), (1, 80, 0));
+    let file = dir
+        .join(format!("rankflow-{}-w4", std::process::id()))
+        .join(format!("{}.bin", Key(7)));
+    assert!(file.exists());
+    s.free(Key(7));
+    assert!(!file.exists());
+    assert_eq!(s.summary(), (0, 0));
+}
+
+#[test]
+fn a_spill_that_cannot_be_written_keeps_the_value_in_memory() {
+    // A directory under a plain file cannot be made.
+    let dir = scratch("fail").join("a-file");
+    std::fs::write(&dir, b"x").unwrap();
+    let s = Store::new(2, policy(100, &dir));
+    for k in 0..3 {
+        s.put(Key(k), value(k, 60));
+    }
+    let st = s.stats();
+    assert_eq!(st.spilled, 0);
+    assert!(st.spill_failures >= 2, "{st:?}");
+    assert_eq!(st.in_memory, 180);
+    assert!(s.over_pause());
+    for k in 0..3 {
+        assert_eq!(s.get(Key(k)).unwrap(), value(k, 60));
+    }
+}
+
+#[test]
+fn a_spilled_file_that_went_missing_is_reported_as_not_held() {
+    let dir = scratch("missing");
+    let s = Store::new(5, policy(100, &dir));
+    s.put(Key(3), value(3, 90));
+    assert_eq!(s.stats().spilled, 1);
+    std::fs::remove_dir_all(dir.join(format!("rankflow-{}-w5", std::process::id()))).unwrap();
+    assert!(s.get(Key(3)).is_none());
+    assert!(!s.contains(Key(3)));
+    assert_eq!(s.summary(), (0, 0));
+}
+
+#[test]
+fn unlimited_never_spills_or_pauses() {
+    let s = Store::default();
+    for k in 0..100 {
+        s.put(Key(k), value(k, 1000));
+    }
+    assert_eq!(s.stats().spilled, 0);
+    assert!(!s.over_pause());
+}
+
+#[test]
+fn a_result_read_back_and_spilled_again_is_not_written_twice() {
+    let dir = scratch("rewrite");
+    let s = Store::new(6, policy(100, &dir));
+    s.put(Key(1), value(1, 40));
+    s.put(Key(2), value(2, 40));
+    // 80 bytes over 50: key 1 was written.
+    assert_eq!((s.stats().spilled, s.stats().written_bytes), (1, 40));
+    assert_eq!(s.get(Key(1)).unwrap(), value(1, 40));
+    // Reading key 1 back pushed key 2 out; then key 1 goes out again.
+    s.put(Key(3), value(3, 10));
+    s.put(Key(4), value(4, 10));
+    let st = s.stats();
+    assert_eq!((st.spilled, st.spilled_bytes), (3, 120), "{st:?}");
+    assert_eq!(st.written_bytes, 80, "key 1's file was still there: {st:?}");
+    for k in 1..=4 {
+        assert_eq!(
+            s.get(Key(k)).unwrap(),
+            value(k, if k > 2 { 10 } else { 40 })
+        );
+    }
+    let file = |k| {
+        dir.join(format!("rankflow-{}-w6", std::process::id()))
+            .join(format!("{}.bin", Key(k)))
+    };
+    assert!(file(1).exists());
+    s.free(Key(1));
+    assert!(
+        !file(1).exists(),
+        "freeing removes the file of a result read back"
+    );
+}
