@@ -299,6 +299,14 @@ pub enum WorkerToScheduler {
         /// Those taken back (the others had started or finished).
         keys: Vec<Key>,
     },
+    /// Tasks handed back unstarted because an input they were to fetch is
+    /// gone from the worker that was said to hold it (freed there).
+    InputsGone {
+        /// The tasks.
+        tasks: Vec<Key>,
+        /// The inputs found gone.
+        keys: Vec<Key>,
+    },
 }
 
 /// Scheduler -> worker.
@@ -524,6 +532,12 @@ pub enum WorkerToWorker {
         /// The values, by key.
         #[serde(with = "crate::comm::bytes::keyed")]
         items: Vec<(Key, Vec<u8>)>,
+    },
+    /// Answer to `Fetch` for keys this worker was told to free: they will
+    /// never arrive from here.
+    Gone {
+        /// The keys.
+        keys: Vec<Key>,
     },
 }
 

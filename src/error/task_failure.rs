@@ -19,6 +19,9 @@ pub enum FailureKind {
     Cancelled,
     /// The worker refused it (a corrupted function reference).
     Refused,
+    /// An input it needed was freed before its worker could fetch it, and
+    /// no other copy was left.
+    Lost,
 }
 
 /// What a failed task carries back to its future: the message, the task's

@@ -101,6 +101,9 @@ struct Task {
     /// A steal of it was asked of its worker and not granted (it had
     /// started): asking again would only repeat the refusal.
     steal_refused: bool,
+    /// Times its worker handed it back because an input was gone there
+    /// (see `inputs_gone`).
+    replans: u8,
 }
 
 impl Task {
@@ -128,6 +131,7 @@ impl Task {
             cancel_requested: false,
             keep_until_done: false,
             steal_refused: false,
+            replans: 0,
         }
     }
 }
@@ -332,6 +336,7 @@ impl TaskGraph {
             cancel_requested: false,
             keep_until_done: false,
             steal_refused: false,
+            replans: 0,
         };
         self.tasks.insert(key, task);
         for d in &deps {

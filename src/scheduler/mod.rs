@@ -142,6 +142,9 @@ impl Scheduler {
             Event::Worker(rank, WorkerToScheduler::Stolen { asked, keys }) => {
                 self.with_graph(|g, fx| g.stolen(rank, &asked, &keys, fx))
             }
+            Event::Worker(rank, WorkerToScheduler::InputsGone { tasks, keys }) => {
+                self.with_graph(|g, fx| g.inputs_gone(rank, &tasks, &keys, fx))
+            }
             Event::Worker(rank, WorkerToScheduler::Goodbye) => {
                 if self.phase != Phase::ShuttingDown || self.workers.remove(&rank).is_none() {
                     log::warn!("unexpected goodbye from rank {rank}");

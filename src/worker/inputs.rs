@@ -191,6 +191,17 @@ impl Inputs {
         true
     }
 
+    /// `key` will not arrive (freed where it was to be fetched from): the
+    /// tasks waiting for it leave, and are returned.
+    pub fn gone(&mut self, key: Key) -> Vec<Key> {
+        self.fetching.remove(&key);
+        let tasks = self.needed_by.get(&key).cloned().unwrap_or_default();
+        for t in &tasks {
+            self.steal(*t);
+        }
+        tasks
+    }
+
     /// How many tasks wait for inputs.
     #[cfg(test)]
     pub fn len(&self) -> usize {
