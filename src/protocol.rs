@@ -59,8 +59,9 @@ pub struct Placed {
 /// Where a worker finds one argument position.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Input {
-    /// The encoded value itself.
-    Inline(#[serde(with = "crate::comm::bytes")] Vec<u8>),
+    /// The encoded value itself (shared with the scheduler's copy of the
+    /// task: handing it out again copies nothing).
+    Inline(#[serde(with = "crate::comm::bytes::shared")] std::sync::Arc<Vec<u8>>),
     /// In this worker's store (or about to be put there by the client).
     Local(Key),
     /// In another worker's store.

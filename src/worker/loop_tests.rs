@@ -105,7 +105,7 @@ fn a_task_stolen_and_handed_back_waits_for_every_input() {
         key: task,
         function: task_function_ref::<_, _, Vec<Future<u64>>>(sum, 0),
         inputs: vec![
-            Input::Inline(codec::encode(&2u64).unwrap()),
+            Input::Inline(Arc::new(codec::encode(&2u64).unwrap())),
             Input::Remote { key: x, worker: 3 },
             Input::Remote { key: y, worker: 4 },
         ],
@@ -181,7 +181,7 @@ fn a_task_whose_input_is_gone_goes_back_to_the_scheduler() {
         key: task,
         function: task_function_ref::<_, _, Vec<Future<u64>>>(sum, 0),
         inputs: vec![
-            Input::Inline(codec::encode(&1u64).unwrap()),
+            Input::Inline(Arc::new(codec::encode(&1u64).unwrap())),
             Input::Remote { key: x, worker: 3 },
         ],
         push: true,

@@ -527,3 +527,22 @@ fn a_task_whose_input_the_graph_no_longer_holds_fails_as_lost() {
     assert_eq!(fx.failures[0].kind, FailureKind::Lost);
     assert_eq!(g.workers[&w].processing, 0);
 }
+
+#[test]
+fn inline_arguments_are_shared_not_copied_when_handed_out_again() {
+    let mut g = graph(&[2, 3]);
+    let mut fx = Effects::default();
+    g.submit(vec![spec(1, &[])], vec![], &mut fx);
+    let (first, _) = assigned(&fx)[0];
+    let Input::Inline(a) = &fx.compute[&first][0].inputs[0] else {
+        panic!("{fx:?}");
+    };
+    let mut again = Effects::default();
+    g.stolen(first, &[Key(1)], &[Key(1)], &mut again);
+    let (second, _) = assigned(&again)[0];
+    assert_ne!(second, first);
+    let Input::Inline(b) = &again.compute[&second][0].inputs[0] else {
+        panic!("{again:?}");
+    };
+    assert!(Arc::ptr_eq(a, b), "the same bytes, not a copy");
+}
