@@ -131,5 +131,5 @@ pub use launch::{initialize, spmd, LOCAL_SPMD_RANKS, MIN_RANKS};
 pub use protocol::WorkerInfo;
 pub use task::args::Args;
 pub use task::{FailureKind, Key, TaskFailure, TaskFn, TaskOptions};
-pub use worker::arrays::{set_worker_array, worker_array};
+pub use worker::arrays::{set_worker_array, worker_array, worker_array_view, WorkerArrayView};
 pub use worker::executor::{current_worker, set_worker_var, stored_results, worker_var};
