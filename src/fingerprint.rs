@@ -6,7 +6,9 @@
 //! of the whole binary, which matters when 10,000 ranks start from one file on
 //! a parallel file system. The build-id is a hash of the linked output, so two
 //! different builds have different ids. An executable without one (linked
-//! with `--build-id=none`, or not ELF) falls back to hashing the whole file.
+//! with `--build-id=none`, or not ELF) falls back to hashing the whole file,
+//! under MPI once per node: the node's first rank reads it and tells the
+//! others (see [`executable_once_per_node`]).
 
 use crate::error::{Error, ErrorKind, Result};
 use std::hash::Hasher;
@@ -18,22 +20,99 @@ const NT_GNU_BUILD_ID: u32 = 3;
 /// The most bytes of program headers or of one note segment read.
 const MAX_READ: u64 = 1 << 16;
 
-/// A hash of this process's executable, equal on ranks that run the same
-/// build of the same program: of its build-id, else of the whole file.
-pub(crate) fn executable() -> Result<u64> {
-    let path = std::env::current_exe()?;
-    let unreadable = |e: std::io::Error| {
+/// Set to `1` to ignore the build-id and hash the whole executable, as for
+/// a binary linked without one (tests the fallback).
+pub(crate) const FORCE_FILE_HASH: &str = "RANKFLOW_FINGERPRINT_FILE";
+
+/// What a rank learns about its executable cheaply: its build-id's hash (if
+/// it has one and the fallback is not forced) and the file's identity.
+struct Local {
+    path: std::path::PathBuf,
+    build_id: Option<u64>,
+    /// Device, inode, size and modification time, hashed: ranks of one node
+    /// with the same identity run the same file.
+    #[cfg_attr(not(feature = "mpi"), allow(dead_code))]
+    identity: u64,
+}
+
+fn unreadable(path: &std::path::Path) -> impl Fn(std::io::Error) -> Error + '_ {
+    move |e| {
         Error::new(
             ErrorKind::Io,
             format!("cannot read the executable {}: {e}", path.display()),
         )
-    };
-    let file = std::fs::File::open(&path).map_err(unreadable)?;
-    if let Some(id) = build_id(&|offset, len| read_at(&file, offset, len)) {
-        return Ok(hash(b"build-id", &id));
     }
+}
+
+fn local() -> Result<Local> {
+    use std::os::unix::fs::MetadataExt;
+    let path = std::env::current_exe()?;
+    let file = std::fs::File::open(&path).map_err(unreadable(&path))?;
+    let meta = file.metadata().map_err(unreadable(&path))?;
+    let mut id = Vec::with_capacity(40);
+    for v in [meta.dev(), meta.ino(), meta.size()] {
+        id.extend_from_slice(&v.to_le_bytes());
+    }
+    id.extend_from_slice(&meta.mtime().to_le_bytes());
+    id.extend_from_slice(&meta.mtime_nsec().to_le_bytes());
+    let forced = std::env::var(FORCE_FILE_HASH).is_ok_and(|v| v == "1");
+    let build_id = if forced {
+        None
+    } else {
+        build_id(&|offset, len| read_at(&file, offset, len)).map(|id| hash(b"build-id", &id))
+    };
+    Ok(Local {
+        build_id,
+        identity: hash(b"identity", &id),
+        path,
+    })
+}
+
+/// The fallback: a hash of the whole file (a read of all of it).
+fn file_hash(path: &std::path::Path) -> Result<u64> {
     log::debug!("{} has no build-id: hashing the whole file", path.display());
-    Ok(hash(b"file", &std::fs::read(&path).map_err(unreadable)?))
+    Ok(hash(
+        b"file",
+        &std::fs::read(path).map_err(unreadable(path))?,
+    ))
+}
+
+/// A hash of this process's executable, equal on ranks that run the same
+/// build of the same program: of its build-id, else of the whole file.
+#[cfg_attr(feature = "mpi", allow(dead_code))]
+pub(crate) fn executable() -> Result<u64> {
+    let me = local()?;
+    match me.build_id {
+        Some(id) => Ok(id),
+        None => file_hash(&me.path),
+    }
+}
+
+/// [`executable`] for every rank of `world` (collective): each rank reads
+/// its own build-id, but without one the whole file is read once per node,
+/// by the node's first rank, which broadcasts the hash over the node's
+/// shared-memory communicator. A rank whose executable is another file than
+/// that rank's (another path, size or modification time) hashes its own.
+#[cfg(feature = "mpi")]
+pub(crate) fn executable_once_per_node(world: &mpi::topology::SimpleCommunicator) -> Result<u64> {
+    use mpi::traits::{Communicator, Root};
+    let me = local()?;
+    let node = world.split_shared(world.rank());
+    let mut shared = [0u64; 2];
+    if node.rank() == 0 {
+        let fingerprint = match me.build_id {
+            Some(id) => id,
+            None => file_hash(&me.path)?,
+        };
+        shared = [me.identity, fingerprint];
+    }
+    node.process_at_rank(0).broadcast_into(&mut shared[..]);
+    match me.build_id {
+        _ if node.rank() == 0 => Ok(shared[1]),
+        Some(id) => Ok(id),
+        None if me.identity == shared[0] => Ok(shared[1]),
+        None => file_hash(&me.path),
+    }
 }
 
 fn hash(domain: &[u8], bytes: &[u8]) -> u64 {

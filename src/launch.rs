@@ -326,7 +326,7 @@ fn launch_mpi(settings: &Settings) -> Result<Client> {
             worker::check_workers_group(group, rank)?;
         }
         crate::task::check_linked_into_executable().map_err(Error::invalid)?;
-        let fingerprint = crate::fingerprint::executable()?;
+        let fingerprint = crate::fingerprint::executable_once_per_node(&world)?;
         let transport = MpiTransport::start(settings.max_message_bytes)?;
         Ok((workers, members, fingerprint, transport))
     }));

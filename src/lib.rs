@@ -131,7 +131,7 @@ pub use launch::{initialize, spmd, LOCAL_SPMD_RANKS, MIN_RANKS};
 pub use protocol::WorkerInfo;
 pub use task::args::Args;
 pub use task::{FailureKind, Key, TaskFailure, TaskFn, TaskOptions};
-pub use worker::arrays::{set_worker_array, worker_array};
+pub use worker::arrays::{set_worker_array, worker_array, worker_array_view, WorkerArrayView};
 pub use worker::executor::{
     current_worker, memory_stats, set_worker_var, stored_results, worker_var,
 };

@@ -59,8 +59,9 @@ pub struct Placed {
 /// Where a worker finds one argument position.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Input {
-    /// The encoded value itself.
-    Inline(#[serde(with = "crate::comm::bytes")] Vec<u8>),
+    /// The encoded value itself (shared with the scheduler's copy of the
+    /// task: handing it out again copies nothing).
+    Inline(#[serde(with = "crate::comm::bytes::shared")] std::sync::Arc<Vec<u8>>),
     /// In this worker's store (or about to be put there by the client).
     Local(Key),
     /// In another worker's store.
@@ -301,6 +302,14 @@ pub enum WorkerToScheduler {
     },
     /// Answer to `Heartbeat`: the worker's loop is answering.
     Alive,
+    /// Tasks handed back unstarted because an input they were to fetch is
+    /// gone from the worker that was said to hold it (freed there).
+    InputsGone {
+        /// The tasks.
+        tasks: Vec<Key>,
+        /// The inputs found gone.
+        keys: Vec<Key>,
+    },
 }
 
 /// Scheduler -> worker.
@@ -528,6 +537,12 @@ pub enum WorkerToWorker {
         /// The values, by key.
         #[serde(with = "crate::comm::bytes::keyed")]
         items: Vec<(Key, Vec<u8>)>,
+    },
+    /// Answer to `Fetch` for keys this worker was told to free: they will
+    /// never arrive from here.
+    Gone {
+        /// The keys.
+        keys: Vec<Key>,
     },
 }
 

@@ -228,6 +228,17 @@ fn sum_i64_rows() -> i128 {
     x.iter().map(|&v| i128::from(v)).sum()
 }
 
+/// The sum of this worker's rows of "x", read in place, and whether no copy
+/// was needed.
+fn sum_rows_in_place() -> (f64, bool) {
+    let x = rankflow::worker_array_view::<f64>("x").unwrap();
+    let first = x.view().as_ptr();
+    // A second view of the same variable borrows the same bytes.
+    let again = rankflow::worker_array_view::<f64>("x").unwrap();
+    let same = std::ptr::eq(first, again.view().as_ptr());
+    (x.view().sum(), x.in_place() && same)
+}
+
 fn read_big_as_u16() -> usize {
     rankflow::worker_array::<u16>("big").unwrap().len()
 }
@@ -245,6 +256,14 @@ fn arrays_scatter_by_rows_and_gather_back() {
     );
     let back: ndarray::ArrayD<f64> = c.gather_array("x").unwrap();
     assert_eq!(back, a.clone().into_dyn());
+    // Read in place: every worker's rows are aligned for f64, no copy.
+    let views = c.run(sum_rows_in_place, None).unwrap();
+    assert!(
+        views.iter().all(|(_, (_, in_place))| *in_place),
+        "{views:?}"
+    );
+    let total: f64 = views.iter().map(|(_, (s, _))| s).sum();
+    assert_eq!(total, a.sum());
     let doubled: ndarray::ArrayD<f64> = c.gather_array("y").unwrap();
     assert_eq!(doubled, (&a * 2.0).into_dyn());
     // A transposed (non-contiguous) array is scattered by its logical rows.

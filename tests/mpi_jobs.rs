@@ -226,3 +226,41 @@ fn a_failing_spmd_rank_fails_the_local_run_naming_it() {
         assert!(text.contains(message), "{mode}: {text}");
     }
 }
+
+/// Lines of `text` that say a rank hashed the whole executable.
+fn whole_file_hashes(text: &str) -> usize {
+    text.lines()
+        .filter(|l| l.contains("hashing the whole file"))
+        .count()
+}
+
+#[test]
+fn without_a_build_id_the_executable_is_hashed_once_per_node() {
+    let mut cmd = mpirun(4);
+    cmd.arg(example("hello"))
+        .env("RANKFLOW_FINGERPRINT_FILE", "1")
+        .env("RANKFLOW_LOG", "debug");
+    let out = run_with_deadline(cmd, DEADLINE);
+    let text = out.all_output();
+    assert_eq!(out.code, Some(0), "{text}");
+    assert!(out.stdout.contains("hello: ok"), "{text}");
+    assert_eq!(whole_file_hashes(&text), 1, "one node, one read: {text}");
+}
+
+#[test]
+fn without_a_build_id_mismatched_binaries_are_still_refused() {
+    let mut cmd = mpirun(3);
+    cmd.arg(example("hello"))
+        .arg(":")
+        .arg("-n")
+        .arg("1")
+        .arg(example("exit_paths"))
+        .arg("ok")
+        .env("RANKFLOW_FINGERPRINT_FILE", "1")
+        .env("RANKFLOW_LOG", "debug");
+    let out = run_with_deadline(cmd, DEADLINE);
+    let text = out.all_output();
+    assert_ne!(out.code, Some(0), "{text}");
+    assert!(text.contains("different executable"), "{text}");
+    assert_eq!(whole_file_hashes(&text), 2, "each file read once: {text}");
+}

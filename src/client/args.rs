@@ -11,7 +11,7 @@ use crate::task::args::{assemble_one, check_count, decode_part, Args, Part};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-impl<T: DeserializeOwned> Args<T> for Future<T> {
+impl<T: DeserializeOwned + 'static> Args<T> for Future<T> {
     fn parts(&self) -> Result<Vec<Part>> {
         Ok(vec![Part::Future(self.key())])
     }
@@ -20,7 +20,7 @@ impl<T: DeserializeOwned> Args<T> for Future<T> {
     }
 }
 
-impl<T: DeserializeOwned> Args<T> for &Future<T> {
+impl<T: DeserializeOwned + 'static> Args<T> for &Future<T> {
     fn parts(&self) -> Result<Vec<Part>> {
         Ok(vec![Part::Future(self.key())])
     }
@@ -43,7 +43,9 @@ fn vec_parts<'a, T: 'a>(
 
 /// Rebuilds a vector from [`vec_parts`]'s positions; refuses one whose
 /// positions do not match the length it was submitted with.
-fn assemble_vec<T: DeserializeOwned>(parts: &[&[u8]]) -> std::result::Result<Vec<T>, String> {
+fn assemble_vec<T: DeserializeOwned + 'static>(
+    parts: &[&[u8]],
+) -> std::result::Result<Vec<T>, String> {
     let len: u64 = decode_part(parts, 0)?;
     let expected = usize::try_from(len)
         .ok()
@@ -53,7 +55,7 @@ fn assemble_vec<T: DeserializeOwned>(parts: &[&[u8]]) -> std::result::Result<Vec
     (1..parts.len()).map(|i| decode_part(parts, i)).collect()
 }
 
-impl<T: DeserializeOwned> Args<Vec<T>> for Vec<Future<T>> {
+impl<T: DeserializeOwned + 'static> Args<Vec<T>> for Vec<Future<T>> {
     fn parts(&self) -> Result<Vec<Part>> {
         vec_parts(self.iter())
     }
@@ -62,7 +64,7 @@ impl<T: DeserializeOwned> Args<Vec<T>> for Vec<Future<T>> {
     }
 }
 
-impl<T: DeserializeOwned> Args<Vec<T>> for &[Future<T>] {
+impl<T: DeserializeOwned + 'static> Args<Vec<T>> for &[Future<T>] {
     fn parts(&self) -> Result<Vec<Part>> {
         vec_parts(self.iter())
     }
@@ -71,7 +73,7 @@ impl<T: DeserializeOwned> Args<Vec<T>> for &[Future<T>] {
     }
 }
 
-impl<T: DeserializeOwned> Args<Vec<T>> for &Vec<Future<T>> {
+impl<T: DeserializeOwned + 'static> Args<Vec<T>> for &Vec<Future<T>> {
     fn parts(&self) -> Result<Vec<Part>> {
         vec_parts(self.iter())
     }
@@ -84,7 +86,7 @@ impl<T: DeserializeOwned> Args<Vec<T>> for &Vec<Future<T>> {
 /// futures (`F`) or borrowed futures (`R`).
 macro_rules! args_tuple {
     ($( ($kind:ident $A:ident $i:tt) )+) => {
-        impl<'a, $($A: Serialize + DeserializeOwned),+> Args<($($A,)+)>
+        impl<'a, $($A: Serialize + DeserializeOwned + 'static),+> Args<($($A,)+)>
             for ($(args_tuple!(@ty $kind $A 'a),)+)
         {
             fn parts(&self) -> Result<Vec<Part>> {
@@ -99,7 +101,7 @@ macro_rules! args_tuple {
     (@ty V $A:ident $l:lifetime) => { $A };
     (@ty F $A:ident $l:lifetime) => { Future<$A> };
     (@ty R $A:ident $l:lifetime) => { &$l Future<$A> };
-    (@part V $e:expr) => { Part::Inline(codec::encode(&$e)?) };
+    (@part V $e:expr) => { Part::Inline(codec::encode_value(&$e)?) };
     (@part F $e:expr) => { Part::Future($e.key()) };
     (@part R $e:expr) => { Part::Future($e.key()) };
 }

@@ -151,7 +151,7 @@ impl Client {
     ) -> Result<Vec<(Rank, R)>>
     where
         F: Fn(A) -> R + Copy + Send + Sync + 'static,
-        A: Serialize + DeserializeOwned,
+        A: Serialize + DeserializeOwned + 'static,
         R: Serialize + DeserializeOwned,
     {
         let function = task_function_ref::<F, fn(A) -> R, A>(f, self.inner.fingerprint);
@@ -163,7 +163,7 @@ impl Client {
     pub fn apply<F, A, R>(&self, f: F, arg: A, workers: Option<&[Rank]>) -> Result<Vec<(Rank, R)>>
     where
         F: Fn(A) -> R + Copy + Send + Sync + 'static,
-        A: Serialize + DeserializeOwned,
+        A: Serialize + DeserializeOwned + 'static,
         R: Serialize + DeserializeOwned,
     {
         self.run_with(f, arg, workers)

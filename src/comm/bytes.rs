@@ -83,6 +83,24 @@ pub(crate) mod option {
     }
 }
 
+/// For an `Arc<Vec<u8>>` field: bytes shared with other owners, encoded as
+/// a `Vec<u8>` field is.
+pub(crate) mod shared {
+    use super::{ByteBuf, Bytes};
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+    use std::sync::Arc;
+
+    /// Serializes the bytes as a byte string.
+    pub(crate) fn serialize<S: Serializer>(v: &Arc<Vec<u8>>, s: S) -> Result<S::Ok, S::Error> {
+        Bytes(v).serialize(s)
+    }
+
+    /// Deserializes a byte string into a new shared buffer.
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Arc<Vec<u8>>, D::Error> {
+        ByteBuf::deserialize(d).map(|b| Arc::new(b.0))
+    }
+}
+
 /// For a `Result<Vec<u8>, E>` field.
 pub(crate) mod result {
     use super::{ByteBuf, Bytes};

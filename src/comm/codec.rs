@@ -54,6 +54,28 @@ pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T> {
     decode_limited(bytes, MAX_MESSAGE_CEILING)
 }
 
+/// [`encode`] for a value of a `'static` type: a `Vec<u8>` (a task's byte
+/// argument or result) is written as one byte string, in one copy, instead
+/// of a byte at a time; the bytes are the same as [`encode`]'s.
+pub fn encode_value<T: Serialize + 'static>(value: &T) -> Result<Vec<u8>> {
+    match (value as &dyn std::any::Any).downcast_ref::<Vec<u8>>() {
+        Some(v) => encode(&crate::comm::bytes::Bytes(v)),
+        None => encode(value),
+    }
+}
+
+/// [`decode`] for a value of a `'static` type: a `Vec<u8>` is read as one
+/// byte string, in one copy, instead of a byte at a time.
+pub fn decode_value<T: DeserializeOwned + 'static>(bytes: &[u8]) -> Result<T> {
+    if std::any::TypeId::of::<T>() != std::any::TypeId::of::<Vec<u8>>() {
+        return decode(bytes);
+    }
+    let v: Box<dyn std::any::Any> = Box::new(decode::<crate::comm::bytes::ByteBuf>(bytes)?.0);
+    v.downcast::<T>()
+        .map(|t| *t)
+        .map_err(|_| Error::codec("a Vec<u8> that is not one".to_string()))
+}
+
 /// The bytes of a plain-number slice, without copying.
 pub fn plain_bytes<T: Plain>(values: &[T]) -> &[u8] {
     bytemuck::cast_slice(values)
@@ -124,6 +146,21 @@ mod tests {
         let bytes = encode(&vec![0u8; 4096]).unwrap();
         assert!(decode_limited::<Vec<u8>>(&bytes, 1024).is_err());
         assert!(decode_limited::<Vec<u8>>(&bytes, 8192).is_ok());
+    }
+
+    #[test]
+    fn byte_vectors_take_the_fast_path_with_the_same_bytes() {
+        let v: Vec<u8> = (0..100_000u32).map(|i| i as u8).collect();
+        assert_eq!(encode_value(&v).unwrap(), encode(&v).unwrap());
+        assert_eq!(decode_value::<Vec<u8>>(&encode(&v).unwrap()).unwrap(), v);
+        let w = vec![1u16, 2, 3];
+        assert_eq!(encode_value(&w).unwrap(), encode(&w).unwrap());
+        assert_eq!(decode_value::<Vec<u16>>(&encode(&w).unwrap()).unwrap(), w);
+        let bytes = encode(&v).unwrap();
+        assert!(decode_value::<Vec<u8>>(&bytes[..1000]).is_err(), "short");
+        let mut long = bytes.clone();
+        long.push(0);
+        assert!(decode_value::<Vec<u8>>(&long).is_err(), "trailing bytes");
     }
 
     #[test]

@@ -24,6 +24,9 @@ pub enum FailureKind {
     /// limit. The result was dropped, so the task failed instead of the
     /// worker being killed for memory.
     MemoryLimit,
+    /// An input it needed was freed before its worker could fetch it, and
+    /// no other copy was left.
+    Lost,
 }
 
 /// What a failed task carries back to its future: the message, the task's

@@ -51,6 +51,7 @@ use crate::task::shipping::FnRef;
 use crate::task::{FailureKind, Key, TaskFailure};
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap, HashSet, VecDeque};
+use std::sync::Arc;
 
 use crate::protocol::INLINE_LIMIT;
 
@@ -72,7 +73,7 @@ enum State {
 #[derive(Debug)]
 struct Task {
     function: Option<FnRef>,
-    parts: Vec<Part>,
+    parts: Vec<Slot>,
     deps: Vec<Key>,
     waiting: usize,
     /// Tasks that take this one's result, in the order they were submitted;
@@ -101,6 +102,18 @@ struct Task {
     /// A steal of it was asked of its worker and not granted (it had
     /// started): asking again would only repeat the refusal.
     steal_refused: bool,
+    /// Times its worker handed it back because an input was gone there
+    /// (see `inputs_gone`).
+    replans: u8,
+}
+
+/// One argument position as the graph keeps it: inline bytes are shared
+/// with every `ComputeSpec` made from them (a task handed out again, stolen
+/// or retried), never copied.
+#[derive(Debug)]
+enum Slot {
+    Inline(Arc<Vec<u8>>),
+    Future(Key),
 }
 
 impl Task {
@@ -128,6 +141,7 @@ impl Task {
             cancel_requested: false,
             keep_until_done: false,
             steal_refused: false,
+            replans: 0,
         }
     }
 }
@@ -315,7 +329,14 @@ impl TaskGraph {
         self.seq += 1;
         let task = Task {
             function: Some(spec.function),
-            parts: spec.parts,
+            parts: spec
+                .parts
+                .into_iter()
+                .map(|p| match p {
+                    Part::Inline(b) => Slot::Inline(Arc::new(b)),
+                    Part::Future(k) => Slot::Future(k),
+                })
+                .collect(),
             deps: deps.clone(),
             waiting,
             dependents: VecDeque::new(),
@@ -332,6 +353,7 @@ impl TaskGraph {
             cancel_requested: false,
             keep_until_done: false,
             steal_refused: false,
+            replans: 0,
         };
         self.tasks.insert(key, task);
         for d in &deps {
@@ -622,8 +644,8 @@ impl TaskGraph {
             .parts
             .iter()
             .map(|p| match p {
-                Part::Inline(b) => Input::Inline(b.clone()),
-                Part::Future(d) => match self.tasks.get(d) {
+                Slot::Inline(b) => Input::Inline(b.clone()),
+                Slot::Future(d) => match self.tasks.get(d) {
                     Some(t) => match t.state {
                         State::Memory { worker, .. }
                             if worker == rank || t.replicas.contains(&rank) =>

@@ -151,6 +151,9 @@ impl Scheduler {
             }
             // The loop notes when each worker was last heard from.
             Event::Worker(_, WorkerToScheduler::Alive) => Vec::new(),
+            Event::Worker(rank, WorkerToScheduler::InputsGone { tasks, keys }) => {
+                self.with_graph(|g, fx| g.inputs_gone(rank, &tasks, &keys, fx))
+            }
             Event::Worker(rank, WorkerToScheduler::Goodbye) => {
                 if self.phase != Phase::ShuttingDown || self.workers.remove(&rank).is_none() {
                     log::warn!("unexpected goodbye from rank {rank}");

@@ -36,14 +36,14 @@ pub trait Args<A> {
 }
 
 /// Decodes argument position `i`.
-pub(crate) fn decode_part<T: DeserializeOwned>(
+pub(crate) fn decode_part<T: DeserializeOwned + 'static>(
     parts: &[&[u8]],
     i: usize,
 ) -> std::result::Result<T, String> {
     let bytes = parts
         .get(i)
         .ok_or_else(|| format!("argument position {i} is missing"))?;
-    codec::decode(bytes).map_err(|e| format!("argument position {i}: {}", e.message()))
+    codec::decode_value(bytes).map_err(|e| format!("argument position {i}: {}", e.message()))
 }
 
 /// Checks that exactly `expected` argument positions arrived: a missing
@@ -60,23 +60,25 @@ pub(crate) fn check_count(parts: &[&[u8]], expected: usize) -> std::result::Resu
 }
 
 /// A single position: exactly one part.
-pub(crate) fn assemble_one<T: DeserializeOwned>(parts: &[&[u8]]) -> std::result::Result<T, String> {
+pub(crate) fn assemble_one<T: DeserializeOwned + 'static>(
+    parts: &[&[u8]],
+) -> std::result::Result<T, String> {
     check_count(parts, 1)?;
     decode_part(parts, 0)
 }
 
-impl<T: Serialize + DeserializeOwned> Args<T> for T {
+impl<T: Serialize + DeserializeOwned + 'static> Args<T> for T {
     fn parts(&self) -> Result<Vec<Part>> {
-        Ok(vec![Part::Inline(codec::encode(self)?)])
+        Ok(vec![Part::Inline(codec::encode_value(self)?)])
     }
     fn assemble(parts: &[&[u8]]) -> std::result::Result<T, String> {
         assemble_one(parts)
     }
 }
 
-impl<T: Serialize + DeserializeOwned> Args<T> for &T {
+impl<T: Serialize + DeserializeOwned + 'static> Args<T> for &T {
     fn parts(&self) -> Result<Vec<Part>> {
-        Ok(vec![Part::Inline(codec::encode(*self)?)])
+        Ok(vec![Part::Inline(codec::encode_value(*self)?)])
     }
     fn assemble(parts: &[&[u8]]) -> std::result::Result<T, String> {
         assemble_one(parts)

@@ -119,7 +119,7 @@ impl Inputs {
         };
         for input in spec.inputs {
             let (want, got) = match input {
-                Input::Inline(b) => (None, Some(Arc::new(b))),
+                Input::Inline(b) => (None, Some(b)),
                 Input::Local(k) => (Some(k), held(k)),
                 Input::Remote { key, worker } => {
                     let got = held(key);
@@ -189,6 +189,17 @@ impl Inputs {
             }
         }
         true
+    }
+
+    /// `key` will not arrive (freed where it was to be fetched from): the
+    /// tasks waiting for it leave, and are returned.
+    pub fn gone(&mut self, key: Key) -> Vec<Key> {
+        self.fetching.remove(&key);
+        let tasks = self.needed_by.get(&key).cloned().unwrap_or_default();
+        for t in &tasks {
+            self.steal(*t);
+        }
+        tasks
     }
 
     /// How many tasks wait for inputs.
@@ -265,7 +276,10 @@ mod tests {
         let mut s = Inputs::default();
         let held = |k: Key| (k == Key(10)).then(|| bytes(1));
         let a = s.admit(
-            spec(1, vec![Input::Inline(vec![0]), Input::Local(Key(10))]),
+            spec(
+                1,
+                vec![Input::Inline(Arc::new(vec![0])), Input::Local(Key(10))],
+            ),
             held,
         );
         assert_eq!(values(&a.ready.expect("ready")), vec![0, 1]);
@@ -372,7 +386,7 @@ mod tests {
         let mut s = Inputs::default();
         s.admit(spec(1, vec![remote(10, 3)]), nothing);
         s.admit(
-            spec(2, vec![remote(10, 3), Input::Inline(vec![5])]),
+            spec(2, vec![remote(10, 3), Input::Inline(Arc::new(vec![5]))]),
             nothing,
         );
         assert!(s.steal(Key(1)));

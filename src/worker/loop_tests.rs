@@ -89,6 +89,7 @@ fn worker_with(recorder: Arc<Recorder>, memory: MemoryPolicy) -> Worker {
         flush_at: None,
         memory_limit: u64::MAX,
         pause: Default::default(),
+        freed: Default::default(),
     }
 }
 
@@ -114,7 +115,7 @@ fn a_task_stolen_and_handed_back_waits_for_every_input() {
         key: task,
         function: task_function_ref::<_, _, Vec<Future<u64>>>(sum, 0),
         inputs: vec![
-            Input::Inline(codec::encode(&2u64).unwrap()),
+            Input::Inline(Arc::new(codec::encode(&2u64).unwrap())),
             Input::Remote { key: x, worker: 3 },
             Input::Remote { key: y, worker: 4 },
         ],
@@ -176,7 +177,7 @@ fn a_paused_worker_holds_tasks_lets_one_through_when_idle_and_resumes() {
     let spec = |k: u64| ComputeSpec {
         key: Key(k),
         function: task_function_ref::<_, _, u64>(nap, 0),
-        inputs: vec![Input::Inline(codec::encode(&300u64).unwrap())],
+        inputs: vec![Input::Inline(Arc::new(codec::encode(&300u64).unwrap()))],
         push: false,
     };
     let compute = SchedulerToWorker::Compute {
@@ -221,4 +222,68 @@ fn a_paused_worker_holds_tasks_lets_one_through_when_idle_and_resumes() {
     assert!(!dir
         .join(format!("rankflow-{}-w2", std::process::id()))
         .exists());
+}
+
+impl Recorder {
+    /// The worker-to-worker messages sent to `peer` so far.
+    fn to_peer(&self, peer: Rank) -> Vec<WorkerToWorker> {
+        let sent = self.sent.lock().unwrap();
+        sent.iter()
+            .filter(|(dest, _)| *dest == peer)
+            .map(|(_, b)| codec::decode(b).unwrap())
+            .collect()
+    }
+}
+
+#[test]
+fn a_fetch_of_a_freed_key_is_answered_gone_not_parked() {
+    let recorder = Arc::new(Recorder::default());
+    let mut w = worker(recorder.clone());
+    let fetch = |k: u64| WorkerToWorker::Fetch { keys: vec![Key(k)] };
+    // Parked (the client's Put may be on its way), then freed: answered.
+    assert!(!w.handle(envelope(3, &fetch(7))).unwrap());
+    assert!(recorder.to_peer(3).is_empty(), "parked until the put comes");
+    let free = SchedulerToWorker::Free {
+        keys: vec![Key(7), Key(8)],
+    };
+    assert!(!w.handle(envelope(SCHEDULER, &free)).unwrap());
+    // Freed first, fetched after: answered at once.
+    assert!(!w.handle(envelope(4, &fetch(8))).unwrap());
+    w.executor.stop();
+    let gone = |k| vec![WorkerToWorker::Gone { keys: vec![Key(k)] }];
+    assert_eq!(recorder.to_peer(3), gone(7));
+    assert_eq!(recorder.to_peer(4), gone(8));
+    assert!(w.parked_fetches.is_empty(), "nothing left parked");
+}
+
+#[test]
+fn a_task_whose_input_is_gone_goes_back_to_the_scheduler() {
+    let recorder = Arc::new(Recorder::default());
+    let mut w = worker(recorder.clone());
+    let (x, task) = (Key(1), Key(100));
+    let spec = ComputeSpec {
+        key: task,
+        function: task_function_ref::<_, _, Vec<Future<u64>>>(sum, 0),
+        inputs: vec![
+            Input::Inline(Arc::new(codec::encode(&1u64).unwrap())),
+            Input::Remote { key: x, worker: 3 },
+        ],
+        push: true,
+    };
+    let compute = SchedulerToWorker::Compute { tasks: vec![spec] };
+    assert!(!w.handle(envelope(SCHEDULER, &compute)).unwrap());
+    assert_eq!(
+        recorder.to_peer(3),
+        vec![WorkerToWorker::Fetch { keys: vec![x] }]
+    );
+    let gone = WorkerToWorker::Gone { keys: vec![x] };
+    assert!(!w.handle(envelope(3, &gone)).unwrap());
+    w.executor.stop();
+    assert!(recorder
+        .to_scheduler()
+        .contains(&WorkerToScheduler::InputsGone {
+            tasks: vec![task],
+            keys: vec![x]
+        }));
+    assert_eq!(w.inputs.len(), 0, "it no longer waits here");
 }

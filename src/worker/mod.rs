@@ -6,6 +6,7 @@
 
 pub mod arrays;
 pub mod executor;
+mod freed;
 mod inputs;
 #[cfg(test)]
 mod loop_tests;
@@ -62,6 +63,8 @@ struct Worker {
     inputs: inputs::Inputs,
     /// Fetches of keys this worker is promised but does not hold yet.
     parked_fetches: HashMap<Key, Vec<Rank>>,
+    /// Keys freed here lately: a fetch of one is answered `Gone`.
+    freed: freed::Freed,
     /// Keys being copied here for `replicate`.
     acquiring: std::collections::HashSet<Key>,
     /// When the executors' finished tasks are sent on at the latest (a
@@ -103,6 +106,7 @@ pub fn run(
         outbox: outbox.clone(),
         inputs: inputs::Inputs::default(),
         parked_fetches: HashMap::new(),
+        freed: Default::default(),
         acquiring: Default::default(),
         flush_at: None,
         memory_limit: info.memory_limit,
@@ -197,11 +201,7 @@ impl Worker {
                 Ok(SchedulerToWorker::Heartbeat) => {
                     self.reply(SCHEDULER, &WorkerToScheduler::Alive)?;
                 }
-                Ok(SchedulerToWorker::Free { keys }) => {
-                    for k in keys {
-                        self.executor.store.free(k);
-                    }
-                }
+                Ok(SchedulerToWorker::Free { keys }) => self.free(keys)?,
                 Err(e) => log::error!("dropping a malformed message from the scheduler: {e}"),
             },
             (_, CLIENT) => match codec::decode::<ClientToWorker>(&envelope.payload) {
@@ -322,10 +322,12 @@ impl Worker {
             },
             (_, peer) => match codec::decode::<WorkerToWorker>(&envelope.payload) {
                 Ok(WorkerToWorker::Fetch { keys }) => {
-                    let mut held = Vec::new();
+                    let (mut held, mut gone) = (Vec::new(), Vec::new());
                     for k in keys {
                         match self.executor.store.get(k) {
                             Some(b) => held.push((k, b)),
+                            None if self.freed.contains(k) => gone.push(k),
+                            // On its way here (a client's `Put`).
                             None => self.parked_fetches.entry(k).or_default().push(peer),
                         }
                     }
@@ -333,7 +335,11 @@ impl Worker {
                         let items = held.iter().map(|(k, b)| (*k, Bytes(b))).collect();
                         self.answer(peer, &DataToWorker::Data { items })?;
                     }
+                    if !gone.is_empty() {
+                        self.answer(peer, &WorkerToWorker::Gone { keys: gone })?;
+                    }
                 }
+                Ok(WorkerToWorker::Gone { keys }) => self.inputs_gone(peer, keys)?,
                 Ok(WorkerToWorker::Data { items }) => {
                     for (k, bytes) in items {
                         let bytes = Arc::new(bytes);
@@ -533,8 +539,43 @@ impl Worker {
         Ok(())
     }
 
+    /// The scheduler freed `keys`: drop them, and answer the fetches parked
+    /// for them (their data will never come) with `Gone`.
+    fn free(&mut self, keys: Vec<Key>) -> Result<()> {
+        let mut gone: BTreeMap<Rank, Vec<Key>> = BTreeMap::new();
+        for k in keys {
+            self.executor.store.free(k);
+            self.freed.insert(k);
+            for p in self.parked_fetches.remove(&k).unwrap_or_default() {
+                gone.entry(p).or_default().push(k);
+            }
+        }
+        for (peer, keys) in gone {
+            self.answer(peer, &WorkerToWorker::Gone { keys })?;
+        }
+        Ok(())
+    }
+
+    /// `peer` says `keys` are gone from it: the tasks waiting for them go
+    /// back to the scheduler, which places them again or fails them.
+    fn inputs_gone(&mut self, peer: Rank, keys: Vec<Key>) -> Result<()> {
+        log::debug!("rank {peer} no longer holds {keys:?}");
+        let mut tasks = Vec::new();
+        for k in &keys {
+            if self.acquiring.remove(k) {
+                log::warn!("cannot copy {k} for replicate: rank {peer} freed it");
+            }
+            tasks.extend(self.inputs.gone(*k));
+        }
+        if tasks.is_empty() {
+            return Ok(());
+        }
+        self.reply(SCHEDULER, &WorkerToScheduler::InputsGone { tasks, keys })
+    }
+
     /// Data the client put here: keep it, answer parked fetches, feed tasks.
     fn arrived(&mut self, key: Key, bytes: Arc<Vec<u8>>) -> Result<()> {
+        self.freed.remove(key);
         self.executor.store.put(key, bytes.clone());
         if let Some(peers) = self.parked_fetches.remove(&key) {
             for p in peers {

@@ -455,3 +455,94 @@ fn each_steal_answer_settles_only_the_keys_it_was_asked_for() {
     g.stolen(2, &[Key(4)], &[Key(4)], &mut fx);
     assert_eq!(assigned(&fx), vec![(3, 4)]);
 }
+
+#[test]
+fn a_task_whose_input_is_gone_goes_out_again_then_fails_as_lost() {
+    let mut g = graph(&[2, 3, 4]);
+    let mut fx = Effects::default();
+    g.submit(vec![spec(1, &[])], vec![], &mut fx);
+    g.finished(2, vec![done(1, 1_000_000)], &mut fx);
+    let mut fx = Effects::default();
+    let mut t = spec(2, &[1]);
+    t.workers = Some(vec![3, 4]);
+    g.submit(vec![t], vec![], &mut fx);
+    let (first, _) = assigned(&fx)[0];
+    // Its worker found input 1 gone from worker 2: it goes out again, to
+    // another worker, with where input 1 is now.
+    let mut fx = Effects::default();
+    g.inputs_gone(first, &[Key(2)], &[Key(1)], &mut fx);
+    let again = assigned(&fx);
+    assert_eq!(again.len(), 1, "{fx:?}");
+    assert_ne!(again[0].0, first, "not the worker that handed it back");
+    let inputs = &fx.compute[&again[0].0][0].inputs;
+    assert_eq!(
+        inputs[0],
+        Input::Remote {
+            key: Key(1),
+            worker: 2
+        }
+    );
+    assert!(fx.failures.is_empty());
+    // A hand-back from a worker not running it changes nothing.
+    let mut fx = Effects::default();
+    g.inputs_gone(first, &[Key(2)], &[Key(1)], &mut fx);
+    assert_eq!(fx, Effects::default());
+    // The graph keeps pointing at a copy that workers keep finding gone:
+    // after a few rounds the task fails instead of going round for ever.
+    let mut at = again[0].0;
+    let mut failures = Vec::new();
+    for _ in 0..steal::MAX_REPLANS {
+        let mut fx = Effects::default();
+        g.inputs_gone(at, &[Key(2)], &[Key(1)], &mut fx);
+        failures = std::mem::take(&mut fx.failures);
+        match assigned(&fx).first() {
+            Some(&(w, _)) => at = w,
+            None => break,
+        }
+    }
+    assert_eq!(failures.len(), 1, "{failures:?}");
+    assert_eq!(failures[0].kind, FailureKind::Lost);
+    assert!(
+        failures[0].message.contains("freed"),
+        "{}",
+        failures[0].message
+    );
+    assert_eq!(g.workers[&at].processing, 0);
+}
+
+#[test]
+fn a_task_whose_input_the_graph_no_longer_holds_fails_as_lost() {
+    let mut g = graph(&[2, 3]);
+    let mut fx = Effects::default();
+    g.submit(vec![spec(1, &[])], vec![], &mut fx);
+    g.finished(2, vec![done(1, 8)], &mut fx);
+    let mut fx = Effects::default();
+    g.submit(vec![spec(2, &[1])], vec![], &mut fx);
+    let (w, _) = assigned(&fx)[0];
+    g.tasks.get_mut(&Key(1)).unwrap().state = State::Waiting;
+    let mut fx = Effects::default();
+    g.inputs_gone(w, &[Key(2)], &[Key(1)], &mut fx);
+    assert!(fx.compute.is_empty(), "{fx:?}");
+    assert_eq!(fx.failures.len(), 1);
+    assert_eq!(fx.failures[0].kind, FailureKind::Lost);
+    assert_eq!(g.workers[&w].processing, 0);
+}
+
+#[test]
+fn inline_arguments_are_shared_not_copied_when_handed_out_again() {
+    let mut g = graph(&[2, 3]);
+    let mut fx = Effects::default();
+    g.submit(vec![spec(1, &[])], vec![], &mut fx);
+    let (first, _) = assigned(&fx)[0];
+    let Input::Inline(a) = &fx.compute[&first][0].inputs[0] else {
+        panic!("{fx:?}");
+    };
+    let mut again = Effects::default();
+    g.stolen(first, &[Key(1)], &[Key(1)], &mut again);
+    let (second, _) = assigned(&again)[0];
+    assert_ne!(second, first);
+    let Input::Inline(b) = &again.compute[&second][0].inputs[0] else {
+        panic!("{again:?}");
+    };
+    assert!(Arc::ptr_eq(a, b), "the same bytes, not a copy");
+}
