@@ -43,6 +43,7 @@ use crate::comm::codec;
 use crate::comm::group::Group;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+use std::any::Any;
 use std::cell::RefCell;
 use std::fmt;
 use std::hash::{Hash, Hasher};
@@ -259,6 +260,62 @@ where
     assert_zero_sized::<F>();
     let t: Trampoline = trampoline_fallible::<F, M, X, T, E>;
     FnRef::new((t as *const ()).expose_provenance(), t, key)
+}
+
+/// One step of a chain of steps run inside a single task on values in
+/// memory (a bag's fused `map`/`filter`/... chain): the value so far and the
+/// step's own encoded state in, the next value out.
+pub(crate) type Step = fn(Box<dyn Any>, &[u8]) -> Result<Box<dyn Any>, String>;
+
+/// A [`Step`] as an offset from [`anchor`], with a check value as
+/// [`FnRef`]'s, so that a chain of steps travels inside a task's argument.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct StepRef {
+    step: i64,
+    check: u64,
+}
+
+impl StepRef {
+    /// Names `step`; `key` is the executable fingerprint shared by all ranks.
+    pub(crate) fn new(step: Step, key: u64) -> Self {
+        let step = offset((step as *const ()).expose_provenance());
+        StepRef {
+            step,
+            check: check_value(step, 0, key ^ 0x5354_4550),
+        }
+    }
+
+    /// The step, after checking that this reference was made by a rank with
+    /// executable fingerprint `key`.
+    pub(crate) fn get(&self, key: u64) -> Result<Step, String> {
+        if check_value(self.step, 0, key ^ 0x5354_4550) != self.check {
+            return Err(
+                "refused a step reference that was not made by this executable \
+                 (corrupted message or a different binary)"
+                    .to_string(),
+            );
+        }
+        let ptr = address(self.step);
+        // SAFETY: as in `FnRef::call`: the check value proves (up to a 64-bit
+        // hash collision) that this offset was computed by `StepRef::new`
+        // from a `Step` in this very executable, so `ptr` points at that
+        // function here, with the provenance `anchor_address` exposed, and
+        // `Step` is its exact type.
+        Ok(unsafe { std::mem::transmute::<*const (), Step>(ptr) })
+    }
+}
+
+/// A value of the zero-sized closure or function type `F` (a bag step's
+/// user function), made on the rank that runs it. Fails to compile unless
+/// `F` is zero-sized.
+pub(crate) fn conjure_fn<F: Copy>() -> F {
+    conjure::<F>()
+}
+
+/// Fails to compile unless `F` is zero-sized (a function item or a closure
+/// that captures nothing).
+pub(crate) const fn require_zero_sized<F>() {
+    assert_zero_sized::<F>()
 }
 
 thread_local! {
