@@ -284,3 +284,22 @@ fn groupby_and_repartition_shuffle_every_record_once() {
     assert!(b.repartition(0).is_err());
     client.shutdown().unwrap();
 }
+
+#[test]
+fn a_failing_function_fails_the_compute_with_its_message() {
+    let client = cluster();
+    let b = bag::range(100, 4).unwrap().map(|x| {
+        assert!(x != 77, "seventy-seven is not allowed");
+        x
+    });
+    let err = b.sum().compute(&client).unwrap_err();
+    assert!(err.message().contains("seventy-seven"), "{err}");
+    let err = b.groupby(|x| x % 3).compute(&client).unwrap_err();
+    assert!(err.message().contains("seventy-seven"), "{err}");
+    // The cluster still serves.
+    assert_eq!(
+        bag::range(10, 2).unwrap().sum().compute(&client).unwrap(),
+        45
+    );
+    client.shutdown().unwrap();
+}

@@ -124,10 +124,10 @@ fn even_split<T: Serialize + 'static>(
     keep_buckets(id, p, parts, n)
 }
 
-/// The same hash on every rank (SipHash with fixed keys).
+/// The same hash on every rank: `DefaultHasher::new()` has fixed keys, and
+/// every rank runs the same executable.
 fn hash_of<K: Hash>(k: &K) -> u64 {
-    #[allow(deprecated)]
-    let mut h = std::hash::SipHasher::new();
+    let mut h = std::collections::hash_map::DefaultHasher::new();
     k.hash(&mut h);
     h.finish()
 }
@@ -171,6 +171,18 @@ fn exchange(group: &Group, (id, nin, nout): (u64, u64, u64)) -> Result<(u64, u64
     let rank =
         current_worker().ok_or_else(|| Error::invalid("the exchange ran outside a worker"))?;
     Ok((rank as u64, moved))
+}
+
+/// Empties the kept buckets of shuffle `id` on every worker, after a split
+/// failed.
+fn forget_inputs(_: &Group, (id, nin): (u64, u64)) -> Result<()> {
+    for p in 0..nin {
+        let name = input_var(id, p);
+        if crate::worker_var::<Vec<Part>>(&name).is_ok() {
+            set_worker_var(&name, &Vec::<Part>::new())?;
+        }
+    }
+    Ok(())
 }
 
 /// Output partition `j`'s received buckets (an encoded `Vec<Part>`), as a
@@ -237,7 +249,12 @@ impl Shuffle {
         };
         let parts = (self.upstream)(Some(client), &tail)?;
         let nin = parts.len() as u64;
-        delayed::compute(client, &parts)?;
+        if let Err(e) = delayed::compute(client, &parts) {
+            // Buckets of the partitions that did split would stay on their
+            // workers otherwise.
+            client.spmd(forget_inputs, (id, nin))?;
+            return Err(e);
+        }
         let owners = client.spmd(exchange, (id, nin, nout))?;
         self.moved
             .store(owners.iter().map(|(_, m)| m).sum(), Ordering::Relaxed);

@@ -417,6 +417,23 @@ mod tests {
         );
     }
 
+    fn add_one(v: Box<dyn Any>, _: &[u8]) -> Result<Box<dyn Any>, String> {
+        let x = v.downcast::<u32>().map_err(|_| "not a u32")?;
+        Ok(Box::new(*x + 1))
+    }
+
+    #[test]
+    fn step_references_round_trip_and_refuse_corruption() {
+        let r = StepRef::new(add_one, 42);
+        let step = r.get(42).unwrap();
+        let out = step(Box::new(1u32), &[]).unwrap();
+        assert_eq!(*out.downcast::<u32>().unwrap(), 2);
+        assert!(r.get(43).is_err(), "another executable's reference");
+        let mut bad = r;
+        bad.step += 16;
+        assert!(bad.get(42).unwrap_err().contains("refused"));
+    }
+
     #[test]
     fn a_corrupted_reference_is_refused() {
         let mut r = double_ref();
