@@ -33,7 +33,7 @@
 //! with one all-to-all over the workers group: see the `shuffle` module.
 //!
 //! Built on the public API: compute lowers the bag to a
-//! [`delayed`](crate::delayed) graph and submits it in one batch; the
+//! [`delayed`](mod@crate::delayed) graph and submits it in one batch; the
 //! scheduler never learns what a bag is. A failing user function (a panic)
 //! fails the compute with its message.
 
@@ -43,7 +43,6 @@ mod step;
 mod text;
 
 pub use reduce::Item;
-pub use step::Part;
 pub use text::{read_json, read_json_with, read_text, ReadOptions};
 
 use crate::delayed::{self, delayed, Delayed};
