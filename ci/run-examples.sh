@@ -12,7 +12,8 @@ BIN="${CARGO_TARGET_DIR:-target}/release/examples"
 RANKS="${RANKS:-3 4 5}"
 LIMIT="${LIMIT:-180}"
 # name and arguments; bcast_array moves 256 MiB per repetition; array_sum at
-# 4000 x 4000 (16 chunks) keeps a launch to a few seconds on 2 cores.
+# 4000 x 4000 (16 chunks) keeps a launch to a few seconds on 2 cores; the bag
+# examples at these sizes take a few seconds each.
 EXAMPLES=(
     "hello"
     "send_recv"
@@ -49,6 +50,10 @@ EXAMPLES=(
     "shutdown_in_flight"
     "bench_startup"
     "bench_transfer 64 2"
+    "bag_chars 200000 8"
+    "bag_accounts 3 2000"
+    "wordcount 4 5000"
+    "bench_bags 300000 100000 1"
 )
 
 cargo build --release --examples --quiet

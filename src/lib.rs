@@ -97,6 +97,7 @@ mod client;
 // The transport, codec and wire protocol stay reachable for the benchmark
 // examples and whole-cluster tests, but are not part of the documented API.
 pub mod array;
+pub mod bag;
 #[doc(hidden)]
 pub mod comm;
 pub mod config;

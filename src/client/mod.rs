@@ -139,6 +139,12 @@ impl Client {
         }
     }
 
+    /// The executable fingerprint shared by every rank (for the bag's step
+    /// references).
+    pub(crate) fn fingerprint(&self) -> u64 {
+        self.inner.fingerprint
+    }
+
     /// Every worker, by rank, as it registered.
     pub fn workers(&self) -> &[WorkerInfo] {
         &self.workers

@@ -43,6 +43,7 @@ use crate::comm::codec;
 use crate::comm::group::Group;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+use std::any::Any;
 use std::cell::RefCell;
 use std::fmt;
 use std::hash::{Hash, Hasher};
@@ -261,6 +262,62 @@ where
     FnRef::new((t as *const ()).expose_provenance(), t, key)
 }
 
+/// One step of a chain of steps run inside a single task on values in
+/// memory (a bag's fused `map`/`filter`/... chain): the value so far and the
+/// step's own encoded state in, the next value out.
+pub(crate) type Step = fn(Box<dyn Any>, &[u8]) -> Result<Box<dyn Any>, String>;
+
+/// A [`Step`] as an offset from [`anchor`], with a check value as
+/// [`FnRef`]'s, so that a chain of steps travels inside a task's argument.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct StepRef {
+    step: i64,
+    check: u64,
+}
+
+impl StepRef {
+    /// Names `step`; `key` is the executable fingerprint shared by all ranks.
+    pub(crate) fn new(step: Step, key: u64) -> Self {
+        let step = offset((step as *const ()).expose_provenance());
+        StepRef {
+            step,
+            check: check_value(step, 0, key ^ 0x5354_4550),
+        }
+    }
+
+    /// The step, after checking that this reference was made by a rank with
+    /// executable fingerprint `key`.
+    pub(crate) fn get(&self, key: u64) -> Result<Step, String> {
+        if check_value(self.step, 0, key ^ 0x5354_4550) != self.check {
+            return Err(
+                "refused a step reference that was not made by this executable \
+                 (corrupted message or a different binary)"
+                    .to_string(),
+            );
+        }
+        let ptr = address(self.step);
+        // SAFETY: as in `FnRef::call`: the check value proves (up to a 64-bit
+        // hash collision) that this offset was computed by `StepRef::new`
+        // from a `Step` in this very executable, so `ptr` points at that
+        // function here, with the provenance `anchor_address` exposed, and
+        // `Step` is its exact type.
+        Ok(unsafe { std::mem::transmute::<*const (), Step>(ptr) })
+    }
+}
+
+/// A value of the zero-sized closure or function type `F` (a bag step's
+/// user function), made on the rank that runs it. Fails to compile unless
+/// `F` is zero-sized.
+pub(crate) fn conjure_fn<F: Copy>() -> F {
+    conjure::<F>()
+}
+
+/// Fails to compile unless `F` is zero-sized (a function item or a closure
+/// that captures nothing).
+pub(crate) const fn require_zero_sized<F>() {
+    assert_zero_sized::<F>()
+}
+
 thread_local! {
     /// The workers group, while this thread runs an SPMD section.
     static SECTION_GROUP: RefCell<Option<Group>> = const { RefCell::new(None) };
@@ -358,6 +415,23 @@ mod tests {
             call_double(&double_ref(), 42, vec![1, 2, 3]).unwrap(),
             vec![2, 4, 6]
         );
+    }
+
+    fn add_one(v: Box<dyn Any>, _: &[u8]) -> Result<Box<dyn Any>, String> {
+        let x = v.downcast::<u32>().map_err(|_| "not a u32")?;
+        Ok(Box::new(*x + 1))
+    }
+
+    #[test]
+    fn step_references_round_trip_and_refuse_corruption() {
+        let r = StepRef::new(add_one, 42);
+        let step = r.get(42).unwrap();
+        let out = step(Box::new(1u32), &[]).unwrap();
+        assert_eq!(*out.downcast::<u32>().unwrap(), 2);
+        assert!(r.get(43).is_err(), "another executable's reference");
+        let mut bad = r;
+        bad.step += 16;
+        assert!(bad.get(42).unwrap_err().contains("refused"));
     }
 
     #[test]

@@ -40,6 +40,12 @@ pub fn current_worker() -> Option<usize> {
     CURRENT_WORKER.with(Cell::get)
 }
 
+/// The executable fingerprint of the worker running the calling task, or
+/// `None` outside a task (for checking bag step references).
+pub(crate) fn current_fingerprint() -> Option<u64> {
+    CURRENT_EXECUTOR.with(|e| e.borrow().as_ref().map(|ex| ex.fingerprint))
+}
+
 /// Marks the calling thread as one of `executor`'s (its tasks, or the
 /// worker loop running `run` functions and SPMD sections).
 pub(crate) fn enter(executor: &Arc<Executor>) {

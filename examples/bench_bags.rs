@@ -1,0 +1,103 @@
+//! Bag benchmarks, each against the same work done serially with iterators
+//! in this process, in the same run; one JSON line per workload with the
+//! median of the repetitions:
+//!
+//! - `bag_chars`: N random integers below 100 mapped to characters, then
+//!   `frequencies()` (N = 5,000,000).
+//! - `groupby`: M records `(key, value)` grouped by key (a full shuffle,
+//!   M = 1,000,000, 1,000 keys) and the groups' sizes checked; reports the
+//!   bytes moved between workers per record.
+//!
+//! ```text
+//! mpirun -n 4 target/release/examples/bench_bags [N] [M] [REPS]   # 5,000,000 1,000,000 3
+//! ```
+
+use rankflow::{bag, Config, Error};
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+fn random_below_100(i: u64) -> u64 {
+    let mut z = i.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    (z ^ (z >> 31)) % 100
+}
+
+fn to_char(x: u64) -> char {
+    char::from(b'!' + x as u8)
+}
+
+fn record(i: u64) -> (u64, u64) {
+    (random_below_100(i * 7) * 10 + i % 10, i)
+}
+
+fn median(mut v: Vec<Duration>) -> f64 {
+    v.sort();
+    v[v.len() / 2].as_secs_f64()
+}
+
+fn main() -> Result<(), Error> {
+    let mut args = std::env::args().skip(1);
+    let n: u64 = args.next().map_or(5_000_000, |a| a.parse().expect("N"));
+    let m: u64 = args.next().map_or(1_000_000, |a| a.parse().expect("M"));
+    let reps: usize = args.next().map_or(3, |a| a.parse().expect("REPS"));
+    let client = rankflow::initialize(Config::new())?;
+    let workers = client.workers().len();
+    let parts = (4 * workers).max(8);
+
+    let (mut cluster, mut serial) = (Vec::new(), Vec::new());
+    for _ in 0..reps.max(1) {
+        let start = Instant::now();
+        let counts = bag::range(n, parts)?
+            .map(random_below_100)
+            .map(to_char)
+            .frequencies()
+            .compute(&client)?;
+        cluster.push(start.elapsed());
+        let start = Instant::now();
+        let mut local: HashMap<char, u64> = HashMap::new();
+        for c in (0..n).map(random_below_100).map(to_char) {
+            *local.entry(c).or_insert(0) += 1;
+        }
+        serial.push(start.elapsed());
+        assert_eq!(counts, local);
+    }
+    let (c, s) = (median(cluster), median(serial));
+    println!(
+        "{{\"bench\":\"bag_chars\",\"items\":{n},\"partitions\":{parts},\"workers\":{workers},\
+         \"cluster_s\":{c:.4},\"serial_s\":{s:.4},\"speedup\":{:.2}}}",
+        s / c
+    );
+
+    let (mut cluster, mut serial, mut moved) = (Vec::new(), Vec::new(), 0);
+    for _ in 0..reps.max(1) {
+        let start = Instant::now();
+        let grouped = bag::range(m, parts)?
+            .map(record)
+            .groupby(|r: &(u64, u64)| r.0);
+        let sizes: HashMap<u64, usize> = grouped
+            .map(|(k, rs): (u64, Vec<(u64, u64)>)| (k, rs.len()))
+            .compute(&client)?
+            .into_iter()
+            .collect();
+        cluster.push(start.elapsed());
+        moved = grouped.shuffled_bytes();
+        let start = Instant::now();
+        let mut local: HashMap<u64, Vec<(u64, u64)>> = HashMap::new();
+        for r in (0..m).map(record) {
+            local.entry(r.0).or_default().push(r);
+        }
+        let local: HashMap<u64, usize> = local.into_iter().map(|(k, v)| (k, v.len())).collect();
+        serial.push(start.elapsed());
+        assert_eq!(sizes, local);
+    }
+    let (c, s) = (median(cluster), median(serial));
+    println!(
+        "{{\"bench\":\"groupby\",\"records\":{m},\"partitions\":{parts},\"workers\":{workers},\
+         \"cluster_s\":{c:.4},\"serial_s\":{s:.4},\"speedup\":{:.2},\"moved_bytes\":{moved},\
+         \"bytes_per_record\":{:.2}}}",
+        s / c,
+        moved as f64 / m as f64
+    );
+    client.shutdown()
+}
