@@ -6,6 +6,7 @@
 //! the [`graph::TaskGraph`], which decides what runs where.
 
 pub mod graph;
+pub mod monitor;
 
 use crate::comm::codec;
 use crate::comm::transport::{Rank, Transport, TAG_ABORT, TAG_CONTROL};
@@ -14,6 +15,7 @@ use crate::protocol::{
     ClientToScheduler, SchedulerToClient, SchedulerToWorker, WorkerInfo, WorkerToScheduler,
 };
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use crate::protocol::{CLIENT, FIRST_WORKER, SCHEDULER};
 
@@ -56,6 +58,7 @@ pub struct Scheduler {
     remaining: usize,
     phase: Phase,
     graph: graph::TaskGraph,
+    dashboard: Option<String>,
 }
 
 impl Scheduler {
@@ -71,7 +74,18 @@ impl Scheduler {
             remaining: 0,
             phase: Phase::Starting,
             graph: graph::TaskGraph::new(),
+            dashboard: None,
         }
+    }
+
+    /// Tells the client, in `Welcome`, where the live dashboard is.
+    pub fn set_dashboard_link(&mut self, link: Option<String>) {
+        self.dashboard = link;
+    }
+
+    /// Publishes to `monitor` if it is time (see [`monitor::Monitor::publish`]).
+    fn publish(&self, monitor: &mut monitor::Monitor) {
+        monitor.publish(self.phase == Phase::Running, &self.workers, &self.graph);
     }
 
     fn worker_ranks(&self) -> std::ops::Range<Rank> {
@@ -265,6 +279,7 @@ impl Scheduler {
         self.phase = Phase::Running;
         vec![Command::ToClient(SchedulerToClient::Welcome {
             workers: self.workers.values().cloned().collect(),
+            dashboard: self.dashboard.clone(),
         })]
     }
 
@@ -290,14 +305,55 @@ impl Scheduler {
 
 /// Runs the scheduler over `transport` until shutdown or abort.
 pub fn run(transport: &mut dyn Transport, fingerprint: u64) -> Result<()> {
+    run_watched(transport, fingerprint, None)
+}
+
+/// Where the scheduler publishes its state for the live dashboard.
+#[derive(Debug, Clone)]
+pub struct Watch {
+    /// Snapshots and the task stream, read by the dashboard's thread.
+    pub shared: Arc<monitor::Shared>,
+    /// The dashboard's link, for the client and the start-up log line.
+    pub link: String,
+}
+
+/// [`run`], publishing snapshots into `watch` as it goes (see
+/// [`monitor`]): the loop then wakes at most every
+/// [`PUBLISH_EVERY`](monitor::PUBLISH_EVERY) while it has news nobody has
+/// seen, and never waits for a reader.
+pub fn run_watched(
+    transport: &mut dyn Transport,
+    fingerprint: u64,
+    watch: Option<Watch>,
+) -> Result<()> {
     let mut state = Scheduler::new(transport.size(), fingerprint);
     let outbox = transport.outbox();
-    log::info!(
-        "scheduler up, waiting for {} workers",
-        transport.size().saturating_sub(FIRST_WORKER)
-    );
+    let workers = transport.size().saturating_sub(FIRST_WORKER);
+    let mut monitor = match watch {
+        Some(w) => {
+            log::info!(
+                "scheduler up, waiting for {workers} workers; dashboard at {}",
+                w.link
+            );
+            state.set_dashboard_link(Some(w.link));
+            Some(monitor::Monitor::new(w.shared))
+        }
+        None => {
+            log::info!("scheduler up, waiting for {workers} workers");
+            None
+        }
+    };
     loop {
-        let envelope = transport.recv()?;
+        let envelope = match monitor.as_mut() {
+            None => transport.recv()?,
+            Some(m) => match transport.recv_timeout(m.wait())? {
+                Some(e) => e,
+                None => {
+                    state.publish(m);
+                    continue;
+                }
+            },
+        };
         if envelope.tag == TAG_ABORT {
             let reason = format!(
                 "rank {} failed: {}",
@@ -327,7 +383,17 @@ pub fn run(transport: &mut dyn Transport, fingerprint: u64) -> Result<()> {
             }
         };
         log::debug!("event {event:?}");
-        for command in state.handle(event) {
+        if let Some(m) = monitor.as_mut() {
+            if let Event::Worker(rank, WorkerToScheduler::Finished { outcomes }) = &event {
+                m.record_finished(*rank, outcomes, &state.graph);
+            }
+            m.touch();
+        }
+        let commands = state.handle(event);
+        if let Some(m) = monitor.as_mut() {
+            state.publish(m);
+        }
+        for command in commands {
             match command {
                 Command::ToClient(m) => outbox.send(CLIENT, TAG_CONTROL, codec::encode(&m)?)?,
                 Command::ToWorker(r, m) => outbox.send(r, TAG_CONTROL, codec::encode(&m)?)?,
@@ -387,7 +453,8 @@ mod tests {
         assert_eq!(
             out,
             vec![Command::ToClient(SchedulerToClient::Welcome {
-                workers: vec![info(2), info(3), info(4)]
+                workers: vec![info(2), info(3), info(4)],
+                dashboard: None,
             })]
         );
     }
