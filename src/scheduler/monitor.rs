@@ -15,6 +15,7 @@
 
 use super::graph::{GraphSummary, StateCounts, TaskGraph};
 use crate::protocol::{Outcome, WorkerInfo};
+use crate::task::shipping::FnRef;
 use crate::task::Key;
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -38,8 +39,9 @@ pub struct StreamBar {
     pub seq: u64,
     /// The task.
     pub key: Key,
-    /// Its function's label (see [`function_label`]).
-    pub function: String,
+    /// Its function, if the graph still knew the task (label it with
+    /// [`function_label`]; labelled only when read, to keep the loop cheap).
+    pub function: Option<FnRef>,
     /// The worker rank that ran it.
     pub worker: usize,
     /// When it started, in milliseconds since the scheduler started (its
@@ -179,7 +181,7 @@ impl Shared {
 
 /// A short name for a function until tasks carry their names: its offset in
 /// the executable.
-pub fn function_label(f: &crate::task::shipping::FnRef) -> String {
+pub fn function_label(f: &FnRef) -> String {
     let offset = f.identity().0;
     let sign = if offset < 0 { '-' } else { '+' };
     format!("fn {sign}{:#x}", offset.unsigned_abs())
@@ -232,9 +234,7 @@ impl Monitor {
             self.pending.push_back(StreamBar {
                 seq: self.seq,
                 key,
-                function: graph
-                    .function_of(key)
-                    .map_or_else(|| "?".to_string(), |f| function_label(&f)),
+                function: graph.function_of(key),
                 worker,
                 start_ms: (now - micros as f64 / 1e3).max(0.0),
                 stop_ms: now,

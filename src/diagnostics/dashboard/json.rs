@@ -2,7 +2,7 @@
 //! JSON library).
 
 use crate::scheduler::graph::StateCounts;
-use crate::scheduler::monitor::{Snapshot, StreamBar};
+use crate::scheduler::monitor::{function_label, Snapshot, StreamBar};
 use std::fmt::Write;
 
 /// `s` as a JSON string literal.
@@ -93,7 +93,11 @@ pub(super) fn stream(bars: &[StreamBar]) -> String {
             if i > 0 { "," } else { "" },
             b.seq,
             b.key,
-            string(&b.function),
+            string(
+                &b.function
+                    .as_ref()
+                    .map_or_else(|| "?".to_string(), function_label)
+            ),
             b.worker,
             b.start_ms,
             b.stop_ms,
