@@ -29,6 +29,7 @@ EXAMPLES=(
     "tree_sum"
     "delayed_tree"
     "progress"
+    "dashboard_demo 400 2"
     "array_sum 4000"
     "array_chunks"
     "memoize"

@@ -46,6 +46,7 @@ fn messages() -> Vec<Message> {
         }),
         Message::Welcome(SchedulerToClient::Welcome {
             workers: (2..66).map(info).collect(),
+            dashboard: None,
         }),
         Message::Submit(
             (0..100)

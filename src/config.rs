@@ -20,6 +20,7 @@
 //! | end the job when a worker has not answered the scheduler for this long | `watchdog` | `RANKFLOW_WATCHDOG` (seconds, `off`) | — | off |
 //! | largest message accepted | `max_message_bytes` | `RANKFLOW_MAX_MESSAGE` | — | 1 GiB |
 //! | launch mode | `mode` | `RANKFLOW_MODE` (`auto`, `mpi`, `local`) | `auto` looks for `OMPI_COMM_WORLD_SIZE`, `PMI_SIZE`, `PMIX_RANK` | `auto` |
+//! | live dashboard (on the scheduler rank) | `dashboard_address` | `RANKFLOW_DASHBOARD` (`HOST:PORT`, `:PORT`, `PORT`, or `off`) | — | `127.0.0.1:8787` |
 //!
 //! A bad value is an [`Error`] of kind [`ErrorKind::Config`](crate::ErrorKind::Config)
 //! whose message names the variable and the value. Nothing here panics.
@@ -29,6 +30,7 @@ mod watchdog;
 
 use crate::error::{Error, Result};
 pub use memory::{DEFAULT_PAUSE_FRACTION, DEFAULT_SPILL_FRACTION};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 
 /// Most workers (threads) of the embedded cluster.
@@ -65,7 +67,11 @@ pub struct Config {
     local_workers: Option<usize>,
     max_message_bytes: Option<usize>,
     mode: Option<Mode>,
+    dashboard_address: Option<String>,
 }
+
+/// Where the live dashboard listens. The default address.
+pub const DEFAULT_DASHBOARD: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 8787);
 
 /// Every setting with its final value, after builder, environment, batch system
 /// and defaults have been applied.
@@ -92,6 +98,9 @@ pub struct Settings {
     pub max_message_bytes: usize,
     /// Launch mode.
     pub mode: Mode,
+    /// Where the scheduler rank serves the live dashboard; `None` when it is
+    /// off. A port in use gives the next free one.
+    pub dashboard_address: Option<SocketAddr>,
     /// Where each value came from, by setting name (`"threads_per_worker"` ->
     /// `"SLURM_CPUS_PER_TASK"`), for `rankflow info` and logs.
     pub sources: Vec<(&'static str, String)>,
@@ -167,6 +176,14 @@ impl Config {
     /// MPI, embedded, or decided from the environment.
     pub fn mode(mut self, mode: Mode) -> Self {
         self.mode = Some(mode);
+        self
+    }
+
+    /// Where the scheduler rank serves the live dashboard: `"HOST:PORT"`,
+    /// `":PORT"` (loopback), `"PORT"`, or `"off"`. Anything but a loopback
+    /// address makes every request need the token printed in the link.
+    pub fn dashboard_address(mut self, address: impl Into<String>) -> Self {
+        self.dashboard_address = Some(address.into());
         self
     }
 
@@ -340,6 +357,23 @@ impl Config {
             },
         };
 
+        let dashboard_address = match &self.dashboard_address {
+            Some(a) => {
+                sources.push(("dashboard_address", "builder".to_string()));
+                parse_dashboard("dashboard_address", a)?
+            }
+            None => match env("RANKFLOW_DASHBOARD") {
+                Some(v) => {
+                    sources.push(("dashboard_address", "RANKFLOW_DASHBOARD".to_string()));
+                    parse_dashboard("RANKFLOW_DASHBOARD", &v)?
+                }
+                None => {
+                    sources.push(("dashboard_address", "default".to_string()));
+                    Some(DEFAULT_DASHBOARD)
+                }
+            },
+        };
+
         Ok(Settings {
             threads_per_worker,
             memory_limit,
@@ -351,6 +385,7 @@ impl Config {
             local_workers,
             max_message_bytes,
             mode,
+            dashboard_address,
             sources,
         })
     }
@@ -428,6 +463,11 @@ pub fn describe() -> Result<String> {
         ("local_workers", s.local_workers.to_string()),
         ("max_message_bytes", s.max_message_bytes.to_string()),
         ("mode", format!("{:?}", s.mode).to_lowercase()),
+        (
+            "dashboard_address",
+            s.dashboard_address
+                .map_or("off".to_string(), |a| a.to_string()),
+        ),
     ];
     let mut out = format!("{:<20} {:<24} {}\n", "setting", "value", "from");
     for (name, value) in rows {
@@ -442,6 +482,47 @@ pub fn describe() -> Result<String> {
         }
     ));
     Ok(out)
+}
+
+/// Parses a dashboard address: `off` (or `none`), `HOST:PORT`, `:PORT` or a bare `PORT` (both on
+/// loopback), or `[IPV6]:PORT`. A host name is resolved now, so a typo is an
+/// error at start-up rather than a dashboard that never appears.
+fn parse_dashboard(var: &str, v: &str) -> Result<Option<SocketAddr>> {
+    let t = v.trim();
+    if t.eq_ignore_ascii_case("off") || t.eq_ignore_ascii_case("none") {
+        return Ok(None);
+    }
+    let bad = |why: &str| {
+        Error::config(format!(
+            "{var}={v:?} is not a dashboard address ({why}; examples: 127.0.0.1:8787, \
+             :8787, 0.0.0.0:8787, off)"
+        ))
+    };
+    let port_only = t.strip_prefix(':').unwrap_or(t);
+    if !port_only.is_empty() && port_only.chars().all(|c| c.is_ascii_digit()) {
+        let port: u16 = port_only
+            .parse()
+            .map_err(|_| bad("the port is over 65535"))?;
+        return Ok(Some(SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port)));
+    }
+    if let Ok(a) = t.parse::<SocketAddr>() {
+        return Ok(Some(a));
+    }
+    let Some((host, port)) = t.rsplit_once(':') else {
+        return Err(bad("it has no port"));
+    };
+    let port: u16 = port
+        .parse()
+        .map_err(|_| bad("the port is not a number from 0 to 65535"))?;
+    if host.is_empty() {
+        return Err(bad("it has no host"));
+    }
+    (host, port)
+        .to_socket_addrs()
+        .ok()
+        .and_then(|mut a| a.next())
+        .map(Some)
+        .ok_or_else(|| bad("the host name does not resolve"))
 }
 
 fn parse_mode(v: &str) -> Result<Mode> {
@@ -823,6 +904,47 @@ mod tests {
                 .max_message_bytes,
             64 << 20
         );
+    }
+
+    #[test]
+    fn dashboard_addresses() {
+        let at = |v: &str| resolve(&[("RANKFLOW_DASHBOARD", v)]).map(|s| s.dashboard_address);
+        assert_eq!(
+            resolve(&[]).unwrap().dashboard_address,
+            Some(DEFAULT_DASHBOARD)
+        );
+        assert_eq!(at("off").unwrap(), None);
+        assert_eq!(at(" OFF ").unwrap(), None);
+        assert_eq!(at("9000").unwrap(), Some("127.0.0.1:9000".parse().unwrap()));
+        assert_eq!(
+            at(":9001").unwrap(),
+            Some("127.0.0.1:9001".parse().unwrap())
+        );
+        assert_eq!(
+            at("0.0.0.0:80").unwrap(),
+            Some("0.0.0.0:80".parse().unwrap())
+        );
+        assert_eq!(
+            at("[::1]:8787").unwrap(),
+            Some("[::1]:8787".parse().unwrap())
+        );
+        assert!(at("localhost:8787").unwrap().unwrap().ip().is_loopback());
+        for bad in [
+            "",
+            "99999",
+            "host",
+            "1.2.3.4:port",
+            ":",
+            "no.such.host.invalid:1",
+        ] {
+            let err = at(bad).unwrap_err().to_string();
+            assert!(err.contains("RANKFLOW_DASHBOARD"), "{err}");
+        }
+        let s = Config::new()
+            .dashboard_address("off")
+            .resolve_with(&|k| (k == "RANKFLOW_DASHBOARD").then(|| "9000".to_string()))
+            .unwrap();
+        assert_eq!(s.dashboard_address, None, "the builder wins");
     }
 
     #[test]

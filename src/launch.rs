@@ -69,6 +69,27 @@ fn hostname() -> String {
         .unwrap_or_else(|| "unknown".to_string())
 }
 
+/// Runs the scheduler, with the live dashboard at `dashboard` (or the next
+/// free port) unless that is `None`; the dashboard stops with it.
+fn run_scheduler(
+    transport: &mut dyn crate::comm::transport::Transport,
+    fingerprint: u64,
+    dashboard: Option<std::net::SocketAddr>,
+    watchdog: Option<std::time::Duration>,
+) -> Result<()> {
+    let shared = crate::scheduler::monitor::Shared::new();
+    let board = dashboard.and_then(|at| {
+        crate::diagnostics::dashboard::Dashboard::start(at, &hostname(), shared.clone())
+    });
+    let watch = board.as_ref().map(|b| scheduler::Watch {
+        shared,
+        link: b.link().to_string(),
+    });
+    let served = scheduler::run_watched(transport, fingerprint, watch, watchdog);
+    drop(board);
+    served
+}
+
 /// The memory a worker may hold: the configured limit, else this host's
 /// available memory shared among `sharing` ranks.
 fn worker_memory_limit(settings: &Settings, sharing: usize) -> u64 {
@@ -129,6 +150,7 @@ fn launch_local(settings: &Settings) -> Result<Client> {
     let mut threads = Vec::with_capacity(size - 1);
     let outbox = scheduler_end.outbox();
     let watchdog = settings.watchdog;
+    let dashboard = settings.dashboard_address;
     threads.push(spawn_role(
         0,
         Role::Scheduler,
@@ -136,7 +158,7 @@ fn launch_local(settings: &Settings) -> Result<Client> {
         poison.clone(),
         move || {
             let mut t = scheduler_end;
-            scheduler::run_with_watchdog(&mut t, LOCAL_FINGERPRINT, watchdog)
+            run_scheduler(&mut t, LOCAL_FINGERPRINT, dashboard, watchdog)
         },
     )?);
     for (i, ((end, group), member)) in ends.zip(worker_groups).zip(member_groups).enumerate() {
@@ -351,7 +373,12 @@ fn launch_mpi(settings: &Settings) -> Result<Client> {
     let (mut workers, mut members) = (workers, members);
     let served = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         if role == Role::Scheduler {
-            scheduler::run_with_watchdog(&mut transport, fingerprint, settings.watchdog)
+            run_scheduler(
+                &mut transport,
+                fingerprint,
+                settings.dashboard_address,
+                settings.watchdog,
+            )
         } else {
             let info = WorkerInfo {
                 rank,

@@ -222,6 +222,8 @@ pub enum SchedulerToClient {
     Welcome {
         /// The workers, by rank.
         workers: Vec<WorkerInfo>,
+        /// The live dashboard's link, if the scheduler serves one.
+        dashboard: Option<String>,
     },
     /// Answer to `Ping`.
     Pong {

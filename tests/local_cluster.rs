@@ -101,7 +101,8 @@ fn scheduler_survives_malformed_messages() {
     assert_eq!(
         welcome,
         SchedulerToClient::Welcome {
-            workers: vec![info]
+            workers: vec![info],
+            dashboard: None,
         }
     );
 

@@ -68,6 +68,7 @@ fn client(recorder: Arc<Recorder>) -> Client {
         finisher: None,
         members: None,
         workers: Vec::new(),
+        dashboard: None,
         _not_send: PhantomData,
     }
 }

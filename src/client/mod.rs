@@ -87,6 +87,7 @@ pub struct Client {
     /// The client+workers group (the client is member 0), for broadcasts.
     members: Option<crate::Group>,
     workers: Vec<WorkerInfo>,
+    dashboard: Option<String>,
     _not_send: PhantomData<*const ()>,
 }
 
@@ -104,8 +105,13 @@ impl Client {
             .and_then(|b| outbox.send(SCHEDULER, crate::comm::transport::TAG_CONTROL, b))
             .and_then(|()| wait_for_welcome(transport.as_mut()));
         match welcome {
-            Ok(workers) => {
-                log::info!("{} workers registered", workers.len());
+            Ok((workers, dashboard)) => {
+                match &dashboard {
+                    Some(link) => {
+                        log::info!("{} workers registered; dashboard at {link}", workers.len())
+                    }
+                    None => log::info!("{} workers registered", workers.len()),
+                }
                 let inner = Arc::new(Inner {
                     transport: Mutex::new(Some(transport)),
                     outbox,
@@ -122,6 +128,7 @@ impl Client {
                     finisher: Some(finisher),
                     members,
                     workers,
+                    dashboard,
                     _not_send: PhantomData,
                 })
             }
@@ -148,6 +155,15 @@ impl Client {
     /// Every worker, by rank, as it registered.
     pub fn workers(&self) -> &[WorkerInfo] {
         &self.workers
+    }
+
+    /// The live dashboard's link, as the scheduler serves it
+    /// (`http://127.0.0.1:8787/status` by default; with `?token=...` when it
+    /// listens on more than loopback), or `None` when the dashboard is off
+    /// (`RANKFLOW_DASHBOARD=off`) or could not listen anywhere. See the
+    /// README's Diagnostics section for reaching it from a login node.
+    pub fn dashboard_link(&self) -> Option<&str> {
+        self.dashboard.as_deref()
     }
 
     /// How many task results workers have pushed to this client so far: the
@@ -566,7 +582,7 @@ impl Drop for Client {
 
 /// Waits for the scheduler's `Welcome` (every worker registered); an `Abort`
 /// or a failed rank's last word is an error.
-fn wait_for_welcome(transport: &mut dyn Transport) -> Result<Vec<WorkerInfo>> {
+fn wait_for_welcome(transport: &mut dyn Transport) -> Result<(Vec<WorkerInfo>, Option<String>)> {
     loop {
         let envelope = transport.recv()?;
         if envelope.tag == TAG_ABORT {
@@ -584,7 +600,9 @@ fn wait_for_welcome(transport: &mut dyn Transport) -> Result<Vec<WorkerInfo>> {
             continue;
         }
         match crate::comm::codec::decode::<SchedulerToClient>(&envelope.payload) {
-            Ok(SchedulerToClient::Welcome { workers }) => return Ok(workers),
+            Ok(SchedulerToClient::Welcome { workers, dashboard }) => {
+                return Ok((workers, dashboard))
+            }
             Ok(SchedulerToClient::Abort { reason }) => {
                 return Err(Error::new(ErrorKind::BinaryMismatch, reason));
             }

@@ -44,6 +44,9 @@ mod replicas;
 #[doc(hidden)]
 pub mod sim;
 mod steal;
+mod summary;
+
+pub use summary::{GraphSummary, StateCounts, WorkerLoadSummary};
 
 use crate::protocol::{ComputeSpec, Input, Outcome, Placed, TaskSpec};
 use crate::task::args::Part;

@@ -6,6 +6,7 @@
 //! the [`graph::TaskGraph`], which decides what runs where.
 
 pub mod graph;
+pub mod monitor;
 mod watchdog;
 
 use crate::comm::codec;
@@ -15,6 +16,7 @@ use crate::protocol::{
     ClientToScheduler, SchedulerToClient, SchedulerToWorker, WorkerInfo, WorkerToScheduler,
 };
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use watchdog::Watchdog;
 
 use crate::protocol::{CLIENT, FIRST_WORKER, SCHEDULER};
@@ -58,6 +60,7 @@ pub struct Scheduler {
     remaining: usize,
     phase: Phase,
     graph: graph::TaskGraph,
+    dashboard: Option<String>,
 }
 
 impl Scheduler {
@@ -73,7 +76,18 @@ impl Scheduler {
             remaining: 0,
             phase: Phase::Starting,
             graph: graph::TaskGraph::new(),
+            dashboard: None,
         }
+    }
+
+    /// Tells the client, in `Welcome`, where the live dashboard is.
+    pub fn set_dashboard_link(&mut self, link: Option<String>) {
+        self.dashboard = link;
+    }
+
+    /// Publishes to `monitor` if it is time (see [`monitor::Monitor::publish`]).
+    fn publish(&self, monitor: &mut monitor::Monitor) {
+        monitor.publish(self.phase == Phase::Running, &self.workers, &self.graph);
     }
 
     fn worker_ranks(&self) -> std::ops::Range<Rank> {
@@ -277,6 +291,7 @@ impl Scheduler {
         self.phase = Phase::Running;
         vec![Command::ToClient(SchedulerToClient::Welcome {
             workers: self.workers.values().cloned().collect(),
+            dashboard: self.dashboard.clone(),
         })]
     }
 
@@ -302,7 +317,7 @@ impl Scheduler {
 
 /// Runs the scheduler over `transport` until shutdown or abort.
 pub fn run(transport: &mut dyn Transport, fingerprint: u64) -> Result<()> {
-    run_with_watchdog(transport, fingerprint, None)
+    run_watched(transport, fingerprint, None, None)
 }
 
 /// [`run`], ending the job with an error naming any worker that leaves the
@@ -312,17 +327,59 @@ pub fn run_with_watchdog(
     fingerprint: u64,
     watchdog: Option<std::time::Duration>,
 ) -> Result<()> {
+    run_watched(transport, fingerprint, None, watchdog)
+}
+
+/// Where the scheduler publishes its state for the live dashboard.
+#[derive(Debug, Clone)]
+pub struct Watch {
+    /// Snapshots and the task stream, read by the dashboard's thread.
+    pub shared: Arc<monitor::Shared>,
+    /// The dashboard's link, for the client and the start-up log line.
+    pub link: String,
+}
+
+/// [`run`], publishing snapshots into `watch` as it goes (see
+/// [`monitor`]): the loop then wakes at most every
+/// [`PUBLISH_EVERY`](monitor::PUBLISH_EVERY) while it has news nobody has
+/// seen, and never waits for a reader; and with a `watchdog`, as
+/// [`run_with_watchdog`].
+pub fn run_watched(
+    transport: &mut dyn Transport,
+    fingerprint: u64,
+    watch: Option<Watch>,
+    watchdog: Option<std::time::Duration>,
+) -> Result<()> {
     let mut state = Scheduler::new(transport.size(), fingerprint);
     let outbox = transport.outbox();
-    log::info!(
-        "scheduler up, waiting for {} workers",
-        transport.size().saturating_sub(FIRST_WORKER)
-    );
+    let workers = transport.size().saturating_sub(FIRST_WORKER);
+    let mut monitor = match watch {
+        Some(w) => {
+            log::info!(
+                "scheduler up, waiting for {workers} workers; dashboard at {}",
+                w.link
+            );
+            state.set_dashboard_link(Some(w.link));
+            Some(monitor::Monitor::new(w.shared))
+        }
+        None => {
+            log::info!("scheduler up, waiting for {workers} workers");
+            None
+        }
+    };
     let mut dog = watchdog.map(|after| Watchdog::new(after, FIRST_WORKER..transport.size()));
     loop {
-        let timeout = dog.as_ref().filter(|_| state.running()).map(|d| d.every);
+        let dog_wait = dog.as_ref().filter(|_| state.running()).map(|d| d.every);
+        let monitor_wait = monitor.as_ref().and_then(|m| m.wait());
+        let timeout = match (dog_wait, monitor_wait) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
         let Some(envelope) = transport.recv_timeout(timeout)? else {
-            if let Some(d) = dog.as_mut() {
+            if let Some(m) = monitor.as_mut() {
+                state.publish(m);
+            }
+            if let Some(d) = dog.as_mut().filter(|_| state.running()) {
                 if let Some(reason) = d.tick(&*outbox)? {
                     return abort_all(&*outbox, transport.size(), None, reason);
                 }
@@ -353,7 +410,17 @@ pub fn run_with_watchdog(
             }
         };
         log::debug!("event {event:?}");
-        for command in state.handle(event) {
+        if let Some(m) = monitor.as_mut() {
+            if let Event::Worker(rank, WorkerToScheduler::Finished { outcomes }) = &event {
+                m.record_finished(*rank, outcomes, &state.graph);
+            }
+            m.touch();
+        }
+        let commands = state.handle(event);
+        if let Some(m) = monitor.as_mut() {
+            state.publish(m);
+        }
+        for command in commands {
             match command {
                 Command::ToClient(m) => outbox.send(CLIENT, TAG_CONTROL, codec::encode(&m)?)?,
                 Command::ToWorker(r, m) => outbox.send(r, TAG_CONTROL, codec::encode(&m)?)?,
@@ -436,7 +503,8 @@ mod tests {
         assert_eq!(
             out,
             vec![Command::ToClient(SchedulerToClient::Welcome {
-                workers: vec![info(2), info(3), info(4)]
+                workers: vec![info(2), info(3), info(4)],
+                dashboard: None,
             })]
         );
     }

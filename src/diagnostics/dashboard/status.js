@@ -1,0 +1,90 @@
+const MAX_BARS = 5000;
+let bars = [];
+let lastSeq = 0;
+function renderCounts(s) {
+  showAge(s);
+  setText("count-done", s.done_total);
+  setText("count-erred", s.erred_total);
+  setText("count-processing", s.states.processing);
+  setText("count-ready", s.states.ready);
+  setText("count-waiting", s.states.waiting);
+  setText("count-memory", s.states.memory);
+  const fb = document.querySelector("#functions tbody");
+  fb.replaceChildren(...s.functions.map(f => {
+    const st = f.states;
+    const total = st.memory + st.processing + st.ready + st.waiting + st.erred;
+    const tr = el("tr", { "data-function": f.label });
+    tr.append(el("td", {}, f.label));
+    const track = el("div", { class: "track" });
+    for (const [cls, n] of [["memory", st.memory], ["erred", st.erred], ["processing", st.processing], ["waiting", st.ready + st.waiting]]) {
+      track.append(el("span", { class: cls, style: "width:" + (total ? 100 * n / total : 0) + "%" }));
+    }
+    const td = el("td"); td.append(track); tr.append(td);
+    for (const n of [st.memory, st.processing, st.ready + st.waiting, st.erred]) tr.append(el("td", {}, n));
+    return tr;
+  }));
+  const mb = document.querySelector("#memory tbody");
+  mb.replaceChildren(...s.workers.map(w => {
+    const tr = el("tr", { "data-rank": w.rank });
+    tr.append(el("td", {}, w.rank + " (" + w.host + ")"));
+    tr.append(el("td", {}, bytes(w.memory_used) + " in " + w.held + " results"));
+    const track = el("div", { class: "track", title: bytes(w.memory_limit) + " limit" });
+    track.append(el("span", { class: "memory", style: "width:" + Math.min(100, 100 * w.memory_used / Math.max(1, w.memory_limit)) + "%" }));
+    const td = el("td"); td.append(track); tr.append(td);
+    return tr;
+  }));
+}
+function addBars(more) {
+  for (const b of more) { bars.push(b); lastSeq = Math.max(lastSeq, b.seq); }
+  if (bars.length > MAX_BARS) bars = bars.slice(bars.length - MAX_BARS);
+}
+function renderStream() {
+  const svg = document.getElementById("stream");
+  const ns = "http://www.w3.org/2000/svg";
+  const lanes = [];
+  const byWorker = new Map();
+  const sorted = bars.slice().sort((a, b) => a.start_ms - b.start_ms);
+  const placed = sorted.map(b => {
+    if (!byWorker.has(b.worker)) byWorker.set(b.worker, []);
+    const ends = byWorker.get(b.worker);
+    // Start times are estimated (arrival less run time): allow a little overlap.
+    const slack = Math.max(1, 0.05 * (b.stop_ms - b.start_ms));
+    let i = ends.findIndex(e => e <= b.start_ms + slack);
+    if (i < 0) { i = ends.length; ends.push(0); }
+    ends[i] = b.stop_ms;
+    return [b, i];
+  });
+  let lane = 0;
+  const laneOf = new Map();
+  for (const w of [...byWorker.keys()].sort((a, b) => a - b)) {
+    laneOf.set(w, lane);
+    lane += byWorker.get(w).length;
+  }
+  const t0 = sorted.length ? Math.min(...sorted.map(b => b.start_ms)) : 0;
+  const t1 = sorted.length ? Math.max(...sorted.map(b => b.stop_ms)) : 1;
+  const width = svg.clientWidth || 1000, height = 220, h = height / Math.max(1, lane);
+  svg.setAttribute("viewBox", "0 0 " + width + " " + height);
+  svg.replaceChildren(...placed.map(([b, i]) => {
+    const r = document.createElementNS(ns, "rect");
+    r.setAttribute("class", "bar");
+    r.setAttribute("data-key", b.key);
+    r.setAttribute("x", (b.start_ms - t0) / Math.max(1e-3, t1 - t0) * width);
+    r.setAttribute("width", Math.max(1, (b.stop_ms - b.start_ms) / Math.max(1e-3, t1 - t0) * width));
+    r.setAttribute("y", (laneOf.get(b.worker) + i) * h);
+    r.setAttribute("height", Math.max(1, h - 1));
+    r.setAttribute("fill", b.erred ? "#b01010" : "hsl(" + (40 + hue(b.function) % 280) + ",55%,55%)");
+    const title = document.createElementNS(ns, "title");
+    title.textContent = b.function + " " + b.key + " on worker " + b.worker + ": " +
+      (b.start_ms / 1000).toFixed(3) + " s to " + (b.stop_ms / 1000).toFixed(3) + " s" + (b.erred ? " (erred)" : "");
+    r.append(title);
+    return r;
+  }));
+  setText("stream-count", bars.length);
+}
+renderCounts(INITIAL.snapshot);
+addBars(INITIAL.stream.bars);
+renderStream();
+poll(1000, () => Promise.all([
+  api("/api/snapshot").then(renderCounts),
+  api("/api/stream?since=" + lastSeq).then(s => { addBars(s.bars); renderStream(); }),
+]));
