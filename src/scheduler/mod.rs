@@ -9,6 +9,7 @@ pub mod graph;
 
 use crate::comm::codec;
 use crate::comm::transport::{Rank, Transport, TAG_ABORT, TAG_CONTROL};
+use crate::diagnostics::events::History;
 use crate::error::{Error, ErrorKind, Result};
 use crate::protocol::{
     ClientToScheduler, SchedulerToClient, SchedulerToWorker, WorkerInfo, WorkerToScheduler,
@@ -56,6 +57,11 @@ pub struct Scheduler {
     remaining: usize,
     phase: Phase,
     graph: graph::TaskGraph,
+    /// The task events the workers sent.
+    history: History,
+    /// `GetEvents` requests waiting for workers' `FlushedEvents`: by id, the
+    /// workers still to answer and the request's start time.
+    event_requests: BTreeMap<u64, (usize, u64)>,
 }
 
 impl Scheduler {
@@ -71,7 +77,15 @@ impl Scheduler {
             remaining: 0,
             phase: Phase::Starting,
             graph: graph::TaskGraph::new(),
+            history: History::default(),
+            event_requests: BTreeMap::new(),
         }
+    }
+
+    /// The task events kept so far (a dashboard reads a
+    /// [`snapshot`](History::snapshot)).
+    pub fn history(&self) -> &History {
+        &self.history
     }
 
     fn worker_ranks(&self) -> std::ops::Range<Rank> {
@@ -141,6 +155,48 @@ impl Scheduler {
             }
             Event::Worker(rank, WorkerToScheduler::Stolen { asked, keys }) => {
                 self.with_graph(|g, fx| g.stolen(rank, &asked, &keys, fx))
+            }
+            Event::Worker(_, WorkerToScheduler::Events { batch }) => {
+                self.history.add(batch);
+                Vec::new()
+            }
+            Event::Client(ClientToScheduler::EventSettings { record, history }) => {
+                if let Some(limit) = history {
+                    self.history.set_limit(limit);
+                }
+                let Some(on) = record else {
+                    return Vec::new();
+                };
+                self.workers
+                    .keys()
+                    .map(|&r| Command::ToWorker(r, SchedulerToWorker::RecordEvents { on }))
+                    .collect()
+            }
+            Event::Client(ClientToScheduler::GetEvents { id, since_us }) => {
+                if self.workers.is_empty() {
+                    let batch = self.history.snapshot(since_us);
+                    return vec![Command::ToClient(SchedulerToClient::Events { id, batch })];
+                }
+                self.event_requests
+                    .insert(id, (self.workers.len(), since_us));
+                self.workers
+                    .keys()
+                    .map(|&r| Command::ToWorker(r, SchedulerToWorker::FlushEvents { id }))
+                    .collect()
+            }
+            Event::Worker(_, WorkerToScheduler::FlushedEvents { id }) => {
+                let Some((left, since_us)) = self.event_requests.get_mut(&id) else {
+                    log::warn!("an answer to an unknown events request {id}");
+                    return Vec::new();
+                };
+                *left -= 1;
+                if *left > 0 {
+                    return Vec::new();
+                }
+                let since_us = *since_us;
+                self.event_requests.remove(&id);
+                let batch = self.history.snapshot(since_us);
+                vec![Command::ToClient(SchedulerToClient::Events { id, batch })]
             }
             Event::Worker(rank, WorkerToScheduler::Goodbye) => {
                 if self.phase != Phase::ShuttingDown || self.workers.remove(&rank).is_none() {

@@ -245,7 +245,9 @@ where
 {
     assert_zero_sized::<F>();
     let t: Trampoline = trampoline::<F, M, X>;
-    FnRef::new((t as *const ()).expose_provenance(), t, key)
+    let r = FnRef::new((t as *const ()).expose_provenance(), t, key);
+    super::names::remember::<F>(r);
+    r
 }
 
 /// The reference to ship for a fallible task function `F` called with an `X`.
@@ -258,7 +260,9 @@ where
 {
     assert_zero_sized::<F>();
     let t: Trampoline = trampoline_fallible::<F, M, X, T, E>;
-    FnRef::new((t as *const ()).expose_provenance(), t, key)
+    let r = FnRef::new((t as *const ()).expose_provenance(), t, key);
+    super::names::remember::<F>(r);
+    r
 }
 
 thread_local! {

@@ -79,6 +79,7 @@ fn worker(recorder: Arc<Recorder>) -> Worker {
         acquiring: Default::default(),
         flush_at: None,
         memory_limit: u64::MAX,
+        fetch_started: HashMap::new(),
     }
 }
 

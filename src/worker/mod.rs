@@ -13,6 +13,7 @@ mod loop_tests;
 use crate::comm::bytes::Bytes;
 use crate::comm::codec;
 use crate::comm::transport::{Envelope, Rank, Transport, TAG_ABORT, TAG_CONTROL, TAG_LOCAL};
+use crate::diagnostics::events::{self, CollectiveEvent, TransferEvent};
 use crate::error::{Error, ErrorKind, Result};
 use crate::protocol::{
     ClientToWorker, ComputeSpec, DataToClient, DataToWorker, SchedulerToWorker, WorkerInfo,
@@ -63,6 +64,9 @@ struct Worker {
     flush_at: Option<Instant>,
     /// Bytes of data this worker may hold (`WorkerInfo::memory_limit`).
     memory_limit: u64,
+    /// When each input fetched from a peer was asked for (µs since the Unix
+    /// epoch), while task events are recorded.
+    fetch_started: HashMap<Key, u64>,
 }
 
 /// Serves until the scheduler says `Shutdown` (`Ok`) or `Abort` (`Err`).
@@ -96,6 +100,7 @@ pub fn run(
         acquiring: Default::default(),
         flush_at: None,
         memory_limit: info.memory_limit,
+        fetch_started: HashMap::new(),
     };
     let hello = WorkerToScheduler::Register { info, fingerprint };
     outbox.send(SCHEDULER, TAG_CONTROL, codec::encode(&hello)?)?;
@@ -177,6 +182,16 @@ impl Worker {
                         self.executor.store.free(k);
                     }
                 }
+                Ok(SchedulerToWorker::RecordEvents { on }) => {
+                    self.executor.set_recording(on);
+                    if !on {
+                        self.fetch_started.clear();
+                    }
+                }
+                Ok(SchedulerToWorker::FlushEvents { id }) => {
+                    self.executor.flush();
+                    self.reply(SCHEDULER, &WorkerToScheduler::FlushedEvents { id })?;
+                }
                 Err(e) => log::error!("dropping a malformed message from the scheduler: {e}"),
             },
             (_, CLIENT) => match codec::decode::<ClientToWorker>(&envelope.payload) {
@@ -228,7 +243,9 @@ impl Worker {
                     prefix_len,
                     data_len,
                 }) => {
+                    let start = events::now_us();
                     let outcome = self.receive_broadcast(key, prefix_len, data_len);
+                    self.collective("bcast", start);
                     self.reply(CLIENT, &WorkerToClient::Reply { id, outcome })?;
                 }
                 Ok(ClientToWorker::ScatterArray {
@@ -237,7 +254,9 @@ impl Worker {
                     trailing,
                     elem_size,
                 }) => {
+                    let start = events::now_us();
                     let outcome = self.receive_rows(&name, &trailing, elem_size);
+                    self.collective("scatter", start);
                     self.reply(CLIENT, &WorkerToClient::Reply { id, outcome })?;
                 }
                 Ok(ClientToWorker::ArrayShape { id, name }) => {
@@ -248,13 +267,17 @@ impl Worker {
                     self.reply(CLIENT, &WorkerToClient::Reply { id, outcome })?;
                 }
                 Ok(ClientToWorker::GatherArray { id, name }) => {
+                    let start = events::now_us();
                     let outcome = self.send_rows(&name);
+                    self.collective("gather", start);
                     self.reply(CLIENT, &WorkerToClient::Reply { id, outcome })?;
                 }
                 Ok(ClientToWorker::Section { id, function, arg }) => {
+                    let start = events::now_us();
                     let mut group = self.group.take();
                     let outcome = with_section_group(&mut group, || self.call(&function, &[&arg]));
                     self.group = group;
+                    self.collective("section", start);
                     if let Err(f) = &outcome {
                         if matches!(f.kind, FailureKind::Panicked | FailureKind::Returned) {
                             // The other members may wait in a collective for
@@ -275,6 +298,7 @@ impl Worker {
                     self.reply(CLIENT, &WorkerToClient::Reply { id, outcome })?;
                 }
                 Ok(ClientToWorker::MembersSection { id, function, arg }) => {
+                    let start = events::now_us();
                     let outcome = match self.members.take() {
                         Some(members) => {
                             let mut group = Some(members);
@@ -291,6 +315,7 @@ impl Worker {
                         }
                         None => Err(self.refusal("this worker has no client+workers group".into())),
                     };
+                    self.collective("section", start);
                     self.reply(CLIENT, &WorkerToClient::Reply { id, outcome })?;
                 }
                 Err(e) => log::error!("dropping a malformed message from the client: {e}"),
@@ -311,6 +336,7 @@ impl Worker {
                 }
                 Ok(WorkerToWorker::Data { items }) => {
                     for (k, bytes) in items {
+                        self.transferred(k, peer, bytes.len() as u64);
                         let bytes = Arc::new(bytes);
                         if self.acquiring.remove(&k) {
                             self.executor.store.put(k, bytes.clone());
@@ -323,6 +349,36 @@ impl Worker {
             },
         }
         Ok(false)
+    }
+
+    /// Records this worker's part in a collective that began at `start_us`.
+    fn collective(&self, kind: &str, start_us: u64) {
+        let worker = self.rank;
+        self.executor.record_events(|b| {
+            b.collectives.push(CollectiveEvent {
+                kind: kind.to_string(),
+                worker,
+                start_us,
+                stop_us: events::now_us(),
+            })
+        });
+    }
+
+    /// Records the arrival of `key` from `from`, if its fetch was timed.
+    fn transferred(&mut self, key: Key, from: Rank, bytes: u64) {
+        if let Some(start_us) = self.fetch_started.remove(&key) {
+            let to = self.rank;
+            self.executor.record_events(|b| {
+                b.transfers.push(TransferEvent {
+                    key,
+                    from,
+                    to,
+                    bytes,
+                    start_us,
+                    stop_us: events::now_us(),
+                })
+            });
+        }
     }
 
     fn refusal(&self, message: String) -> TaskFailure {
@@ -502,6 +558,12 @@ impl Worker {
             }
         }
         self.executor.push(ready);
+        if self.executor.recording() && !fetch.is_empty() {
+            let now = events::now_us();
+            for k in fetch.values().flatten() {
+                self.fetch_started.insert(*k, now);
+            }
+        }
         for (peer, keys) in fetch {
             self.reply(peer, &WorkerToWorker::Fetch { keys })?;
         }
