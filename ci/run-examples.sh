@@ -24,11 +24,13 @@ EXAMPLES=(
     "collectives_check"
     "bcast_array 256 3"
     "pi"
+    "pi --report target/reports/pi.html"
     "sleeping_map"
     "tree_sum"
     "delayed_tree"
     "progress"
     "array_sum 4000"
+    "array_sum 4000 --report target/reports/array_sum.html"
     "array_chunks"
     "memoize"
     "errors"
@@ -51,6 +53,8 @@ EXAMPLES=(
 )
 
 cargo build --release --examples --quiet
+# Performance reports of the examples run with --report (CI keeps them).
+mkdir -p target/reports
 failed=0
 passed=0
 run() {

@@ -208,3 +208,22 @@ fn a_failing_spmd_rank_fails_the_local_run_naming_it() {
         assert!(text.contains(message), "{mode}: {text}");
     }
 }
+
+#[test]
+fn a_performance_report_under_mpirun_has_every_task_and_worker() {
+    let dir = std::env::temp_dir().join(format!("rankflow-mpi-report-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("pi.html");
+    let mut cmd = mpirun(4);
+    cmd.arg(example("pi")).arg("--report").arg(&path);
+    let out = run_with_deadline(cmd, DEADLINE);
+    assert_eq!(out.code, Some(0), "{}", out.all_output());
+    let page = std::fs::read_to_string(&path).unwrap();
+    assert_eq!(page.matches("<rect class=\"task\"").count(), 8);
+    for worker in [2, 3] {
+        assert!(page.contains(&format!("<tr><td>{worker}</td>")), "{page}");
+    }
+    let trace = std::fs::read_to_string(dir.join("pi.json")).unwrap();
+    assert_eq!(trace.matches("\"cat\":\"task\"").count(), 8);
+    std::fs::remove_dir_all(dir).unwrap();
+}

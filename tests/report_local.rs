@@ -204,3 +204,22 @@ fn an_unwritable_report_path_is_an_error_before_the_work_starts() {
     assert!(err.message().contains("no-such-dir"), "{err}");
     c.shutdown().unwrap();
 }
+
+#[test]
+fn event_settings_come_from_the_environment_and_bad_values_are_named() {
+    let resolve = |k: &'static str, v: &'static str| {
+        Config::new().resolve_with(&move |name: &str| (name == k).then(|| v.to_string()))
+    };
+    let s = resolve("RANKFLOW_EVENT_HISTORY", "500").unwrap();
+    assert_eq!((s.task_events, s.event_history), (true, 500));
+    assert!(!resolve("RANKFLOW_TASK_EVENTS", "off").unwrap().task_events);
+    let err = resolve("RANKFLOW_EVENT_HISTORY", "0").unwrap_err();
+    assert!(
+        err.message().contains("RANKFLOW_EVENT_HISTORY=0") && err.message().contains("at least 1"),
+        "{err}"
+    );
+    let err = resolve("RANKFLOW_TASK_EVENTS", "maybe").unwrap_err();
+    assert!(err.message().contains("RANKFLOW_TASK_EVENTS"), "{err}");
+    let err = resolve("RANKFLOW_EVENT_HISTORY", "lots").unwrap_err();
+    assert!(err.message().contains("RANKFLOW_EVENT_HISTORY"), "{err}");
+}

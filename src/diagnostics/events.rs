@@ -24,6 +24,11 @@ pub const DEFAULT_HISTORY: usize = 100_000;
 /// Microseconds since the Unix epoch, on this rank's common clock (see the
 /// module docs).
 pub fn now_us() -> u64 {
+    us_of(Instant::now())
+}
+
+/// `at` in µs since the Unix epoch, on this rank's common clock.
+pub fn us_of(at: Instant) -> u64 {
     static EPOCH: OnceLock<(Instant, u64)> = OnceLock::new();
     let (start, unix) = EPOCH.get_or_init(|| {
         let unix = SystemTime::now()
@@ -31,7 +36,7 @@ pub fn now_us() -> u64 {
             .map_or(0, |d| d.as_micros() as u64);
         (Instant::now(), unix)
     });
-    unix + start.elapsed().as_micros() as u64
+    unix + at.saturating_duration_since(*start).as_micros() as u64
 }
 
 /// One task's run on an executor thread.

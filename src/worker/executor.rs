@@ -305,7 +305,6 @@ impl Executor {
 
     fn execute(&self, job: Job, thread: u32) {
         let record = self.recording();
-        let start_us = if record { events::now_us() } else { 0 };
         let start = Instant::now();
         let parts: Vec<&[u8]> = job.inputs.iter().map(|b| b.as_slice()).collect();
         let called = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -317,8 +316,8 @@ impl Executor {
             function: job.function,
             worker: self.rank,
             thread,
-            start_us,
-            stop_us: start_us + micros,
+            start_us: events::us_of(start),
+            stop_us: events::us_of(start) + micros,
             failed: !matches!(called, Ok(Ok(_))),
         });
         let failure = |kind, message: String| TaskFailure {
@@ -392,6 +391,20 @@ impl Executor {
         if self.recording() {
             self.sample_memory(&mut n.events);
         }
+        if !n.events.is_empty() {
+            // First: once the client has a result (or the scheduler an
+            // outcome), its event has been sent, so an events request made
+            // after it finds it at the scheduler.
+            let m = WorkerToScheduler::Events { batch: n.events };
+            match codec::encode(&m) {
+                Ok(b) => {
+                    if let Err(e) = self.outbox.send(SCHEDULER, TAG_CONTROL, b) {
+                        log::error!("cannot send task events to the scheduler: {e}");
+                    }
+                }
+                Err(e) => log::error!("cannot encode task events: {e}"),
+            }
+        }
         if !n.results.is_empty() {
             let m = WorkerToClient::Results { results: n.results };
             match codec::encode(&m) {
@@ -401,19 +414,6 @@ impl Executor {
                     }
                 }
                 Err(e) => log::error!("cannot encode results: {e}"),
-            }
-        }
-        if !n.events.is_empty() {
-            // Before the outcomes: a scheduler that has heard a task finish
-            // has its event.
-            let m = WorkerToScheduler::Events { batch: n.events };
-            match codec::encode(&m) {
-                Ok(b) => {
-                    if let Err(e) = self.outbox.send(SCHEDULER, TAG_CONTROL, b) {
-                        log::error!("cannot send task events to the scheduler: {e}");
-                    }
-                }
-                Err(e) => log::error!("cannot encode task events: {e}"),
             }
         }
         if !n.outcomes.is_empty() {
