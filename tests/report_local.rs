@@ -71,6 +71,25 @@ fn every_task_is_recorded_once_with_its_worker_thread_and_function() {
         assert_eq!(t.function_name(), "nap_or_fail");
     }
     assert!(!events.memory.is_empty());
+    // One thread runs one task at a time: its bars never overlap.
+    let mut lanes = std::collections::BTreeMap::<_, Vec<_>>::new();
+    for t in &events.tasks {
+        lanes
+            .entry((t.worker, t.thread))
+            .or_default()
+            .push((t.start_us, t.stop_us));
+    }
+    for (lane, mut spans) in lanes {
+        spans.sort();
+        for w in spans.windows(2) {
+            assert!(
+                w[1].0 + 1 >= w[0].1,
+                "{lane:?}: {:?} overlaps {:?}",
+                w[0],
+                w[1]
+            );
+        }
+    }
     c.shutdown().unwrap();
 }
 

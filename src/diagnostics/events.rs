@@ -36,7 +36,11 @@ pub fn us_of(at: Instant) -> u64 {
             .map_or(0, |d| d.as_micros() as u64);
         (Instant::now(), unix)
     });
-    unix + at.saturating_duration_since(*start).as_micros() as u64
+    match at.checked_duration_since(*start) {
+        Some(after) => unix + after.as_micros() as u64,
+        // An instant taken before the first reading of the clock.
+        None => unix.saturating_sub(start.duration_since(at).as_micros() as u64),
+    }
 }
 
 /// One task's run on an executor thread.
@@ -278,8 +282,12 @@ mod tests {
 
     #[test]
     fn the_clock_does_not_go_backwards() {
+        let before = Instant::now();
+        std::thread::sleep(std::time::Duration::from_millis(5));
         let a = now_us();
         let b = now_us();
         assert!(b >= a && a > 1_600_000_000_000_000);
+        // An instant from before the clock's first reading is still earlier.
+        assert!(us_of(before) + 4_000 <= a, "{} {a}", us_of(before));
     }
 }
