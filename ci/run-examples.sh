@@ -25,12 +25,14 @@ EXAMPLES=(
     "collectives_check"
     "bcast_array 256 3"
     "pi"
+    "pi --report target/reports/pi.html"
     "sleeping_map"
     "tree_sum"
     "delayed_tree"
     "progress"
     "dashboard_demo 400 2"
     "array_sum 4000"
+    "array_sum 4000 --report target/reports/array_sum.html"
     "array_chunks"
     "memoize"
     "errors"
@@ -58,6 +60,8 @@ EXAMPLES=(
 )
 
 cargo build --release --examples --quiet
+# Performance reports of the examples run with --report (CI keeps them).
+mkdir -p target/reports
 failed=0
 passed=0
 run() {

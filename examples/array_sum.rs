@@ -6,6 +6,7 @@
 //!
 //! ```text
 //! mpirun -n 4 target/release/examples/array_sum [N] [CHUNK]   # N = 10000, CHUNK = 1000
+//! mpirun -n 4 target/release/examples/array_sum 4000 --report report.html  # and report.json
 //! ```
 //!
 //! The dask version:
@@ -22,7 +23,15 @@ use std::time::Instant;
 const SEED: u64 = 2024;
 
 fn main() -> Result<(), Error> {
-    let mut args = std::env::args().skip(1);
+    // `--report PATH` anywhere: write a performance report of the compute.
+    let mut words: Vec<String> = std::env::args().skip(1).collect();
+    let report = words.iter().position(|w| w == "--report").map(|i| {
+        assert!(i + 1 < words.len(), "--report needs a path");
+        let path = words.remove(i + 1);
+        words.remove(i);
+        path
+    });
+    let mut args = words.into_iter();
     let n: usize = args
         .next()
         .map_or(10_000, |a| a.parse().expect("N is a whole number"));
@@ -38,7 +47,19 @@ fn main() -> Result<(), Error> {
 
     let client = rankflow::initialize(Config::new())?;
     let start = Instant::now();
-    let total = y.compute(&client)?;
+    let total = match &report {
+        Some(path) => {
+            let total = client.performance_report(path, || y.compute(&client))??;
+            let page = std::fs::read_to_string(path)?;
+            assert!(
+                page.contains("id=\"task-stream\""),
+                "{path} has no task stream"
+            );
+            println!("report: {path}");
+            total
+        }
+        None => y.compute(&client)?,
+    };
     let cluster = start.elapsed();
 
     // Serially, chunk by chunk, from the same (seed, chunk number) streams.

@@ -5,7 +5,12 @@
 //! * latency of 1,000 sequential submit -> result round trips (median and
 //!   p99 µs), beside the transport's own round trip to a worker
 //!   (`ping_worker`, the floor any task pays);
-//! * a chain of 1,000 dependent tasks (µs per link).
+//! * a chain of 1,000 dependent tasks (µs per link);
+//! * the cost of recording task events: the throughput run again with
+//!   recording off and on, alternating, 5 times each: median rates, and
+//!   the median of each pair's cost (1 - on/off); in the embedded cluster
+//!   also the median of each pair's extra CPU time (on/off - 1, all roles
+//!   are in the process), which a loaded machine disturbs less.
 //!
 //! ```text
 //! mpirun -n 4 target/release/examples/bench_tasks [tasks] [round trips] [chain]
@@ -22,6 +27,19 @@ fn noop(x: u64) -> u64 {
 
 fn inc(x: u64) -> u64 {
     x + 1
+}
+
+/// CPU seconds this process has used (user + system), from /proc; `None`
+/// where there is no /proc. In the embedded cluster every role is in this
+/// process, so this is the whole cluster's CPU: a cost figure that other
+/// programs on the machine disturb much less than wall time.
+fn cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name, which is in parentheses.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    Some(ticks / 100.0)
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> f64 {
@@ -78,11 +96,49 @@ fn main() -> Result<(), Error> {
     assert_eq!(link.result()?, 10_000_000 + chain);
     let per_link = t.elapsed().as_secs_f64() * 1e6 / chain as f64;
 
+    // Task events: off and on, alternating, so that both see the same noise.
+    let (mut off, mut on, mut cost) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut cpu_off, mut cpu_cost) = (0.0, Vec::new());
+    for round in 0..10 {
+        let recording = round % 2 == 1;
+        client.record_task_events(recording)?;
+        let t = Instant::now();
+        let cpu = cpu_seconds();
+        let results = client.gather(&client.map(noop, 0..tasks)?)?;
+        let rate = tasks as f64 / t.elapsed().as_secs_f64();
+        let cpu = cpu.zip(cpu_seconds()).map(|(a, b)| b - a);
+        assert_eq!(results.len() as u64, tasks);
+        if recording {
+            cost.push(1.0 - rate / off[off.len() - 1]);
+            on.push(rate);
+            if let Some(c) = cpu {
+                cpu_cost.push(c / cpu_off - 1.0);
+            }
+        } else {
+            off.push(rate);
+            cpu_off = cpu.unwrap_or(0.0);
+        }
+    }
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let (off, on, cost) = (median(&mut off), median(&mut on), median(&mut cost));
+    // Whole-cluster CPU only in the embedded cluster (all roles here).
+    let local = std::env::var("OMPI_COMM_WORLD_SIZE").is_err();
+    let cpu_cost = if local && !cpu_cost.is_empty() {
+        format!("{:.3}", median(&mut cpu_cost))
+    } else {
+        "null".to_string()
+    };
+
     println!(
         "{{\"bench\":\"tasks\",\"workers\":{workers},\"mode\":\"{}\",\"tasks\":{tasks},\
          \"throughput_tasks_per_s\":{throughput:.0},\"serial_calls_per_s\":{serial_rate:.0},\
          \"roundtrips\":{trips},\"roundtrip_median_us\":{:.1},\"roundtrip_p99_us\":{:.1},\
-         \"ping_worker_median_us\":{:.1},\"chain\":{chain},\"chain_us_per_link\":{per_link:.1}}}",
+         \"ping_worker_median_us\":{:.1},\"chain\":{chain},\"chain_us_per_link\":{per_link:.1},\
+         \"events_off_tasks_per_s\":{off:.0},\"events_on_tasks_per_s\":{on:.0},\
+         \"events_cost\":{:.3},\"events_cpu_cost\":{cpu_cost}}}",
         if std::env::var("OMPI_COMM_WORLD_SIZE").is_ok() {
             "mpi"
         } else {
@@ -91,6 +147,7 @@ fn main() -> Result<(), Error> {
         percentile(&rtt, 0.5),
         percentile(&rtt, 0.99),
         percentile(&pings, 0.5),
+        cost,
     );
     client.shutdown()
 }

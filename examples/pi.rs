@@ -3,6 +3,7 @@
 //!
 //! ```text
 //! mpirun -n 4 target/release/examples/pi
+//! mpirun -n 4 target/release/examples/pi --report pi.html   # and pi.json beside it
 //! cargo run --release --example pi
 //! ```
 
@@ -26,10 +27,29 @@ fn inside((seed, n): (u64, u64)) -> u64 {
 }
 
 fn main() -> Result<(), Error> {
+    // `--report PATH`: write a performance report of the computation.
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let report = match args.as_slice() {
+        [] => None,
+        [flag, path] if flag == "--report" => Some(path.clone()),
+        _ => panic!("usage: pi [--report PATH]"),
+    };
     let client = rankflow::initialize(Config::new())?;
     let (tasks, per_task) = (8u64, 2_500_000u64);
-    let futures = client.map(inside, (0..tasks).map(|seed| (seed + 1, per_task)))?;
-    let hits: u64 = client.gather(&futures)?.iter().sum();
+    let estimate = || -> Result<u64, Error> {
+        let futures = client.map(inside, (0..tasks).map(|seed| (seed + 1, per_task)))?;
+        Ok(client.gather(&futures)?.iter().sum())
+    };
+    let hits: u64 = match &report {
+        Some(path) => {
+            let hits = client.performance_report(path, estimate)??;
+            let page = std::fs::read_to_string(path)?;
+            assert_eq!(page.matches("<rect class=\"task\"").count() as u64, tasks);
+            println!("report: {path}");
+            hits
+        }
+        None => estimate()?,
+    };
     let pi = 4.0 * hits as f64 / (tasks * per_task) as f64;
     println!(
         "pi ≈ {pi:.5} from {} points on {} workers",

@@ -19,6 +19,8 @@
 //! | workers of the embedded cluster, ranks of a local `spmd` | `local_workers` | `RANKFLOW_LOCAL_WORKERS` | — | cores available, at least 1 (a local `spmd`: 4) |
 //! | end the job when a worker has not answered the scheduler for this long | `watchdog` | `RANKFLOW_WATCHDOG` (seconds, `off`) | — | off |
 //! | largest message accepted | `max_message_bytes` | `RANKFLOW_MAX_MESSAGE` | — | 1 GiB |
+//! | task events for the performance report | `task_events` | `RANKFLOW_TASK_EVENTS` (`on`, `off`) | — | on |
+//! | task events the scheduler keeps, per kind | `event_history` | `RANKFLOW_EVENT_HISTORY` | — | 100,000 |
 //! | launch mode | `mode` | `RANKFLOW_MODE` (`auto`, `mpi`, `local`) | `auto` looks for `OMPI_COMM_WORLD_SIZE`, `PMI_SIZE`, `PMIX_RANK` | `auto` |
 //! | live dashboard (on the scheduler rank) | `dashboard_address` | `RANKFLOW_DASHBOARD` (`HOST:PORT`, `:PORT`, `PORT`, or `off`) | — | `127.0.0.1:8787` |
 //!
@@ -68,6 +70,8 @@ pub struct Config {
     max_message_bytes: Option<usize>,
     mode: Option<Mode>,
     dashboard_address: Option<String>,
+    task_events: Option<bool>,
+    event_history: Option<usize>,
 }
 
 /// Where the live dashboard listens. The default address.
@@ -101,6 +105,10 @@ pub struct Settings {
     /// Where the scheduler rank serves the live dashboard; `None` when it is
     /// off. A port in use gives the next free one.
     pub dashboard_address: Option<SocketAddr>,
+    /// Workers record task events (for the performance report).
+    pub task_events: bool,
+    /// Task events of each kind the scheduler keeps (the oldest go first).
+    pub event_history: usize,
     /// Where each value came from, by setting name (`"threads_per_worker"` ->
     /// `"SLURM_CPUS_PER_TASK"`), for `rankflow info` and logs.
     pub sources: Vec<(&'static str, String)>,
@@ -184,6 +192,21 @@ impl Config {
     /// address makes every request need the token printed in the link.
     pub fn dashboard_address(mut self, address: impl Into<String>) -> Self {
         self.dashboard_address = Some(address.into());
+        self
+    }
+
+    /// Whether workers record task events (start and stop of every task,
+    /// transfers, collective sections) for the performance report.
+    pub fn task_events(mut self, on: bool) -> Self {
+        self.task_events = Some(on);
+        self
+    }
+
+    /// How many task events of each kind the scheduler keeps, dropping the
+    /// oldest (at least 1; turn recording off with
+    /// [`task_events`](Self::task_events)).
+    pub fn event_history(mut self, n: usize) -> Self {
+        self.event_history = Some(n);
         self
     }
 
@@ -373,6 +396,7 @@ impl Config {
                 }
             },
         };
+        let (task_events, event_history) = self.resolve_events(env, &mut sources)?;
 
         Ok(Settings {
             threads_per_worker,
@@ -386,8 +410,65 @@ impl Config {
             max_message_bytes,
             mode,
             dashboard_address,
+            task_events,
+            event_history,
             sources,
         })
+    }
+
+    /// `task_events` and `event_history`.
+    fn resolve_events(
+        &self,
+        env: &dyn Fn(&str) -> Option<String>,
+        sources: &mut Vec<(&'static str, String)>,
+    ) -> Result<(bool, usize)> {
+        let task_events = match (self.task_events, env("RANKFLOW_TASK_EVENTS")) {
+            (Some(on), _) => {
+                sources.push(("task_events", "builder".to_string()));
+                on
+            }
+            (None, Some(v)) => {
+                sources.push(("task_events", "RANKFLOW_TASK_EVENTS".to_string()));
+                match v.trim().to_ascii_lowercase().as_str() {
+                    "on" | "1" | "true" | "yes" => true,
+                    "off" | "0" | "false" | "no" => false,
+                    _ => {
+                        return Err(Error::config(format!(
+                            "RANKFLOW_TASK_EVENTS={v:?} is not one of on, off"
+                        )))
+                    }
+                }
+            }
+            (None, None) => {
+                sources.push(("task_events", "default".to_string()));
+                true
+            }
+        };
+        let zero = "event_history must be at least 1 (the scheduler keeps that many task \
+                    events of each kind); to record none, turn task_events off \
+                    (RANKFLOW_TASK_EVENTS=off)";
+        let event_history = match (self.event_history, env("RANKFLOW_EVENT_HISTORY")) {
+            (Some(0), _) => return Err(Error::config(zero)),
+            (Some(n), _) => {
+                sources.push(("event_history", "builder".to_string()));
+                n
+            }
+            (None, Some(v)) => {
+                sources.push(("event_history", "RANKFLOW_EVENT_HISTORY".to_string()));
+                match v.trim().parse::<usize>() {
+                    Ok(0) => {
+                        return Err(Error::config(format!("RANKFLOW_EVENT_HISTORY=0: {zero}")))
+                    }
+                    Ok(n) => n,
+                    Err(_) => parse_count("RANKFLOW_EVENT_HISTORY", &v)?,
+                }
+            }
+            (None, None) => {
+                sources.push(("event_history", "default".to_string()));
+                crate::diagnostics::events::DEFAULT_HISTORY
+            }
+        };
+        Ok((task_events, event_history))
     }
 }
 
@@ -468,6 +549,11 @@ pub fn describe() -> Result<String> {
             s.dashboard_address
                 .map_or("off".to_string(), |a| a.to_string()),
         ),
+        (
+            "task_events",
+            if s.task_events { "on" } else { "off" }.to_string(),
+        ),
+        ("event_history", s.event_history.to_string()),
     ];
     let mut out = format!("{:<20} {:<24} {}\n", "setting", "value", "from");
     for (name, value) in rows {

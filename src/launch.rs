@@ -43,7 +43,7 @@ pub fn initialize(config: Config) -> Result<Client> {
     logging::init(&settings.log_level);
     let env = |k: &str| std::env::var(k).ok();
     if settings.use_mpi(&env) {
-        return launch_mpi(&settings);
+        return with_event_settings(launch_mpi(&settings), &settings);
     }
     if let Some(tasks) = settings.srun_without_pmi(&env) {
         return Err(Error::new(
@@ -57,7 +57,14 @@ pub fn initialize(config: Config) -> Result<Client> {
             ),
         ));
     }
-    launch_local(&settings)
+    with_event_settings(launch_local(&settings), &settings)
+}
+
+/// Tells a started cluster the configured task-event settings.
+fn with_event_settings(client: Result<Client>, settings: &Settings) -> Result<Client> {
+    let client = client?;
+    client.apply_event_settings(settings.task_events, settings.event_history)?;
+    Ok(client)
 }
 
 fn hostname() -> String {

@@ -8,6 +8,7 @@
 //! worker `Goodbye` -> scheduler `Finished` to the client -> every rank exits.
 
 use crate::comm::transport::Rank;
+use crate::diagnostics::events::EventBatch;
 use crate::task::args::Part;
 use crate::task::shipping::FnRef;
 use crate::task::{Key, TaskFailure};
@@ -213,6 +214,22 @@ pub enum ClientToScheduler {
         /// until the scheduler has heard they finished.
         done: Vec<Key>,
     },
+    /// Task events: workers record them or not, and the scheduler keeps the
+    /// newest `history` of each kind (at least 1).
+    EventSettings {
+        /// Workers record events (unchanged when `None`).
+        record: Option<bool>,
+        /// The history's limit (unchanged when `None`).
+        history: Option<usize>,
+    },
+    /// The events that ended at or after `since_us` (answered with `Events`
+    /// once every worker has sent what it had recorded).
+    GetEvents {
+        /// Echoed in the answer.
+        id: u64,
+        /// µs since the Unix epoch; 0 for the whole history.
+        since_us: u64,
+    },
 }
 
 /// Scheduler -> client.
@@ -270,6 +287,13 @@ pub enum SchedulerToClient {
         /// What happened.
         reason: String,
     },
+    /// Answer to `GetEvents`.
+    Events {
+        /// The request's id.
+        id: u64,
+        /// The events.
+        batch: EventBatch,
+    },
 }
 
 /// Worker -> scheduler.
@@ -312,6 +336,18 @@ pub enum WorkerToScheduler {
         /// The inputs found gone.
         keys: Vec<Key>,
     },
+    /// Task events recorded since the last batch (see
+    /// [`diagnostics::events`](crate::diagnostics::events)); sent before the
+    /// `Finished` of the same flush.
+    Events {
+        /// The events.
+        batch: EventBatch,
+    },
+    /// Answer to `FlushEvents`: every event recorded before it was sent.
+    FlushedEvents {
+        /// The request's id.
+        id: u64,
+    },
 }
 
 /// Scheduler -> worker.
@@ -347,6 +383,16 @@ pub enum SchedulerToWorker {
     Abort {
         /// What happened.
         reason: String,
+    },
+    /// Record task events from now on (`true`) or stop (`false`).
+    RecordEvents {
+        /// On or off.
+        on: bool,
+    },
+    /// Send the events recorded so far, then answer `FlushedEvents`.
+    FlushEvents {
+        /// Echoed in the answer.
+        id: u64,
     },
 }
 

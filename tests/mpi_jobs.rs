@@ -264,3 +264,22 @@ fn without_a_build_id_mismatched_binaries_are_still_refused() {
     assert!(text.contains("different executable"), "{text}");
     assert_eq!(whole_file_hashes(&text), 2, "each file read once: {text}");
 }
+
+#[test]
+fn a_performance_report_under_mpirun_has_every_task_and_worker() {
+    let dir = std::env::temp_dir().join(format!("rankflow-mpi-report-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("pi.html");
+    let mut cmd = mpirun(4);
+    cmd.arg(example("pi")).arg("--report").arg(&path);
+    let out = run_with_deadline(cmd, DEADLINE);
+    assert_eq!(out.code, Some(0), "{}", out.all_output());
+    let page = std::fs::read_to_string(&path).unwrap();
+    assert_eq!(page.matches("<rect class=\"task\"").count(), 8);
+    for worker in [2, 3] {
+        assert!(page.contains(&format!("<tr><td>{worker}</td>")), "{page}");
+    }
+    let trace = std::fs::read_to_string(dir.join("pi.json")).unwrap();
+    assert_eq!(trace.matches("\"cat\":\"task\"").count(), 8);
+    std::fs::remove_dir_all(dir).unwrap();
+}

@@ -8,6 +8,7 @@
 mod args;
 mod completion;
 mod direct;
+mod events;
 mod future;
 #[cfg(test)]
 mod key_life_tests;

@@ -77,6 +77,8 @@ pub(crate) struct State {
     pub replicated: HashMap<u64, std::result::Result<usize, String>>,
     /// Answers to `who_has`, by id.
     pub holders: HashMap<u64, Vec<(Key, Vec<Rank>)>>,
+    /// Answers to task-event requests, by id.
+    pub events: HashMap<u64, crate::diagnostics::events::EventBatch>,
     /// Submits held back to go out as one message (see
     /// `Client::in_one_message`).
     pub batch: Option<Batch>,
@@ -322,6 +324,9 @@ impl Inner {
                 }
                 Ok(SchedulerToClient::Holders { id, holders }) => {
                     st.holders.insert(id, holders);
+                }
+                Ok(SchedulerToClient::Events { id, batch }) => {
+                    st.events.insert(id, batch);
                 }
                 Ok(SchedulerToClient::Welcome { .. }) => {}
                 Err(e) => log::error!("dropping a malformed message from the scheduler: {e}"),

@@ -11,6 +11,7 @@ mod watchdog;
 
 use crate::comm::codec;
 use crate::comm::transport::{Rank, Transport, TAG_ABORT, TAG_CONTROL};
+use crate::diagnostics::events::History;
 use crate::error::{Error, ErrorKind, Result};
 use crate::protocol::{
     ClientToScheduler, SchedulerToClient, SchedulerToWorker, WorkerInfo, WorkerToScheduler,
@@ -61,6 +62,11 @@ pub struct Scheduler {
     phase: Phase,
     graph: graph::TaskGraph,
     dashboard: Option<String>,
+    /// The task events the workers sent.
+    history: History,
+    /// `GetEvents` requests waiting for workers' `FlushedEvents`: by id, the
+    /// workers still to answer and the request's start time.
+    event_requests: BTreeMap<u64, (usize, u64)>,
 }
 
 impl Scheduler {
@@ -77,7 +83,15 @@ impl Scheduler {
             phase: Phase::Starting,
             graph: graph::TaskGraph::new(),
             dashboard: None,
+            history: History::default(),
+            event_requests: BTreeMap::new(),
         }
+    }
+
+    /// The task events kept so far (a dashboard reads a
+    /// [`snapshot`](History::snapshot)).
+    pub fn history(&self) -> &History {
+        &self.history
     }
 
     /// Tells the client, in `Welcome`, where the live dashboard is.
@@ -167,6 +181,48 @@ impl Scheduler {
             Event::Worker(_, WorkerToScheduler::Alive) => Vec::new(),
             Event::Worker(rank, WorkerToScheduler::InputsGone { tasks, keys }) => {
                 self.with_graph(|g, fx| g.inputs_gone(rank, &tasks, &keys, fx))
+            }
+            Event::Worker(_, WorkerToScheduler::Events { batch }) => {
+                self.history.add(batch);
+                Vec::new()
+            }
+            Event::Client(ClientToScheduler::EventSettings { record, history }) => {
+                if let Some(limit) = history {
+                    self.history.set_limit(limit);
+                }
+                let Some(on) = record else {
+                    return Vec::new();
+                };
+                self.workers
+                    .keys()
+                    .map(|&r| Command::ToWorker(r, SchedulerToWorker::RecordEvents { on }))
+                    .collect()
+            }
+            Event::Client(ClientToScheduler::GetEvents { id, since_us }) => {
+                if self.workers.is_empty() {
+                    let batch = self.history.snapshot(since_us);
+                    return vec![Command::ToClient(SchedulerToClient::Events { id, batch })];
+                }
+                self.event_requests
+                    .insert(id, (self.workers.len(), since_us));
+                self.workers
+                    .keys()
+                    .map(|&r| Command::ToWorker(r, SchedulerToWorker::FlushEvents { id }))
+                    .collect()
+            }
+            Event::Worker(_, WorkerToScheduler::FlushedEvents { id }) => {
+                let Some((left, since_us)) = self.event_requests.get_mut(&id) else {
+                    log::warn!("an answer to an unknown events request {id}");
+                    return Vec::new();
+                };
+                *left -= 1;
+                if *left > 0 {
+                    return Vec::new();
+                }
+                let since_us = *since_us;
+                self.event_requests.remove(&id);
+                let batch = self.history.snapshot(since_us);
+                vec![Command::ToClient(SchedulerToClient::Events { id, batch })]
             }
             Event::Worker(rank, WorkerToScheduler::Goodbye) => {
                 if self.phase != Phase::ShuttingDown || self.workers.remove(&rank).is_none() {

@@ -12,6 +12,7 @@
 
 pub mod args;
 pub mod function;
+pub mod names;
 pub mod shipping;
 
 pub use crate::error::{FailureKind, TaskFailure};

@@ -246,7 +246,9 @@ where
 {
     assert_zero_sized::<F>();
     let t: Trampoline = trampoline::<F, M, X>;
-    FnRef::new((t as *const ()).expose_provenance(), t, key)
+    let r = FnRef::new((t as *const ()).expose_provenance(), t, key);
+    super::names::remember::<F>(r);
+    r
 }
 
 /// The reference to ship for a fallible task function `F` called with an `X`.
@@ -259,7 +261,9 @@ where
 {
     assert_zero_sized::<F>();
     let t: Trampoline = trampoline_fallible::<F, M, X, T, E>;
-    FnRef::new((t as *const ()).expose_provenance(), t, key)
+    let r = FnRef::new((t as *const ()).expose_provenance(), t, key);
+    super::names::remember::<F>(r);
+    r
 }
 
 /// One step of a chain of steps run inside a single task on values in

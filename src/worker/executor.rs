@@ -12,6 +12,7 @@
 pub use super::store::{MemoryPolicy, MemoryStats, Store};
 use crate::comm::codec;
 use crate::comm::transport::{Outbox, Rank, TAG_CONTROL, TAG_LOCAL};
+use crate::diagnostics::events::{self, EventBatch, MemorySample, TaskEvent};
 use crate::protocol::INLINE_LIMIT;
 use crate::protocol::{Delivered, Outcome, WorkerToClient, WorkerToScheduler};
 use crate::protocol::{CLIENT, SCHEDULER};
@@ -19,7 +20,7 @@ use crate::task::shipping::FnRef;
 use crate::task::{FailureKind, Key, TaskFailure, RETURNED_ERR};
 use std::cell::Cell;
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -148,7 +149,11 @@ pub struct Job {
 struct Notices {
     outcomes: Vec<Outcome>,
     results: Vec<(Key, Delivered)>,
+    events: EventBatch,
 }
+
+/// Least time between two memory samples of a worker.
+const MEMORY_SAMPLE_EVERY_US: u64 = 100_000;
 
 /// The executor threads of one worker, and what they share with its loop.
 pub struct Executor {
@@ -164,6 +169,10 @@ pub struct Executor {
     /// Named variables pushed by the client.
     pub vars: Mutex<HashMap<String, Arc<Vec<u8>>>>,
     notices: Mutex<Notices>,
+    /// Task events are recorded (see `SchedulerToWorker::RecordEvents`).
+    record: AtomicBool,
+    /// When memory was last sampled, µs since the Unix epoch.
+    sampled_at: AtomicU64,
     outbox: Arc<dyn Outbox>,
     /// The executor threads, joined by [`finish`](Self::finish).
     threads: Mutex<Vec<std::thread::JoinHandle<()>>>,
@@ -189,6 +198,8 @@ impl Executor {
             store: Store::new(rank, memory),
             vars: Mutex::new(HashMap::new()),
             notices: Mutex::new(Notices::default()),
+            record: AtomicBool::new(false),
+            sampled_at: AtomicU64::new(0),
             outbox,
             threads: Mutex::new(Vec::new()),
         });
@@ -196,7 +207,7 @@ impl Executor {
             let me = ex.clone();
             let handle = std::thread::Builder::new()
                 .name(format!("rankflow-exec-{rank}-{i}"))
-                .spawn(move || me.run())?;
+                .spawn(move || me.run(i as u32))?;
             lock(&ex.threads).push(handle);
         }
         Ok(ex)
@@ -255,7 +266,25 @@ impl Executor {
         *lock(&self.notices) = Notices::default();
     }
 
-    fn run(self: Arc<Self>) {
+    /// Records task events from now on, or stops.
+    pub fn set_recording(&self, on: bool) {
+        self.record.store(on, Ordering::Relaxed);
+    }
+
+    /// Whether task events are recorded.
+    pub fn recording(&self) -> bool {
+        self.record.load(Ordering::Relaxed)
+    }
+
+    /// Adds events recorded outside the executor threads (transfers and
+    /// sections, by the worker loop) to the next batch.
+    pub fn record_events(&self, f: impl FnOnce(&mut EventBatch)) {
+        if self.recording() {
+            f(&mut lock(&self.notices).events);
+        }
+    }
+
+    fn run(self: Arc<Self>, thread: u32) {
         enter(&self);
         crate::logging::set_thread_role(self.rank, crate::logging::Role::Worker);
         loop {
@@ -276,18 +305,28 @@ impl Executor {
                         .0;
                 }
             };
-            self.execute(job);
+            self.execute(job, thread);
             self.running.fetch_sub(1, Ordering::SeqCst);
         }
     }
 
-    fn execute(&self, job: Job) {
+    fn execute(&self, job: Job, thread: u32) {
+        let record = self.recording();
         let start = Instant::now();
         let parts: Vec<&[u8]> = job.inputs.iter().map(|b| b.as_slice()).collect();
         let called = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             job.function.call(self.fingerprint, &parts)
         }));
         let micros = start.elapsed().as_micros() as u64;
+        let event = record.then(|| TaskEvent {
+            key: job.key,
+            function: job.function,
+            worker: self.rank,
+            thread,
+            start_us: events::us_of(start),
+            stop_us: events::us_of(start) + micros,
+            failed: !matches!(called, Ok(Ok(_))),
+        });
         let failure = |kind, message: String| TaskFailure {
             kind,
             message,
@@ -358,6 +397,7 @@ impl Executor {
             let first = n.outcomes.is_empty();
             n.outcomes.push(outcome);
             n.results.extend(result);
+            n.events.tasks.extend(event);
             (queue_empty || n.outcomes.len() >= BATCH, first)
         };
         if flush {
@@ -370,7 +410,24 @@ impl Executor {
 
     /// Sends the notices collected so far.
     pub fn flush(&self) {
-        let n = std::mem::take(&mut *lock(&self.notices));
+        let mut n = std::mem::take(&mut *lock(&self.notices));
+        if self.recording() {
+            self.sample_memory(&mut n.events);
+        }
+        if !n.events.is_empty() {
+            // First: once the client has a result (or the scheduler an
+            // outcome), its event has been sent, so an events request made
+            // after it finds it at the scheduler.
+            let m = WorkerToScheduler::Events { batch: n.events };
+            match codec::encode(&m) {
+                Ok(b) => {
+                    if let Err(e) = self.outbox.send(SCHEDULER, TAG_CONTROL, b) {
+                        log::error!("cannot send task events to the scheduler: {e}");
+                    }
+                }
+                Err(e) => log::error!("cannot encode task events: {e}"),
+            }
+        }
         if !n.results.is_empty() {
             let m = WorkerToClient::Results { results: n.results };
             match codec::encode(&m) {
@@ -395,5 +452,26 @@ impl Executor {
                 Err(e) => log::error!("cannot encode outcomes: {e}"),
             }
         }
+    }
+
+    /// Adds a sample of the store's bytes to `events`, at most every
+    /// [`MEMORY_SAMPLE_EVERY_US`].
+    fn sample_memory(&self, events: &mut EventBatch) {
+        let now = events::now_us();
+        let last = self.sampled_at.load(Ordering::Relaxed);
+        if now.saturating_sub(last) < MEMORY_SAMPLE_EVERY_US
+            || self
+                .sampled_at
+                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_err()
+        {
+            return;
+        }
+        let bytes = self.store.stats().in_memory;
+        events.memory.push(MemorySample {
+            worker: self.rank,
+            at_us: now,
+            bytes,
+        });
     }
 }

@@ -90,6 +90,7 @@ fn worker_with(recorder: Arc<Recorder>, memory: MemoryPolicy) -> Worker {
         memory_limit: u64::MAX,
         pause: Default::default(),
         freed: Default::default(),
+        fetch_started: HashMap::new(),
     }
 }
 

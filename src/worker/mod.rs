@@ -16,6 +16,7 @@ pub mod store;
 use crate::comm::bytes::Bytes;
 use crate::comm::codec;
 use crate::comm::transport::{Envelope, Rank, Transport, TAG_ABORT, TAG_CONTROL, TAG_LOCAL};
+use crate::diagnostics::events::{self, CollectiveEvent, TransferEvent};
 use crate::error::{Error, ErrorKind, Result};
 use crate::protocol::{
     ClientToWorker, ComputeSpec, DataToClient, DataToWorker, SchedulerToWorker, WorkerInfo,
@@ -74,6 +75,9 @@ struct Worker {
     memory_limit: u64,
     /// Tasks held back while memory is over the pause fraction.
     pause: pause::Pause,
+    /// When each input fetched from a peer was asked for (µs since the Unix
+    /// epoch), while task events are recorded.
+    fetch_started: HashMap<Key, u64>,
 }
 
 /// Serves until the scheduler says `Shutdown` (`Ok`) or `Abort` (`Err`).
@@ -111,6 +115,7 @@ pub fn run(
         flush_at: None,
         memory_limit: info.memory_limit,
         pause: pause::Pause::default(),
+        fetch_started: HashMap::new(),
     };
     let hello = WorkerToScheduler::Register { info, fingerprint };
     outbox.send(SCHEDULER, TAG_CONTROL, codec::encode(&hello)?)?;
@@ -202,6 +207,16 @@ impl Worker {
                     self.reply(SCHEDULER, &WorkerToScheduler::Alive)?;
                 }
                 Ok(SchedulerToWorker::Free { keys }) => self.free(keys)?,
+                Ok(SchedulerToWorker::RecordEvents { on }) => {
+                    self.executor.set_recording(on);
+                    if !on {
+                        self.fetch_started.clear();
+                    }
+                }
+                Ok(SchedulerToWorker::FlushEvents { id }) => {
+                    self.executor.flush();
+                    self.reply(SCHEDULER, &WorkerToScheduler::FlushedEvents { id })?;
+                }
                 Err(e) => log::error!("dropping a malformed message from the scheduler: {e}"),
             },
             (_, CLIENT) => match codec::decode::<ClientToWorker>(&envelope.payload) {
@@ -253,7 +268,9 @@ impl Worker {
                     prefix_len,
                     data_len,
                 }) => {
+                    let start = events::now_us();
                     let outcome = self.receive_broadcast(key, prefix_len, data_len);
+                    self.collective("bcast", start);
                     self.reply(CLIENT, &WorkerToClient::Reply { id, outcome })?;
                 }
                 Ok(ClientToWorker::ScatterArray {
@@ -262,7 +279,9 @@ impl Worker {
                     trailing,
                     elem_size,
                 }) => {
+                    let start = events::now_us();
                     let outcome = self.receive_rows(&name, &trailing, elem_size);
+                    self.collective("scatter", start);
                     self.reply(CLIENT, &WorkerToClient::Reply { id, outcome })?;
                 }
                 Ok(ClientToWorker::ArrayShape { id, name }) => {
@@ -273,13 +292,17 @@ impl Worker {
                     self.reply(CLIENT, &WorkerToClient::Reply { id, outcome })?;
                 }
                 Ok(ClientToWorker::GatherArray { id, name }) => {
+                    let start = events::now_us();
                     let outcome = self.send_rows(&name);
+                    self.collective("gather", start);
                     self.reply(CLIENT, &WorkerToClient::Reply { id, outcome })?;
                 }
                 Ok(ClientToWorker::Section { id, function, arg }) => {
+                    let start = events::now_us();
                     let mut group = self.group.take();
                     let outcome = with_section_group(&mut group, || self.call(&function, &[&arg]));
                     self.group = group;
+                    self.collective("section", start);
                     if let Err(f) = &outcome {
                         if matches!(f.kind, FailureKind::Panicked | FailureKind::Returned) {
                             // The other members may wait in a collective for
@@ -300,6 +323,7 @@ impl Worker {
                     self.reply(CLIENT, &WorkerToClient::Reply { id, outcome })?;
                 }
                 Ok(ClientToWorker::MembersSection { id, function, arg }) => {
+                    let start = events::now_us();
                     let outcome = match self.members.take() {
                         Some(members) => {
                             let mut group = Some(members);
@@ -316,6 +340,7 @@ impl Worker {
                         }
                         None => Err(self.refusal("this worker has no client+workers group".into())),
                     };
+                    self.collective("section", start);
                     self.reply(CLIENT, &WorkerToClient::Reply { id, outcome })?;
                 }
                 Err(e) => log::error!("dropping a malformed message from the client: {e}"),
@@ -342,6 +367,7 @@ impl Worker {
                 Ok(WorkerToWorker::Gone { keys }) => self.inputs_gone(peer, keys)?,
                 Ok(WorkerToWorker::Data { items }) => {
                     for (k, bytes) in items {
+                        self.transferred(k, peer, bytes.len() as u64);
                         let bytes = Arc::new(bytes);
                         if self.acquiring.remove(&k) {
                             self.executor.store.put(k, bytes.clone());
@@ -354,6 +380,36 @@ impl Worker {
             },
         }
         Ok(false)
+    }
+
+    /// Records this worker's part in a collective that began at `start_us`.
+    fn collective(&self, kind: &str, start_us: u64) {
+        let worker = self.rank;
+        self.executor.record_events(|b| {
+            b.collectives.push(CollectiveEvent {
+                kind: kind.to_string(),
+                worker,
+                start_us,
+                stop_us: events::now_us(),
+            })
+        });
+    }
+
+    /// Records the arrival of `key` from `from`, if its fetch was timed.
+    fn transferred(&mut self, key: Key, from: Rank, bytes: u64) {
+        if let Some(start_us) = self.fetch_started.remove(&key) {
+            let to = self.rank;
+            self.executor.record_events(|b| {
+                b.transfers.push(TransferEvent {
+                    key,
+                    from,
+                    to,
+                    bytes,
+                    start_us,
+                    stop_us: events::now_us(),
+                })
+            });
+        }
     }
 
     fn refusal(&self, message: String) -> TaskFailure {
@@ -533,6 +589,12 @@ impl Worker {
             }
         }
         self.pause.start(&self.executor, ready);
+        if self.executor.recording() && !fetch.is_empty() {
+            let now = events::now_us();
+            for k in fetch.values().flatten() {
+                self.fetch_started.insert(*k, now);
+            }
+        }
         for (peer, keys) in fetch {
             self.reply(peer, &WorkerToWorker::Fetch { keys })?;
         }

@@ -1,0 +1,45 @@
+//! The client's side of task events: turning recording on and off, and
+//! fetching what the scheduler keeps (see [`crate::diagnostics::events`]).
+
+use super::Client;
+use crate::diagnostics::events::EventBatch;
+use crate::error::{Error, Result};
+use crate::protocol::ClientToScheduler;
+use std::sync::atomic::Ordering;
+
+impl Client {
+    /// Workers record task events from now on (`true`), or stop. Tasks
+    /// already queued on a worker may still be recorded (or not) as before.
+    pub fn record_task_events(&self, on: bool) -> Result<()> {
+        self.inner
+            .send_scheduler(&ClientToScheduler::EventSettings {
+                record: Some(on),
+                history: None,
+            })
+    }
+
+    /// Applies the configured `task_events` and `event_history`.
+    pub(crate) fn apply_event_settings(&self, record: bool, history: usize) -> Result<()> {
+        self.inner
+            .send_scheduler(&ClientToScheduler::EventSettings {
+                record: Some(record),
+                history: Some(history),
+            })
+    }
+
+    /// The task events the scheduler holds that ended at or after `since_us`
+    /// (µs since the Unix epoch, see
+    /// [`now_us`](crate::diagnostics::events::now_us); 0 for all), after
+    /// every worker has sent what it had recorded.
+    pub fn task_events(&self, since_us: u64) -> Result<EventBatch> {
+        let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
+        self.inner
+            .send_scheduler(&ClientToScheduler::GetEvents { id, since_us })?;
+        let mut answer = None;
+        self.inner.wait_until(None, |st| {
+            answer = st.events.remove(&id);
+            answer.is_some()
+        })?;
+        answer.ok_or_else(|| Error::protocol("task_events ended without an answer"))
+    }
+}
