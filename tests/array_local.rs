@@ -517,3 +517,32 @@ fn slices_with_steps_match_ndarray() {
     }
     c.shutdown().unwrap();
 }
+
+#[test]
+fn from_fn_and_map_blocks_run_user_chunk_functions() {
+    use rankflow::array::BlockInfo;
+    let c = cluster(2);
+    let made = |info: BlockInfo| {
+        ArrayD::from_shape_fn(IxDyn(&info.shape), |i| {
+            ((info.start[0] + i[0]) * 100 + info.start[1] + i[1]) as i32
+        })
+    };
+    let x = array::from_fn(&[7, 9], [3, 4], made).unwrap();
+    assert_eq!(x.dtype(), "i32");
+    let want = ArrayD::from_shape_fn(IxDyn(&[7, 9]), |i| (i[0] * 100 + i[1]) as i32);
+    assert_eq!(x.compute(&c).unwrap(), want);
+    // A chunk function giving another type, then fused expressions over it.
+    let halves = x.map_blocks(|b: ArrayD<i32>| b.mapv(|v| v as f32 / 2.0));
+    let got = (&halves + 1.0f32).compute(&c).unwrap();
+    assert_eq!(got, want.mapv(|v| v as f32 / 2.0 + 1.0));
+    assert_eq!(halves.tasks(), 2 * x.num_chunks());
+    // A chunk of the wrong shape fails its task, naming both shapes.
+    let wrong =
+        array::from_fn(&[4], [2], |_: BlockInfo| ArrayD::<f64>::zeros(IxDyn(&[3]))).unwrap();
+    let err = wrong.compute(&c).unwrap_err();
+    assert!(
+        err.message().contains("[3]") && err.message().contains("[2]"),
+        "{err}"
+    );
+    c.shutdown().unwrap();
+}

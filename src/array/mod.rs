@@ -53,12 +53,14 @@ mod dtype;
 mod eval;
 mod expr;
 mod lower;
+mod map;
 pub mod random;
 mod reduce;
 
-pub use chunks::ChunkSpec;
+pub use chunks::{ChunkSpec, AUTO_CHUNK_BYTES};
 pub use dtype::{DType, Element, Float, Numeric};
 pub use expr::Operand;
+pub use map::{from_fn, BlockInfo};
 pub use reduce::Reduction;
 
 use crate::delayed::{self, delayed};
@@ -192,7 +194,7 @@ impl<T: Element> DArray<T> {
     }
 
     fn leaf(shape: &[usize], chunks: ChunkSpec, expr: Expr) -> Result<Self> {
-        let chunks = chunks.resolve(shape)?;
+        let chunks = chunks.resolve_sized(shape, T::DTYPE.size())?;
         Ok(DArray::wrap(Raw::new(
             shape.to_vec(),
             chunks,
