@@ -546,3 +546,30 @@ fn from_fn_and_map_blocks_run_user_chunk_functions() {
     );
     c.shutdown().unwrap();
 }
+
+#[test]
+fn rechunk_keeps_the_values_in_new_chunks() {
+    let c = cluster(2);
+    let data = integers(&[23, 17]);
+    let x = array::from_array(data.clone(), [5, 4]).unwrap();
+    let kept = x.persist(&c).unwrap();
+    for chunks in [vec![7, 9], vec![23, 17], vec![2, 3], vec![10, 4]] {
+        for a in [&x, &kept] {
+            let r = a.rechunk(chunks.clone()).unwrap();
+            assert_eq!(r.chunk_size(), chunks);
+            assert_eq!(r.compute(&c).unwrap(), data);
+            assert_eq!((&r * 2.0 + &x).sum().compute(&c).unwrap(), 3.0 * data.sum());
+        }
+    }
+    // New chunks inside old ones are fused: no task of their own.
+    let y = random::random(1, &[40, 40], [20, 20]).unwrap();
+    assert_eq!(y.rechunk([10, 10]).unwrap().tasks(), 16);
+    let i = x
+        .astype::<i64>()
+        .rechunk(vec![vec![23], vec![1, 16]])
+        .unwrap();
+    assert_eq!(i.compute(&c).unwrap(), data.mapv(|v| v as i64));
+    let err = x.rechunk(vec![vec![20], vec![17]]).unwrap_err();
+    assert!(err.message().contains("[23, 17]"), "{err}");
+    c.shutdown().unwrap();
+}

@@ -164,6 +164,14 @@ pub(crate) enum Plan {
     Transpose(Vec<usize>, Box<Plan>),
     /// The plan's values as another element type.
     Cast(DType, Box<Plan>),
+    /// A chunk of `shape` put together from pieces, each written at its
+    /// place, over `base` (an earlier part of the same chunk) or zeros.
+    Assemble {
+        dtype: DType,
+        shape: Vec<usize>,
+        base: Option<Box<Plan>>,
+        pieces: Vec<(Plan, Vec<usize>)>,
+    },
     /// Every `step`th element from `start` along each axis, `len` of them.
     Strided {
         start: Vec<usize>,
@@ -188,6 +196,11 @@ impl Plan {
             | Plan::Strided { plan: p, .. } => vec![p],
             Plan::Binary(_, a, b) => vec![a, b],
             Plan::Where(c, a, b) => vec![c, a, b],
+            Plan::Assemble { base, pieces, .. } => base
+                .iter_mut()
+                .map(|b| &mut **b)
+                .chain(pieces.iter_mut().map(|(p, _)| p))
+                .collect(),
         }
     }
 
@@ -279,6 +292,23 @@ impl Plan {
                 with2!(a.eval(inputs), b.eval(inputs), x, y: T => T::wrap(select(&c, x, y)))
             }
             Plan::Transpose(perm, p) => p.eval(inputs).permuted(perm),
+            Plan::Assemble {
+                dtype,
+                shape,
+                base,
+                pieces,
+            } => {
+                let mut canvas = match base {
+                    Some(b) => b.eval(inputs),
+                    None => Values::fill(Num::I(0), *dtype, shape),
+                };
+                for (piece, at) in pieces {
+                    let values = piece.eval(inputs);
+                    let r = region(at, values.shape());
+                    with2!(&mut canvas, values, c, v: _T => c.slice_mut(r.as_slice()).assign(&v));
+                }
+                canvas
+            }
             Plan::Cast(dtype, p) => p.eval(inputs).cast(*dtype),
             Plan::Strided {
                 start,

@@ -52,6 +52,8 @@ pub(crate) enum Expr {
     Transpose(Vec<usize>, Raw),
     /// The array's values as this expression's element type.
     Cast(Raw),
+    /// The array's values in this expression's chunks.
+    Rechunk(Raw),
     /// Every `step`th element from `start` along each axis.
     Slice {
         start: Vec<usize>,

@@ -8,7 +8,7 @@
 //! computed first as a task of its own.
 
 use super::block::Block;
-use super::chunks::{grid, linear, locate};
+use super::chunks::{grid, linear, locate, offsets};
 use super::eval::{eval0, eval1, eval2, eval3, Held, Plan, Reducing, Task};
 use super::expr::{Expr, Raw};
 use super::reduce::{combine, Reduction};
@@ -45,6 +45,10 @@ impl Lowering {
         }
         let out = match &*a.expr {
             Expr::Stored(blocks) => blocks.clone(),
+            Expr::Rechunk(child) => grid(&a.chunks)
+                .into_iter()
+                .map(|(_, start, shape)| self.assemble(a, child, &start, &shape))
+                .collect(),
             Expr::Reduce {
                 op,
                 axes,
@@ -159,7 +163,10 @@ impl Lowering {
                     Vec::new(),
                 )
             }
-            Expr::Stored(_) | Expr::Reduce { .. } => {
+            Expr::Rechunk(child) if pieces(child, &start, &shape).len() == 1 => {
+                self.plan(child, &start, &shape)
+            }
+            Expr::Stored(_) | Expr::Reduce { .. } | Expr::Rechunk(_) => {
                 let blocks = self.blocks(a);
                 let (chunk, within, _) = chunk_of(a, &start, &shape);
                 let plan = Plan::Input {
@@ -269,6 +276,57 @@ impl Lowering {
         (plans, all)
     }
 
+    /// Chunk `start..start + shape` of `a`, a rechunking of `child`: its
+    /// planned pieces (each inside one chunk of `child`) in a task, or in a
+    /// chain of tasks each adding pieces to the one before while a task
+    /// would read more than [`MAX_INPUTS`] stored chunks.
+    fn assemble(
+        &mut self,
+        a: &Raw,
+        child: &Raw,
+        start: &[usize],
+        shape: &[usize],
+    ) -> Delayed<Block> {
+        let found = pieces(child, start, shape);
+        if found.len() == 1 {
+            let (plan, inputs) = self.plan(child, start, shape);
+            return submit(Task { plan, reduce: None }, inputs);
+        }
+        let whole = |base: Option<Box<Plan>>, pieces| Plan::Assemble {
+            dtype: a.dtype,
+            shape: shape.to_vec(),
+            base,
+            pieces,
+        };
+        let (mut base, mut inputs): (Option<Box<Plan>>, Inputs) = (None, Vec::new());
+        let mut current: Vec<(Plan, Vec<usize>)> = Vec::new();
+        for (pstart, pshape) in found {
+            let (mut plan, mut pin) = self.plan(child, &pstart, &pshape);
+            if !current.is_empty() && merge(&inputs, &pin).0.len() > MAX_INPUTS {
+                let plan = whole(base.take(), std::mem::take(&mut current));
+                let (read, read_inputs) =
+                    self.materialize(plan, std::mem::take(&mut inputs), shape);
+                base = Some(Box::new(read));
+                inputs = read_inputs;
+            }
+            if merge(&inputs, &pin).0.len() > MAX_INPUTS {
+                (plan, pin) = self.materialize(plan, pin, &pshape);
+            }
+            let (merged, map) = merge(&inputs, &pin);
+            plan.shift_inputs(&map);
+            inputs = merged;
+            let at = pstart.iter().zip(start).map(|(p, s)| p - s).collect();
+            current.push((plan, at));
+        }
+        submit(
+            Task {
+                plan: whole(base, current),
+                reduce: None,
+            },
+            inputs,
+        )
+    }
+
     /// `plan` as a task of its own, read whole by the plan returned.
     fn materialize(&mut self, plan: Plan, inputs: Inputs, shape: &[usize]) -> (Plan, Inputs) {
         self.materialized += 1;
@@ -315,6 +373,35 @@ fn operand_region(a: &Raw, start: &[usize], shape: &[usize]) -> (Vec<usize>, Vec
             }
         })
         .unzip()
+}
+
+/// The pieces of the region `start..start + shape` that lie in one chunk
+/// of `a` each, as (start, shape), row-major.
+fn pieces(a: &Raw, start: &[usize], shape: &[usize]) -> Vec<(Vec<usize>, Vec<usize>)> {
+    let mut out: Vec<(Vec<usize>, Vec<usize>)> = vec![(Vec::new(), Vec::new())];
+    for (axis, lengths) in a.chunks.iter().enumerate() {
+        let (from, to) = (start[axis], start[axis] + shape[axis]);
+        let offs = offsets(lengths);
+        let cuts: Vec<(usize, usize)> = offs
+            .windows(2)
+            .filter_map(|w| {
+                let (lo, hi) = (w[0].max(from), w[1].min(to));
+                (lo < hi).then(|| (lo, hi - lo))
+            })
+            .collect();
+        out = out
+            .into_iter()
+            .flat_map(|(s, n)| {
+                cuts.iter().map(move |&(lo, len)| {
+                    let (mut s, mut n) = (s.clone(), n.clone());
+                    s.push(lo);
+                    n.push(len);
+                    (s, n)
+                })
+            })
+            .collect();
+    }
+    out
 }
 
 /// The chunk of `a` holding a region: its number, where the region starts

@@ -369,6 +369,21 @@ impl<T: Element> DArray<T> {
         )))
     }
 
+    /// The same values in other chunks (dask's `rechunk`). A new chunk
+    /// inside one old chunk is computed with the expression (fused, no
+    /// task of its own); one that spans several is put together in a task
+    /// from the pieces, in a short chain of tasks where it reads many
+    /// stored chunks. An error if the chunks do not fit the shape.
+    pub fn rechunk(&self, chunks: impl Into<ChunkSpec>) -> Result<DArray<T>> {
+        let chunks = chunks.into().resolve_sized(self.shape(), T::DTYPE.size())?;
+        Ok(DArray::wrap(Raw::new(
+            self.raw.shape.clone(),
+            chunks,
+            T::DTYPE,
+            Expr::Rechunk(self.raw.clone()),
+        )))
+    }
+
     /// The result of `op` over every axis (`axis: None`) or one, as `U`.
     fn reduce_to<U: Element>(
         raw: &Raw,
