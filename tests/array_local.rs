@@ -573,3 +573,18 @@ fn rechunk_keeps_the_values_in_new_chunks() {
     assert!(err.message().contains("[23, 17]"), "{err}");
     c.shutdown().unwrap();
 }
+
+#[test]
+fn visualize_writes_the_fused_graph() {
+    let x = random::random(1, &[40, 40], [20, 20]).unwrap();
+    let y = (x.sin() + x.t().cos()).sum_axis(0).unwrap();
+    let dir = std::env::temp_dir().join(format!("rankflow-array-dot-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let shown = y.visualize(dir.join("graph")).unwrap();
+    let dot = std::fs::read_to_string(dir.join("graph.dot")).unwrap();
+    // Four fused chunk tasks and one combining task per output chunk.
+    assert_eq!(dot.matches("eval0").count(), 4, "{dot}");
+    assert_eq!(dot.matches("combine").count(), 2, "{dot}");
+    drop(shown);
+    std::fs::remove_dir_all(&dir).unwrap();
+}

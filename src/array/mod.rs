@@ -491,12 +491,18 @@ impl<T: Element> DArray<T> {
     }
 
     /// Runs the graph on `client` and gathers the values at the client.
+    /// The graph goes in one submission; each chunk is copied into the
+    /// result as it is fetched and dropped then (and released on its
+    /// worker), so the client holds the result and one chunk, not every
+    /// chunk as well.
     pub fn compute(&self, client: &Client) -> Result<ArrayD<T>> {
         let blocks = Lowering::default().blocks(&self.raw);
-        let results = delayed::compute(client, &blocks)?;
+        let futures = delayed::submit_all(client, &blocks)?;
+        drop(blocks);
         let mut out: Option<ArrayD<T>> = None;
-        for ((_, start, shape), block) in chunks::grid(&self.raw.chunks).into_iter().zip(results) {
-            let values = T::unwrap(block.finish());
+        for ((_, start, shape), future) in chunks::grid(&self.raw.chunks).into_iter().zip(futures) {
+            let values = T::unwrap(future.result()?.finish());
+            drop(future);
             let out = out.get_or_insert_with(|| {
                 ArrayD::from_elem(
                     IxDyn(&self.raw.shape),
@@ -509,6 +515,15 @@ impl<T: Element> DArray<T> {
         Ok(out.unwrap_or_else(|| {
             ArrayD::from_shape_vec(IxDyn(&self.raw.shape), Vec::new()).expect("an empty array")
         }))
+    }
+
+    /// Writes the task graph computing this array as Graphviz DOT to
+    /// `path` with the extension `.dot`, and as SVG beside it when the
+    /// `dot` program is installed (see [`delayed::Visualization`]): one box
+    /// per task, so a fused chain shows as one box per chunk.
+    pub fn visualize(&self, path: impl AsRef<std::path::Path>) -> Result<delayed::Visualization> {
+        let blocks = Lowering::default().blocks(&self.raw);
+        delayed::visualize_all(&blocks, path.as_ref())
     }
 
     /// Submits the graph to `client` and returns at once an array of the
