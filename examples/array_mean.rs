@@ -75,7 +75,10 @@ fn main() -> Result<(), Error> {
     for (got, want) in means.iter().zip(&serial) {
         let relative = ((got - want) / want).abs();
         assert!(relative < 1e-9, "column mean {got} against {want} serially");
-        assert!((got - 10.0).abs() < 0.05, "column mean {got} is far from 10");
+        assert!(
+            (got - 10.0).abs() < 0.05,
+            "column mean {got} is far from 10"
+        );
     }
     let overall = serial.mean().expect("not empty");
     assert!(
