@@ -12,7 +12,8 @@ BIN="${CARGO_TARGET_DIR:-target}/release/examples"
 RANKS="${RANKS:-3 4 5}"
 LIMIT="${LIMIT:-180}"
 # name and arguments; bcast_array moves 256 MiB per repetition; array_sum at
-# 4000 x 4000 (16 chunks) keeps a launch to a few seconds on 2 cores; the bag
+# 4000 x 4000 (16 chunks) keeps a launch to a few seconds on 2 cores, as do
+# array_mean at 4000 x 4000 and pi_array at 5 million points; the bag
 # examples at these sizes take a few seconds each.
 EXAMPLES=(
     "hello"
@@ -34,6 +35,8 @@ EXAMPLES=(
     "array_sum 4000"
     "array_sum 4000 --report target/reports/array_sum.html"
     "array_chunks"
+    "array_mean 4000"
+    "pi_array 5000000"
     "memoize"
     "errors"
     "manage_tasks"

@@ -9,13 +9,37 @@ use crate::{Error, Result};
 ///
 /// `[1000, 1000]`, `&[1000, 1000]` and `vec![1000, 1000]` convert to the
 /// regular form; `vec![vec![1, 4, 4], vec![3, 3, 6]]` to the irregular one
-/// (dask's `chunks=((1, 4, 4), (3, 3, 6))`).
+/// (dask's `chunks=((1, 4, 4), (3, 3, 6))`). [`ChunkSpec::Auto`] picks
+/// regular chunks of about [`AUTO_CHUNK_BYTES`] (dask's `chunks="auto"`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ChunkSpec {
     /// One chunk size per axis; a size at least the axis length makes one chunk.
     Regular(Vec<usize>),
     /// The chunk lengths along each axis.
     PerAxis(Vec<Vec<usize>>),
+    /// Regular chunks of about [`AUTO_CHUNK_BYTES`], as near to the same
+    /// length on every axis as the shape allows.
+    Auto,
+}
+
+/// The size [`ChunkSpec::Auto`] aims at: 32 MiB (tens of MiB amortise a
+/// task's cost and leave many chunks per worker).
+pub const AUTO_CHUNK_BYTES: usize = 32 << 20;
+
+/// Chunk sizes of about `AUTO_CHUNK_BYTES` for `shape`: the shortest axes
+/// are taken whole while they fit, the rest share what is left equally.
+fn auto(shape: &[usize], elem_size: usize) -> Vec<usize> {
+    let mut budget = (AUTO_CHUNK_BYTES / elem_size.max(1)).max(1) as f64;
+    let mut order: Vec<usize> = (0..shape.len()).collect();
+    order.sort_by_key(|&i| shape[i]);
+    let mut sizes = vec![1; shape.len()];
+    for (k, &axis) in order.iter().enumerate() {
+        let left = (shape.len() - k) as f64;
+        let edge = budget.powf(1.0 / left).floor().max(1.0) as usize;
+        sizes[axis] = edge.min(shape[axis]).max(1);
+        budget /= sizes[axis] as f64;
+    }
+    sizes
 }
 
 impl From<&[usize]> for ChunkSpec {
@@ -49,9 +73,21 @@ impl From<Vec<Vec<usize>>> for ChunkSpec {
 }
 
 impl ChunkSpec {
-    /// The chunk lengths along each axis of an array of `shape`, checked.
+    /// The chunk lengths along each axis of an array of `shape` of `f64`s,
+    /// checked.
     pub(crate) fn resolve(&self, shape: &[usize]) -> Result<Vec<Vec<usize>>> {
+        self.resolve_sized(shape, 8)
+    }
+
+    /// The chunk lengths along each axis of an array of `shape` whose
+    /// elements take `elem_size` bytes, checked.
+    pub(crate) fn resolve_sized(
+        &self,
+        shape: &[usize],
+        elem_size: usize,
+    ) -> Result<Vec<Vec<usize>>> {
         match self {
+            ChunkSpec::Auto => ChunkSpec::Regular(auto(shape, elem_size)).resolve(shape),
             ChunkSpec::Regular(sizes) => {
                 if sizes.len() != shape.len() {
                     return Err(Error::invalid(format!(
@@ -191,5 +227,20 @@ mod tests {
         let g = grid(&[vec![2, 1], vec![3]]);
         assert_eq!(g[1], (vec![1, 0], vec![2, 0], vec![1, 3]));
         assert_eq!(linear(&[vec![2, 1], vec![3, 3]], &[1, 1]), 3);
+    }
+
+    #[test]
+    fn automatic_chunks_are_tens_of_mib() {
+        // 10,000² f64 (800 MB): 2,048² chunks of 32 MiB.
+        let c = ChunkSpec::Auto.resolve_sized(&[10_000, 10_000], 8).unwrap();
+        assert_eq!(c[0][0], 2048);
+        assert_eq!(c[1][0], 2048);
+        // A short axis is taken whole, the other gets the rest.
+        let c = ChunkSpec::Auto.resolve_sized(&[3, 100_000_000], 1).unwrap();
+        assert_eq!(c[0], vec![3]);
+        assert_eq!(c[1][0], (32 << 20) / 3);
+        // Small arrays are one chunk.
+        let c = ChunkSpec::Auto.resolve_sized(&[100, 7], 8).unwrap();
+        assert_eq!(c, vec![vec![100], vec![7]]);
     }
 }

@@ -1,20 +1,25 @@
 //! The expression one chunk task evaluates, as data: a [`Plan`] of
 //! elementwise operations over its inputs, generated leaves and local data,
 //! and one generic task function per number of stored inputs (0 to 3).
+//! The element type travels in the data ([`Values`]), so the same
+//! functions serve every element type.
 
-use super::block::{serialize_array, Block, Chunk};
+use super::block::{serialize_view, Block, Chunk};
+use super::dtype::{with, with2, Arith, DType, Element, Num, Values};
 use super::random::{self, Dist};
 use super::reduce::{partial, Reduction};
-use crate::ndarray::{ArrayD, IxDyn, Slice, SliceInfoElem};
+use crate::ndarray::{ArrayD, IxDyn, Slice, SliceInfoElem, Zip};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::sync::Arc;
 
 /// An elementwise function of one array.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-pub(crate) enum Unary {
+#[doc(hidden)]
+pub enum Unary {
     Neg,
     Sin,
     Cos,
+    Tan,
     Exp,
     Ln,
     Sqrt,
@@ -22,46 +27,51 @@ pub(crate) enum Unary {
     Powi(i32),
 }
 
-impl Unary {
-    fn apply(self, x: f64) -> f64 {
+/// A comparison.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) enum Cmp {
+    Gt,
+    Lt,
+    Ge,
+    Le,
+    Eq,
+    Ne,
+}
+
+impl Cmp {
+    fn apply<T: PartialOrd>(self, a: T, b: T) -> bool {
         match self {
-            Unary::Neg => -x,
-            Unary::Sin => x.sin(),
-            Unary::Cos => x.cos(),
-            Unary::Exp => x.exp(),
-            Unary::Ln => x.ln(),
-            Unary::Sqrt => x.sqrt(),
-            Unary::Abs => x.abs(),
-            Unary::Powi(n) => x.powi(n),
+            Cmp::Gt => a > b,
+            Cmp::Lt => a < b,
+            Cmp::Ge => a >= b,
+            Cmp::Le => a <= b,
+            Cmp::Eq => a == b,
+            Cmp::Ne => a != b,
         }
     }
 }
 
-/// An elementwise arithmetic operation.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+/// An elementwise operation of two arrays.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) enum BinOp {
-    Add,
-    Sub,
-    Mul,
-    Div,
+    Arith(Arith),
+    Cmp(Cmp),
 }
 
 impl BinOp {
-    pub fn apply(self, a: f64, b: f64) -> f64 {
-        match self {
-            BinOp::Add => a + b,
-            BinOp::Sub => a - b,
-            BinOp::Mul => a * b,
-            BinOp::Div => a / b,
-        }
-    }
-
     pub fn symbol(self) -> &'static str {
         match self {
-            BinOp::Add => "+",
-            BinOp::Sub => "-",
-            BinOp::Mul => "*",
-            BinOp::Div => "/",
+            BinOp::Arith(Arith::Add) => "+",
+            BinOp::Arith(Arith::Sub) => "-",
+            BinOp::Arith(Arith::Mul) => "*",
+            BinOp::Arith(Arith::Div) => "/",
+            BinOp::Arith(Arith::Pow) => "powf",
+            BinOp::Cmp(Cmp::Gt) => ">",
+            BinOp::Cmp(Cmp::Lt) => "<",
+            BinOp::Cmp(Cmp::Ge) => ">=",
+            BinOp::Cmp(Cmp::Le) => "<=",
+            BinOp::Cmp(Cmp::Eq) => "==",
+            BinOp::Cmp(Cmp::Ne) => "!=",
         }
     }
 }
@@ -72,11 +82,11 @@ impl BinOp {
 #[derive(Clone, Debug)]
 pub(crate) enum Held {
     Region {
-        array: Arc<ArrayD<f64>>,
+        array: Arc<Values>,
         start: Vec<usize>,
         shape: Vec<usize>,
     },
-    Owned(ArrayD<f64>),
+    Owned(Values),
 }
 
 impl Serialize for Held {
@@ -86,8 +96,11 @@ impl Serialize for Held {
                 array,
                 start,
                 shape,
-            } => serialize_array(array.slice(region(start, shape).as_slice()), s),
-            Held::Owned(a) => serialize_array(a.view(), s),
+            } => {
+                let r = region(start, shape);
+                with!(&**array, a: _T => serialize_view(a.slice(r.as_slice()), s))
+            }
+            Held::Owned(a) => super::block::serialize_values(a, s),
         }
     }
 }
@@ -120,7 +133,8 @@ pub(crate) enum Plan {
     Data(Held),
     /// One value everywhere.
     Fill {
-        value: f64,
+        value: Num,
+        dtype: DType,
         shape: Vec<usize>,
     },
     /// `start + step * i` for `i` in `offset..offset + len`, with element
@@ -142,54 +156,78 @@ pub(crate) enum Plan {
         shape: Vec<usize>,
     },
     Unary(Unary, Box<Plan>),
-    /// `plan op value`, or `value op plan` when `left`.
-    Scalar {
-        op: BinOp,
-        plan: Box<Plan>,
-        value: f64,
-        left: bool,
-    },
     /// Two plans with NumPy broadcasting.
     Binary(BinOp, Box<Plan>, Box<Plan>),
+    /// Where the first plan is true the second's value, else the third's.
+    Where(Box<Plan>, Box<Plan>, Box<Plan>),
     /// Axis `i` of the result is axis `perm[i]` of the plan's.
     Transpose(Vec<usize>, Box<Plan>),
+    /// The plan's values as another element type.
+    Cast(DType, Box<Plan>),
+    /// A chunk of `shape` put together from pieces, each written at its
+    /// place, over `base` (an earlier part of the same chunk) or zeros.
+    Assemble {
+        dtype: DType,
+        shape: Vec<usize>,
+        base: Option<Box<Plan>>,
+        pieces: Vec<(Plan, Vec<usize>)>,
+    },
+    /// Every `step`th element from `start` along each axis, `len` of them.
+    Strided {
+        start: Vec<usize>,
+        step: Vec<usize>,
+        len: Vec<usize>,
+        plan: Box<Plan>,
+    },
 }
 
 impl Plan {
-    /// Renumbers the inputs, input `i` becoming `map[i]` (when two plans' inputs
-    /// are merged).
-    pub fn shift_inputs(&mut self, map: &[usize]) {
+    /// The plans this one reads.
+    fn children_mut(&mut self) -> Vec<&mut Plan> {
         match self {
-            Plan::Input { index, .. } => *index = map[*index],
-            Plan::Data(_) | Plan::Fill { .. } | Plan::Ramp { .. } | Plan::Random { .. } => {}
-            Plan::Unary(_, p) | Plan::Scalar { plan: p, .. } | Plan::Transpose(_, p) => {
-                p.shift_inputs(map)
-            }
-            Plan::Binary(_, a, b) => {
-                a.shift_inputs(map);
-                b.shift_inputs(map);
-            }
+            Plan::Input { .. }
+            | Plan::Data(_)
+            | Plan::Fill { .. }
+            | Plan::Ramp { .. }
+            | Plan::Random { .. } => Vec::new(),
+            Plan::Unary(_, p)
+            | Plan::Transpose(_, p)
+            | Plan::Cast(_, p)
+            | Plan::Strided { plan: p, .. } => vec![p],
+            Plan::Binary(_, a, b) => vec![a, b],
+            Plan::Where(c, a, b) => vec![c, a, b],
+            Plan::Assemble { base, pieces, .. } => base
+                .iter_mut()
+                .map(|b| &mut **b)
+                .chain(pieces.iter_mut().map(|(p, _)| p))
+                .collect(),
+        }
+    }
+
+    /// Renumbers the inputs, input `i` becoming `map[i]` (when plans'
+    /// inputs are merged).
+    pub fn shift_inputs(&mut self, map: &[usize]) {
+        if let Plan::Input { index, .. } = self {
+            *index = map[*index];
+        }
+        for child in self.children_mut() {
+            child.shift_inputs(map);
         }
     }
 
     /// How many times each input is read.
-    fn count_reads(&self, reads: &mut [usize]) {
-        match self {
-            Plan::Input { index, .. } => reads[*index] += 1,
-            Plan::Data(_) | Plan::Fill { .. } | Plan::Ramp { .. } | Plan::Random { .. } => {}
-            Plan::Unary(_, p) | Plan::Scalar { plan: p, .. } | Plan::Transpose(_, p) => {
-                p.count_reads(reads)
-            }
-            Plan::Binary(_, a, b) => {
-                a.count_reads(reads);
-                b.count_reads(reads);
-            }
+    fn count_reads(&mut self, reads: &mut [usize]) {
+        if let Plan::Input { index, .. } = self {
+            reads[*index] += 1;
+        }
+        for child in self.children_mut() {
+            child.count_reads(reads);
         }
     }
 
     /// The values, taking an input read whole for the last time instead of
     /// copying it.
-    fn eval(&self, inputs: &mut [(ArrayD<f64>, usize)]) -> ArrayD<f64> {
+    fn eval(&self, inputs: &mut [(Values, usize)]) -> Values {
         match self {
             Plan::Input {
                 index,
@@ -199,7 +237,7 @@ impl Plan {
                 let (a, reads) = &mut inputs[*index];
                 *reads -= 1;
                 if a.shape() != shape.as_slice() {
-                    a.slice(region(start, shape).as_slice()).to_owned()
+                    a.slice(region(start, shape).as_slice())
                 } else if *reads == 0 {
                     std::mem::take(a)
                 } else {
@@ -211,18 +249,22 @@ impl Plan {
                 array,
                 start,
                 shape,
-            }) => array.slice(region(start, shape).as_slice()).to_owned(),
-            Plan::Fill { value, shape } => ArrayD::from_elem(IxDyn(shape), *value),
+            }) => array.slice(region(start, shape).as_slice()),
+            Plan::Fill {
+                value,
+                dtype,
+                shape,
+            } => Values::fill(*value, *dtype, shape),
             Plan::Ramp {
                 start,
                 step,
                 offset,
                 len,
                 last,
-            } => ArrayD::from_shape_fn(IxDyn(&[*len]), |i| match last {
+            } => Values::F64(ArrayD::from_shape_fn(IxDyn(&[*len]), |i| match last {
                 Some((at, value)) if *at == offset + i[0] => *value,
                 _ => start + step * (offset + i[0]) as f64,
-            }),
+            })),
             Plan::Random {
                 dist,
                 seed,
@@ -232,79 +274,160 @@ impl Plan {
                 shape,
             } => {
                 let block = random::block(*seed, *dist, *chunk, chunk_shape);
-                if chunk_shape == shape {
+                Values::F64(if chunk_shape == shape {
                     block
                 } else {
                     block.slice(region(start, shape).as_slice()).to_owned()
-                }
+                })
             }
             Plan::Unary(op, p) => {
                 let op = *op;
-                p.eval(inputs).mapv_into(|x| op.apply(x))
-            }
-            Plan::Scalar {
-                op,
-                plan,
-                value,
-                left,
-            } => {
-                let (op, v) = (*op, *value);
-                let a = plan.eval(inputs);
-                if *left {
-                    a.mapv_into(|x| op.apply(v, x))
-                } else {
-                    a.mapv_into(|x| op.apply(x, v))
-                }
+                with!(p.eval(inputs), a: T => T::wrap(a.mapv_into(|x| T::unary(op, x))))
             }
             Plan::Binary(op, a, b) => binary(*op, a.eval(inputs), b.eval(inputs)),
-            Plan::Transpose(perm, p) => p.eval(inputs).permuted_axes(IxDyn(perm)),
+            Plan::Where(c, a, b) => {
+                let Values::Bool(c) = c.eval(inputs) else {
+                    panic!("a where_ condition that is not bool")
+                };
+                with2!(a.eval(inputs), b.eval(inputs), x, y: T => T::wrap(select(&c, x, y)))
+            }
+            Plan::Transpose(perm, p) => p.eval(inputs).permuted(perm),
+            Plan::Assemble {
+                dtype,
+                shape,
+                base,
+                pieces,
+            } => {
+                let mut canvas = match base {
+                    Some(b) => b.eval(inputs),
+                    None => Values::fill(Num::I(0), *dtype, shape),
+                };
+                for (piece, at) in pieces {
+                    let values = piece.eval(inputs);
+                    let r = region(at, values.shape());
+                    with2!(&mut canvas, values, c, v: _T => c.slice_mut(r.as_slice()).assign(&v));
+                }
+                canvas
+            }
+            Plan::Cast(dtype, p) => p.eval(inputs).cast(*dtype),
+            Plan::Strided {
+                start,
+                step,
+                len,
+                plan,
+            } => {
+                let elems: Vec<SliceInfoElem> = start
+                    .iter()
+                    .zip(step)
+                    .zip(len)
+                    .map(|((&s, &k), &n)| {
+                        let end = if n == 0 { s } else { s + (n - 1) * k + 1 };
+                        SliceInfoElem::from(Slice::new(s as isize, Some(end as isize), k as isize))
+                    })
+                    .collect();
+                plan.eval(inputs).slice(&elems)
+            }
         }
+    }
+}
+
+/// The shape `a` and `b` broadcast to.
+fn broadcast_shape(a: &[usize], b: &[usize]) -> Vec<usize> {
+    let n = a.len().max(b.len());
+    let dim = |s: &[usize], i: usize| (i + s.len()).checked_sub(n).map_or(1, |j| s[j]);
+    (0..n).map(|i| dim(a, i).max(dim(b, i))).collect()
+}
+
+/// `a op b` with broadcasting.
+fn binary(op: BinOp, a: Values, b: Values) -> Values {
+    match op {
+        BinOp::Arith(op) => with2!(a, b, x, y: T => T::wrap(arith(op, x, y))),
+        BinOp::Cmp(op) => with2!(a, b, x, y: _T => Values::Bool(compare(op, &x, &y))),
     }
 }
 
 /// `a op b` with broadcasting, reusing one operand's memory where it has
 /// the result's shape.
-fn binary(op: BinOp, mut a: ArrayD<f64>, mut b: ArrayD<f64>) -> ArrayD<f64> {
+fn arith<T: Element>(op: Arith, mut a: ArrayD<T>, mut b: ArrayD<T>) -> ArrayD<T> {
+    if b.ndim() == 0 {
+        let v = b[IxDyn(&[])];
+        return a.mapv_into(|x| T::arith(op, x, v));
+    }
+    if a.ndim() == 0 {
+        let v = a[IxDyn(&[])];
+        return b.mapv_into(|y| T::arith(op, v, y));
+    }
     if b.broadcast(a.raw_dim()).is_some() {
-        a.zip_mut_with(&b, |x, &y| *x = op.apply(*x, y));
+        a.zip_mut_with(&b, |x, &y| *x = T::arith(op, *x, y));
         a
     } else if a.broadcast(b.raw_dim()).is_some() {
-        b.zip_mut_with(&a, |y, &x| *y = op.apply(x, *y));
+        b.zip_mut_with(&a, |y, &x| *y = T::arith(op, x, *y));
         b
     } else {
-        let n = a.ndim().max(b.ndim());
-        let dim = |s: &[usize], i: usize| (i + s.len()).checked_sub(n).map_or(1, |j| s[j]);
-        let shape: Vec<usize> = (0..n)
-            .map(|i| dim(a.shape(), i).max(dim(b.shape(), i)))
-            .collect();
+        let shape = broadcast_shape(a.shape(), b.shape());
         let mut out = a
             .broadcast(IxDyn(&shape))
             .expect("the planner checked broadcasting")
             .to_owned();
-        out.zip_mut_with(&b, |x, &y| *x = op.apply(*x, y));
+        out.zip_mut_with(&b, |x, &y| *x = T::arith(op, *x, y));
         out
     }
 }
 
-/// One chunk task: a plan, and the reduction its result goes into, if any
-/// (reduced over these axes of the plan's result).
+fn compare<T: Element>(op: Cmp, a: &ArrayD<T>, b: &ArrayD<T>) -> ArrayD<bool> {
+    if b.ndim() == 0 {
+        let v = b[IxDyn(&[])];
+        return a.mapv(|x| op.apply(x, v));
+    }
+    let shape = IxDyn(&broadcast_shape(a.shape(), b.shape()));
+    let (a, b) = (
+        a.broadcast(shape.clone())
+            .expect("the planner checked broadcasting"),
+        b.broadcast(shape)
+            .expect("the planner checked broadcasting"),
+    );
+    Zip::from(&a).and(&b).map_collect(|&x, &y| op.apply(x, y))
+}
+
+fn select<T: Element>(c: &ArrayD<bool>, a: ArrayD<T>, b: ArrayD<T>) -> ArrayD<T> {
+    let shape = broadcast_shape(&broadcast_shape(c.shape(), a.shape()), b.shape());
+    let shape = IxDyn(&shape);
+    let checked = "the planner checked broadcasting";
+    Zip::from(&c.broadcast(shape.clone()).expect(checked))
+        .and(&a.broadcast(shape.clone()).expect(checked))
+        .and(&b.broadcast(shape).expect(checked))
+        .map_collect(|&c, &x, &y| if c { x } else { y })
+}
+
+/// What a chunk task's result goes into: a reduction over `axes` of the
+/// plan's result, which is the region from `origin` of an array of shape
+/// `whole` (the arg reductions number elements in the whole array).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(crate) struct Reducing {
+    pub op: Reduction,
+    pub axes: Vec<usize>,
+    pub origin: Vec<usize>,
+    pub whole: Vec<usize>,
+}
+
+/// One chunk task: a plan, and the reduction its result goes into, if any.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub(crate) struct Task {
     pub plan: Plan,
-    pub reduce: Option<(Reduction, Vec<usize>)>,
+    pub reduce: Option<Reducing>,
 }
 
 impl Task {
-    fn run(&self, inputs: Vec<Block>) -> Block {
+    fn run(mut self, inputs: Vec<Block>) -> Block {
         let mut reads = vec![0; inputs.len()];
         self.plan.count_reads(&mut reads);
-        let mut inputs: Vec<(ArrayD<f64>, usize)> =
+        let mut inputs: Vec<(Values, usize)> =
             inputs.into_iter().map(Block::finish).zip(reads).collect();
         let values = self.plan.eval(&mut inputs);
         drop(inputs);
         match &self.reduce {
             None => Block::values(values),
-            Some((op, axes)) => partial(*op, values, axes),
+            Some(r) => partial(r, values),
         }
     }
 }

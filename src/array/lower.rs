@@ -8,11 +8,10 @@
 //! computed first as a task of its own.
 
 use super::block::Block;
-use super::chunks::{grid, linear, locate};
-use super::eval::{eval0, eval1, eval2, eval3, Held, Plan, Task};
-use super::expr::Expr;
+use super::chunks::{grid, linear, locate, offsets};
+use super::eval::{eval0, eval1, eval2, eval3, Held, Plan, Reducing, Task};
+use super::expr::{Expr, Raw};
 use super::reduce::{combine, Reduction};
-use super::DArray;
 use crate::delayed::{delayed, Delayed};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -34,18 +33,22 @@ pub(crate) struct Lowering {
     materialized: usize,
 }
 
-fn id(a: &DArray) -> usize {
+fn id(a: &Raw) -> usize {
     Arc::as_ptr(&a.expr) as *const () as usize
 }
 
 impl Lowering {
     /// A delayed block per chunk of `a`, row-major.
-    pub fn blocks(&mut self, a: &DArray) -> Vec<Delayed<Block>> {
+    pub fn blocks(&mut self, a: &Raw) -> Vec<Delayed<Block>> {
         if let Some(done) = self.lowered.get(&id(a)) {
             return done.clone();
         }
         let out = match &*a.expr {
             Expr::Stored(blocks) => blocks.clone(),
+            Expr::Rechunk(child) => grid(&a.chunks)
+                .into_iter()
+                .map(|(_, start, shape)| self.assemble(a, child, &start, &shape))
+                .collect(),
             Expr::Reduce {
                 op,
                 axes,
@@ -68,18 +71,23 @@ impl Lowering {
     /// results of each output chunk combined `split_every` at a time.
     fn reduce(
         &mut self,
-        out: &DArray,
+        out: &Raw,
         op: Reduction,
         axes: &[usize],
         split_every: usize,
-        array: &DArray,
+        array: &Raw,
     ) -> Vec<Delayed<Block>> {
         let mut groups: Vec<Vec<Delayed<Block>>> = vec![Vec::new(); out.num_chunks()];
         for (index, start, shape) in grid(&array.chunks) {
             let (plan, inputs) = self.plan(array, &start, &shape);
             let task = Task {
                 plan,
-                reduce: Some((op, axes.to_vec())),
+                reduce: Some(Reducing {
+                    op,
+                    axes: axes.to_vec(),
+                    origin: start,
+                    whole: array.shape.clone(),
+                }),
             };
             let kept: Vec<usize> = index
                 .iter()
@@ -108,7 +116,7 @@ impl Lowering {
 
     /// The plan for the region `start..start + shape` of `a`, which lies
     /// inside one chunk of every stored array it reads.
-    fn plan(&mut self, a: &DArray, start: &[usize], shape: &[usize]) -> (Plan, Inputs) {
+    fn plan(&mut self, a: &Raw, start: &[usize], shape: &[usize]) -> (Plan, Inputs) {
         let (start, shape) = (start.to_vec(), shape.to_vec());
         match &*a.expr {
             Expr::Local(array) => (
@@ -122,6 +130,7 @@ impl Lowering {
             Expr::Fill(value) => (
                 Plan::Fill {
                     value: *value,
+                    dtype: a.dtype,
                     shape,
                 },
                 Vec::new(),
@@ -154,7 +163,10 @@ impl Lowering {
                     Vec::new(),
                 )
             }
-            Expr::Stored(_) | Expr::Reduce { .. } => {
+            Expr::Rechunk(child) if pieces(child, &start, &shape).len() == 1 => {
+                self.plan(child, &start, &shape)
+            }
+            Expr::Stored(_) | Expr::Reduce { .. } | Expr::Rechunk(_) => {
                 let blocks = self.blocks(a);
                 let (chunk, within, _) = chunk_of(a, &start, &shape);
                 let plan = Plan::Input {
@@ -168,21 +180,6 @@ impl Lowering {
                 let (plan, inputs) = self.plan(child, &start, &shape);
                 (Plan::Unary(*op, Box::new(plan)), inputs)
             }
-            Expr::Scalar {
-                op,
-                array,
-                value,
-                left,
-            } => {
-                let (plan, inputs) = self.plan(array, &start, &shape);
-                let plan = Plan::Scalar {
-                    op: *op,
-                    plan: Box::new(plan),
-                    value: *value,
-                    left: *left,
-                };
-                (plan, inputs)
-            }
             Expr::Transpose(perm, child) => {
                 let (mut cstart, mut cshape) = (vec![0; perm.len()], vec![0; perm.len()]);
                 for (i, &p) in perm.iter().enumerate() {
@@ -192,23 +189,142 @@ impl Lowering {
                 let (plan, inputs) = self.plan(child, &cstart, &cshape);
                 (Plan::Transpose(perm.clone(), Box::new(plan)), inputs)
             }
+            Expr::Cast(child) => {
+                let (plan, inputs) = self.plan(child, &start, &shape);
+                (Plan::Cast(a.dtype, Box::new(plan)), inputs)
+            }
+            Expr::Slice {
+                start: from,
+                step,
+                array,
+            } => {
+                let cstart: Vec<usize> = (0..from.len())
+                    .map(|i| from[i] + start[i] * step[i])
+                    .collect();
+                let cshape: Vec<usize> = (0..from.len())
+                    .map(|i| {
+                        if shape[i] == 0 {
+                            0
+                        } else {
+                            (shape[i] - 1) * step[i] + 1
+                        }
+                    })
+                    .collect();
+                let (plan, inputs) = self.plan(array, &cstart, &cshape);
+                let plan = Plan::Strided {
+                    start: vec![0; shape.len()],
+                    step: step.clone(),
+                    len: shape,
+                    plan: Box::new(plan),
+                };
+                (plan, inputs)
+            }
             Expr::Binary(op, l, r) => {
-                let (ls, lshape) = operand_region(l, &start, &shape);
-                let (rs, rshape) = operand_region(r, &start, &shape);
-                let (mut pl, mut il) = self.plan(l, &ls, &lshape);
-                let (mut pr, mut ir) = self.plan(r, &rs, &rshape);
-                while merge(&il, &ir).0.len() > MAX_INPUTS {
-                    if il.len() >= ir.len() {
-                        (pl, il) = self.materialize(pl, il, &lshape);
-                    } else {
-                        (pr, ir) = self.materialize(pr, ir, &rshape);
-                    }
-                }
-                let (inputs, map) = merge(&il, &ir);
-                pr.shift_inputs(&map);
+                let (mut plans, inputs) = self.operands(&[l, r], &start, &shape);
+                let (pr, pl) = (plans.pop().expect("two"), plans.pop().expect("two"));
                 (Plan::Binary(*op, Box::new(pl), Box::new(pr)), inputs)
             }
+            Expr::Where(c, l, r) => {
+                let (mut plans, inputs) = self.operands(&[c, l, r], &start, &shape);
+                let pr = plans.pop().expect("three");
+                let pl = plans.pop().expect("three");
+                let pc = plans.pop().expect("three");
+                (
+                    Plan::Where(Box::new(pc), Box::new(pl), Box::new(pr)),
+                    inputs,
+                )
+            }
         }
+    }
+
+    /// The plans of broadcast operands for one result region, their
+    /// inputs merged (and operands computed as tasks of their own until at
+    /// most [`MAX_INPUTS`] remain).
+    fn operands(&mut self, ops: &[&Raw], start: &[usize], shape: &[usize]) -> (Vec<Plan>, Inputs) {
+        let mut parts: Vec<(Plan, Inputs, Vec<usize>)> = ops
+            .iter()
+            .map(|op| {
+                let (s, n) = operand_region(op, start, shape);
+                let (plan, inputs) = self.plan(op, &s, &n);
+                (plan, inputs, n)
+            })
+            .collect();
+        loop {
+            let all = parts
+                .iter()
+                .fold(Vec::new(), |acc, (_, inputs, _)| merge(&acc, inputs).0);
+            if all.len() <= MAX_INPUTS {
+                break;
+            }
+            let (most, _) = parts
+                .iter()
+                .enumerate()
+                .max_by_key(|(i, p)| (p.1.len(), std::cmp::Reverse(*i)))
+                .expect("operands");
+            let (plan, inputs, n) = parts.remove(most);
+            let (plan, inputs) = self.materialize(plan, inputs, &n);
+            parts.insert(most, (plan, inputs, n));
+        }
+        let mut all: Inputs = Vec::new();
+        let mut plans = Vec::with_capacity(parts.len());
+        for (mut plan, inputs, _) in parts {
+            let (merged, map) = merge(&all, &inputs);
+            plan.shift_inputs(&map);
+            all = merged;
+            plans.push(plan);
+        }
+        (plans, all)
+    }
+
+    /// Chunk `start..start + shape` of `a`, a rechunking of `child`: its
+    /// planned pieces (each inside one chunk of `child`) in a task, or in a
+    /// chain of tasks each adding pieces to the one before while a task
+    /// would read more than [`MAX_INPUTS`] stored chunks.
+    fn assemble(
+        &mut self,
+        a: &Raw,
+        child: &Raw,
+        start: &[usize],
+        shape: &[usize],
+    ) -> Delayed<Block> {
+        let found = pieces(child, start, shape);
+        if found.len() == 1 {
+            let (plan, inputs) = self.plan(child, start, shape);
+            return submit(Task { plan, reduce: None }, inputs);
+        }
+        let whole = |base: Option<Box<Plan>>, pieces| Plan::Assemble {
+            dtype: a.dtype,
+            shape: shape.to_vec(),
+            base,
+            pieces,
+        };
+        let (mut base, mut inputs): (Option<Box<Plan>>, Inputs) = (None, Vec::new());
+        let mut current: Vec<(Plan, Vec<usize>)> = Vec::new();
+        for (pstart, pshape) in found {
+            let (mut plan, mut pin) = self.plan(child, &pstart, &pshape);
+            if !current.is_empty() && merge(&inputs, &pin).0.len() > MAX_INPUTS {
+                let plan = whole(base.take(), std::mem::take(&mut current));
+                let (read, read_inputs) =
+                    self.materialize(plan, std::mem::take(&mut inputs), shape);
+                base = Some(Box::new(read));
+                inputs = read_inputs;
+            }
+            if merge(&inputs, &pin).0.len() > MAX_INPUTS {
+                (plan, pin) = self.materialize(plan, pin, &pshape);
+            }
+            let (merged, map) = merge(&inputs, &pin);
+            plan.shift_inputs(&map);
+            inputs = merged;
+            let at = pstart.iter().zip(start).map(|(p, s)| p - s).collect();
+            current.push((plan, at));
+        }
+        submit(
+            Task {
+                plan: whole(base, current),
+                reduce: None,
+            },
+            inputs,
+        )
     }
 
     /// `plan` as a task of its own, read whole by the plan returned.
@@ -244,7 +360,7 @@ fn merge(left: &Inputs, right: &Inputs) -> (Inputs, Vec<usize>) {
 /// The region of operand `a` that a broadcast result region reads: its
 /// axes line up with the result's last ones, and a length-1 axis is read
 /// whole.
-fn operand_region(a: &DArray, start: &[usize], shape: &[usize]) -> (Vec<usize>, Vec<usize>) {
+fn operand_region(a: &Raw, start: &[usize], shape: &[usize]) -> (Vec<usize>, Vec<usize>) {
     let skip = start.len() - a.shape.len();
     a.shape
         .iter()
@@ -259,9 +375,38 @@ fn operand_region(a: &DArray, start: &[usize], shape: &[usize]) -> (Vec<usize>, 
         .unzip()
 }
 
+/// The pieces of the region `start..start + shape` that lie in one chunk
+/// of `a` each, as (start, shape), row-major.
+fn pieces(a: &Raw, start: &[usize], shape: &[usize]) -> Vec<(Vec<usize>, Vec<usize>)> {
+    let mut out: Vec<(Vec<usize>, Vec<usize>)> = vec![(Vec::new(), Vec::new())];
+    for (axis, lengths) in a.chunks.iter().enumerate() {
+        let (from, to) = (start[axis], start[axis] + shape[axis]);
+        let offs = offsets(lengths);
+        let cuts: Vec<(usize, usize)> = offs
+            .windows(2)
+            .filter_map(|w| {
+                let (lo, hi) = (w[0].max(from), w[1].min(to));
+                (lo < hi).then(|| (lo, hi - lo))
+            })
+            .collect();
+        out = out
+            .into_iter()
+            .flat_map(|(s, n)| {
+                cuts.iter().map(move |&(lo, len)| {
+                    let (mut s, mut n) = (s.clone(), n.clone());
+                    s.push(lo);
+                    n.push(len);
+                    (s, n)
+                })
+            })
+            .collect();
+    }
+    out
+}
+
 /// The chunk of `a` holding a region: its number, where the region starts
 /// inside it, and its shape.
-fn chunk_of(a: &DArray, start: &[usize], shape: &[usize]) -> (usize, Vec<usize>, Vec<usize>) {
+fn chunk_of(a: &Raw, start: &[usize], shape: &[usize]) -> (usize, Vec<usize>, Vec<usize>) {
     let mut index = Vec::with_capacity(start.len());
     let mut within = Vec::with_capacity(start.len());
     let mut chunk_shape = Vec::with_capacity(start.len());

@@ -270,6 +270,23 @@ fn submit_graph(client: &Client, roots: &[Arc<Node>]) -> Result<Done> {
     })
 }
 
+/// The futures of `nodes`, their graphs submitted in one message (for
+/// collections that take each result as it comes).
+pub(crate) fn submit_all<T: DeserializeOwned + Send + 'static>(
+    client: &Client,
+    nodes: &[Delayed<T>],
+) -> Result<Vec<Future<T>>> {
+    let roots: Vec<Arc<Node>> = nodes.iter().map(|d| d.node.clone()).collect();
+    let done = submit_graph(client, &roots)?;
+    nodes.iter().map(|d| done.future(&d.node)).collect()
+}
+
+/// The graph of `nodes` written as [`Delayed::visualize`] writes one.
+pub(crate) fn visualize_all<T>(nodes: &[Delayed<T>], path: &Path) -> Result<Visualization> {
+    let roots: Vec<Arc<Node>> = nodes.iter().map(|d| d.node.clone()).collect();
+    dot::write(&postorder(&roots), path)
+}
+
 /// What [`compute`] can compute at once: a `&Delayed<T>`, a slice or `Vec`
 /// of them, or a tuple of up to four `&Delayed`s.
 pub trait Computable {
