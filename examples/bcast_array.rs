@@ -33,7 +33,10 @@ fn check(buf: &[f64], rep: usize) {
 fn raw_bcast(buf: &mut [f64]) -> Option<f64> {
     use mpi::topology::{Communicator, SimpleCommunicator};
     use mpi::traits::{CommunicatorCollectives, Root};
-    if std::env::var("OMPI_COMM_WORLD_SIZE").is_err() {
+    if std::env::var_os("OMPI_COMM_WORLD_SIZE")
+        .or(std::env::var_os("PMI_SIZE"))
+        .is_none()
+    {
         return None;
     }
     let world = SimpleCommunicator::world();

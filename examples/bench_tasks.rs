@@ -125,7 +125,9 @@ fn main() -> Result<(), Error> {
     };
     let (off, on, cost) = (median(&mut off), median(&mut on), median(&mut cost));
     // Whole-cluster CPU only in the embedded cluster (all roles here).
-    let local = std::env::var("OMPI_COMM_WORLD_SIZE").is_err();
+    let local = std::env::var_os("OMPI_COMM_WORLD_SIZE")
+        .or(std::env::var_os("PMI_SIZE"))
+        .is_none();
     let cpu_cost = if local && !cpu_cost.is_empty() {
         format!("{:.3}", median(&mut cpu_cost))
     } else {
@@ -139,7 +141,10 @@ fn main() -> Result<(), Error> {
          \"ping_worker_median_us\":{:.1},\"chain\":{chain},\"chain_us_per_link\":{per_link:.1},\
          \"events_off_tasks_per_s\":{off:.0},\"events_on_tasks_per_s\":{on:.0},\
          \"events_cost\":{:.3},\"events_cpu_cost\":{cpu_cost}}}",
-        if std::env::var("OMPI_COMM_WORLD_SIZE").is_ok() {
+        if std::env::var_os("OMPI_COMM_WORLD_SIZE")
+            .or(std::env::var_os("PMI_SIZE"))
+            .is_some()
+        {
             "mpi"
         } else {
             "local"

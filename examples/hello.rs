@@ -25,8 +25,10 @@ fn main() -> Result<(), Error> {
 
     // Under mpirun every rank but the scheduler and the client is a worker;
     // with one rank (or none) the embedded cluster has `local_workers`.
+    // Open MPI's launcher says OMPI_COMM_WORLD_SIZE, MPICH's (hydra) PMI_SIZE.
     let world: usize = std::env::var("OMPI_COMM_WORLD_SIZE")
-        .map_or(1, |n| n.parse().expect("OMPI_COMM_WORLD_SIZE is a number"));
+        .or_else(|_| std::env::var("PMI_SIZE"))
+        .map_or(1, |n| n.parse().expect("the world size is a number"));
     let expected = if world >= rankflow::MIN_RANKS {
         world - 2
     } else {

@@ -114,7 +114,10 @@ fn main() -> rankflow::Result<()> {
         .nth(1)
         .map_or(Ok(3.0), |a| a.parse())
         .expect("seconds is a number");
-    if std::env::var("OMPI_COMM_WORLD_SIZE").is_err() {
+    if std::env::var_os("OMPI_COMM_WORLD_SIZE")
+        .or(std::env::var_os("PMI_SIZE"))
+        .is_none()
+    {
         println!("idle_cpu measures MPI ranks; run it under mpirun -n 4");
         return Ok(());
     }

@@ -19,6 +19,10 @@ pub(super) fn resolve(
         (Some(Some(d)), _) if d.is_zero() => Err(Error::config(
             "watchdog must be longer than 0 s (None turns it off)",
         )),
+        (Some(Some(d)), _) if d.as_secs_f64() > MAX_SECONDS => Err(Error::config(format!(
+            "watchdog of {} s is longer than the {MAX_SECONDS} s allowed",
+            d.as_secs_f64()
+        ))),
         (Some(d), _) => Ok((d, "builder")),
         (None, Some(v)) => {
             let t = v.trim().to_ascii_lowercase();
@@ -68,5 +72,7 @@ mod tests {
             );
         }
         assert!(resolve(Some(Some(Duration::ZERO)), &|_| None).is_err());
+        let e = resolve(Some(Some(Duration::MAX)), &|_| None).unwrap_err();
+        assert!(e.message().contains("longer than"), "{e}");
     }
 }

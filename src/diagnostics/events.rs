@@ -114,7 +114,8 @@ pub struct MemorySample {
     pub worker: usize,
     /// When, µs since the Unix epoch.
     pub at_us: u64,
-    /// Bytes of results and placed data in its store.
+    /// Bytes of results and placed data in its store's memory (not those
+    /// spilled to disk).
     pub bytes: u64,
 }
 

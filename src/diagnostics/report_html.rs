@@ -390,7 +390,8 @@ fn memory(h: &mut String, data: &ReportData) {
     let height = 160.0;
     let _ = writeln!(
         h,
-        "<p>Bytes of results held in each worker's store, sampled at most every 100 ms \
+        "<p>Bytes of results in memory in each worker's store (results spilled to disk \
+         not counted), sampled at most every 100 ms \
          while tasks end; peak {}.</p>\n<svg id=\"memory\" width=\"{WIDTH}\" height=\"{}\" \
          xmlns=\"http://www.w3.org/2000/svg\" font-size=\"10\">",
         bytes(peak),

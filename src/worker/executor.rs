@@ -325,7 +325,7 @@ impl Executor {
             thread,
             start_us: events::us_of(start),
             stop_us: events::us_of(start) + micros,
-            failed: !matches!(called, Ok(Ok(_))),
+            failed: !matches!(&called, Ok(Ok(b)) if b.len() as u64 <= self.store.limit()),
         });
         let failure = |kind, message: String| TaskFailure {
             kind,

@@ -237,6 +237,32 @@ impl Recorder {
 }
 
 #[test]
+fn a_fetch_of_a_result_whose_spill_file_is_gone_is_answered_gone() {
+    let recorder = Arc::new(Recorder::default());
+    let dir = std::env::temp_dir().join(format!("rankflow-lost-{}", std::process::id()));
+    let memory = MemoryPolicy {
+        limit: 1000,
+        spill_fraction: 0.5,
+        pause_fraction: 0.8,
+        directory: dir.clone(),
+    };
+    let mut w = worker_with(recorder.clone(), memory);
+    w.executor.store.put(Key(9), Arc::new(vec![7u8; 600]));
+    assert_eq!(w.executor.store.stats().spilled, 1);
+    std::fs::remove_dir_all(w.executor.store.spill_dir()).unwrap();
+    let fetch = WorkerToWorker::Fetch { keys: vec![Key(9)] };
+    assert!(!w.handle(envelope(3, &fetch)).unwrap());
+    w.executor.stop();
+    assert_eq!(
+        recorder.to_peer(3),
+        vec![WorkerToWorker::Gone { keys: vec![Key(9)] }],
+        "answered, not parked for ever"
+    );
+    assert!(w.parked_fetches.is_empty());
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
 fn a_fetch_of_a_freed_key_is_answered_gone_not_parked() {
     let recorder = Arc::new(Recorder::default());
     let mut w = worker(recorder.clone());

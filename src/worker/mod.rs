@@ -19,7 +19,7 @@ use crate::comm::transport::{Envelope, Rank, Transport, TAG_ABORT, TAG_CONTROL, 
 use crate::diagnostics::events::{self, CollectiveEvent, TransferEvent};
 use crate::error::{Error, ErrorKind, Result};
 use crate::protocol::{
-    ClientToWorker, ComputeSpec, DataToClient, DataToWorker, SchedulerToWorker, WorkerInfo,
+    ClientToWorker, ComputeSpec, DataToClient, DataToWorker, Input, SchedulerToWorker, WorkerInfo,
     WorkerToClient, WorkerToScheduler, WorkerToWorker,
 };
 use crate::protocol::{CLIENT, FIRST_WORKER, SCHEDULER};
@@ -351,7 +351,9 @@ impl Worker {
                     for k in keys {
                         match self.executor.store.get(k) {
                             Some(b) => held.push((k, b)),
-                            None if self.freed.contains(k) => gone.push(k),
+                            None if self.freed.contains(k) || self.executor.store.lost(k) => {
+                                gone.push(k)
+                            }
                             // On its way here (a client's `Put`).
                             None => self.parked_fetches.entry(k).or_default().push(peer),
                         }
@@ -580,8 +582,13 @@ impl Worker {
     fn compute(&mut self, tasks: Vec<ComputeSpec>) -> Result<()> {
         let mut ready = Vec::new();
         let mut fetch: BTreeMap<Rank, Vec<Key>> = BTreeMap::new();
+        let mut lost = Vec::new();
         for spec in tasks {
             let store = &self.executor.store;
+            lost.extend(spec.inputs.iter().filter_map(|i| match i {
+                Input::Local(k) if store.lost(*k) => Some(*k),
+                _ => None,
+            }));
             let admitted = self.inputs.admit(spec, |k| store.get(k));
             ready.extend(admitted.ready);
             for (peer, key) in admitted.fetch {
@@ -597,6 +604,14 @@ impl Worker {
         }
         for (peer, keys) in fetch {
             self.reply(peer, &WorkerToWorker::Fetch { keys })?;
+        }
+        // A local input whose spill file could not be read back will not
+        // come: those tasks go back to the scheduler (placed again, or
+        // failed as Lost), rather than waiting for ever.
+        if !lost.is_empty() {
+            lost.sort_unstable();
+            lost.dedup();
+            self.inputs_gone(self.rank, lost)?;
         }
         Ok(())
     }
@@ -627,6 +642,7 @@ impl Worker {
             if self.acquiring.remove(k) {
                 log::warn!("cannot copy {k} for replicate: rank {peer} freed it");
             }
+            self.fetch_started.remove(k);
             tasks.extend(self.inputs.gone(*k));
         }
         if tasks.is_empty() {

@@ -22,7 +22,7 @@ mod tests;
 use crate::task::Key;
 use serde::{Deserialize, Serialize};
 use spill::SpillDir;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -114,6 +114,9 @@ struct Inner {
     dir: SpillDir,
     stats: MemoryStats,
     warned: bool,
+    /// Spilled results that could not be read back: gone for good (until the
+    /// scheduler frees the key). A fetch of one is answered `Gone`.
+    lost: HashSet<Key>,
 }
 
 /// Results held by one worker, by key.
@@ -147,6 +150,7 @@ impl Store {
                 dir,
                 stats,
                 warned: false,
+                lost: HashSet::new(),
             }),
         }
     }
@@ -202,6 +206,7 @@ impl Store {
                     inner.entries.remove(&key);
                     inner.dir.remove(key);
                     inner.stats.on_disk -= len;
+                    inner.lost.insert(key);
                     return None;
                 }
             },
@@ -240,7 +245,20 @@ impl Store {
 
     /// Drops `key`, from memory or disk.
     pub fn free(&self, key: Key) {
-        Self::remove(&mut self.lock(), key);
+        let mut inner = self.lock();
+        inner.lost.remove(&key);
+        Self::remove(&mut inner, key);
+    }
+
+    /// Whether `key` was spilled and could not be read back: it will not
+    /// come back here (see [`get`](Self::get)).
+    pub fn lost(&self, key: Key) -> bool {
+        self.lock().lost.contains(&key)
+    }
+
+    /// The directory this store spills to (made on the first spill).
+    pub fn spill_dir(&self) -> std::path::PathBuf {
+        self.lock().dir.path().to_path_buf()
     }
 
     fn remove(inner: &mut Inner, key: Key) {

@@ -8,7 +8,8 @@ use std::path::{Path, PathBuf};
 
 /// The spill directory of one worker.
 pub(crate) struct SpillDir {
-    /// `local_directory/rankflow-<pid>-w<rank>`.
+    /// `local_directory/rankflow-<pid>-<n>-w<rank>`, `n` counting the stores
+    /// of this process (two embedded clusters in one process never share).
     path: PathBuf,
     /// Whether the directory has been made.
     made: bool,
@@ -17,7 +18,9 @@ pub(crate) struct SpillDir {
 impl SpillDir {
     /// The directory worker `rank` of this process would spill to under `base`.
     pub fn new(base: &Path, rank: usize) -> Self {
-        let name = format!("rankflow-{}-w{rank}", std::process::id());
+        static STORES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = STORES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let name = format!("rankflow-{}-{n}-w{rank}", std::process::id());
         SpillDir {
             path: base.join(name),
             made: false,

@@ -50,7 +50,7 @@ fn spills_the_least_recently_used_and_reads_them_back() {
     // Touch key 1 so key 2 is now the least recently used.
     drop(s.get(Key(1)));
     s.put(Key(4), value(4, 150));
-    let spilled_dir = dir.join(format!("rankflow-{}-w3", std::process::id()));
+    let spilled_dir = s.spill_dir();
     assert!(spilled_dir.join(format!("{}.bin", Key(2))).exists());
     assert!(!spilled_dir.join(format!("{}.bin", Key(1))).exists());
     assert!(s.contains(Key(0)) && s.contains(Key(2)));
@@ -97,9 +97,7 @@ fn freeing_a_spilled_value_removes_its_file() {
     s.put(Key(7), value(7, 80));
     let st = s.stats();
     assert_eq!((st.spilled, st.on_disk, st.in_memory), (1, 80, 0));
-    let file = dir
-        .join(format!("rankflow-{}-w4", std::process::id()))
-        .join(format!("{}.bin", Key(7)));
+    let file = s.spill_dir().join(format!("{}.bin", Key(7)));
     assert!(file.exists());
     s.free(Key(7));
     assert!(!file.exists());
@@ -131,10 +129,28 @@ fn a_spilled_file_that_went_missing_is_reported_as_not_held() {
     let s = Store::new(5, policy(100, &dir));
     s.put(Key(3), value(3, 90));
     assert_eq!(s.stats().spilled, 1);
-    std::fs::remove_dir_all(dir.join(format!("rankflow-{}-w5", std::process::id()))).unwrap();
+    std::fs::remove_dir_all(s.spill_dir()).unwrap();
+    assert!(!s.lost(Key(3)), "not lost before anyone asked");
     assert!(s.get(Key(3)).is_none());
     assert!(!s.contains(Key(3)));
+    assert!(s.lost(Key(3)), "lost, so a fetch is answered Gone");
     assert_eq!(s.summary(), (0, 0));
+    s.free(Key(3));
+    assert!(!s.lost(Key(3)), "freed: forgotten");
+}
+
+#[test]
+fn two_stores_of_one_rank_in_one_process_spill_to_different_directories() {
+    let dir = scratch("two");
+    let (a, b) = (
+        Store::new(7, policy(100, &dir)),
+        Store::new(7, policy(100, &dir)),
+    );
+    a.put(Key(1), value(1, 90));
+    b.put(Key(1), value(2, 90));
+    assert_ne!(a.spill_dir(), b.spill_dir());
+    assert_eq!(a.get(Key(1)).unwrap(), value(1, 90));
+    assert_eq!(b.get(Key(1)).unwrap(), value(2, 90));
 }
 
 #[test]
@@ -168,10 +184,7 @@ fn a_result_read_back_and_spilled_again_is_not_written_twice() {
             value(k, if k > 2 { 10 } else { 40 })
         );
     }
-    let file = |k| {
-        dir.join(format!("rankflow-{}-w6", std::process::id()))
-            .join(format!("{}.bin", Key(k)))
-    };
+    let file = |k| s.spill_dir().join(format!("{}.bin", Key(k)));
     assert!(file(1).exists());
     s.free(Key(1));
     assert!(
