@@ -257,6 +257,7 @@ impl Store {
     }
 
     /// The directory this store spills to (made on the first spill).
+    #[cfg(test)]
     pub fn spill_dir(&self) -> std::path::PathBuf {
         self.lock().dir.path().to_path_buf()
     }
