@@ -5,7 +5,9 @@
 # dashboard in a real browser (ci/browser-test.sh), jobs submitted to a
 # one-node Slurm it starts here (ci/slurm/; needs root or sudo;
 # RANKFLOW_SKIP_SLURM=1 skips it), then examples across three hosts made of
-# network namespaces (ci/hosts/; root; RANKFLOW_SKIP_HOSTS=1 skips).
+# network namespaces (ci/hosts/; root; RANKFLOW_SKIP_HOSTS=1 skips), then
+# a build against MPICH with examples under its mpirun (ci/mpich/;
+# RANKFLOW_SKIP_MPICH=1 skips it).
 #   bash ci/test.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -37,6 +39,12 @@ if [ "${RANKFLOW_SKIP_HOSTS:-0}" = 1 ]; then
     echo "skipped: RANKFLOW_SKIP_HOSTS=1"
 else
     bash ci/hosts/test.sh
+fi
+echo "== MPICH: built against Debian's MPICH, examples under its mpirun"
+if [ "${RANKFLOW_SKIP_MPICH:-0}" = 1 ]; then
+    echo "skipped: RANKFLOW_SKIP_MPICH=1"
+else
+    bash ci/mpich/test.sh
 fi
 echo "== a short soak: consecutive launches, none may hang"
 bash ci/soak/run.sh launches 10
