@@ -19,7 +19,7 @@
 //! | workers of the embedded cluster, ranks of a local `spmd` | `local_workers` | `RANKFLOW_LOCAL_WORKERS` | — | cores available, at least 1 (a local `spmd`: 4) |
 //! | end the job when a worker has not answered the scheduler for this long | `watchdog` | `RANKFLOW_WATCHDOG` (seconds, `off`) | — | off |
 //! | largest message accepted | `max_message_bytes` | `RANKFLOW_MAX_MESSAGE` | — | 1 GiB |
-//! | task events for the performance report | `task_events` | `RANKFLOW_TASK_EVENTS` (`on`, `off`) | — | on |
+//! | task events recorded all the time (a performance report turns them on for its block anyway) | `task_events` | `RANKFLOW_TASK_EVENTS` (`on`, `off`) | — | off |
 //! | task events the scheduler keeps, per kind | `event_history` | `RANKFLOW_EVENT_HISTORY` | — | 100,000 |
 //! | launch mode | `mode` | `RANKFLOW_MODE` (`auto`, `mpi`, `local`) | `auto` looks for `OMPI_COMM_WORLD_SIZE`, `PMI_SIZE`, `PMIX_RANK` | `auto` |
 //! | live dashboard (on the scheduler rank) | `dashboard_address` | `RANKFLOW_DASHBOARD` (`HOST:PORT`, `:PORT`, `PORT`, or `off`) | — | `127.0.0.1:8787` |
@@ -441,7 +441,7 @@ impl Config {
             }
             (None, None) => {
                 sources.push(("task_events", "default".to_string()));
-                true
+                false
             }
         };
         let zero = "event_history must be at least 1 (the scheduler keeps that many task \

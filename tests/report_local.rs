@@ -53,7 +53,7 @@ fn scratch(name: &str) -> PathBuf {
 
 #[test]
 fn every_task_is_recorded_once_with_its_worker_thread_and_function() {
-    let c = cluster(Config::new());
+    let c = cluster(Config::new().task_events(true));
     let since = rankflow::diagnostics::events::now_us();
     let futures = c.map(nap_or_fail, 0..200u64).unwrap();
     finish(&futures);
@@ -109,7 +109,7 @@ fn recording_can_be_off_and_turned_on() {
 
 #[test]
 fn the_history_keeps_the_newest_events() {
-    let c = cluster(Config::new().event_history(30));
+    let c = cluster(Config::new().task_events(true).event_history(30));
     c.gather(&c.map(noop, 0..100u64).unwrap()).unwrap();
     let events = c.task_events(0).unwrap();
     assert_eq!(events.tasks.len(), 30);
@@ -132,7 +132,7 @@ fn a_history_of_zero_is_refused_with_a_clear_message() {
 
 #[test]
 fn transfers_and_sections_are_recorded() {
-    let c = cluster(Config::new());
+    let c = cluster(Config::new().task_events(true));
     let since = rankflow::diagnostics::events::now_us();
     let on = |w: usize| TaskOptions::new().workers(&[w]);
     let a = c.submit_with_options(block, 100_000usize, &on(2)).unwrap();
@@ -168,6 +168,9 @@ fn the_report_is_one_self_contained_page_and_a_chrome_trace() {
         .unwrap()
         .unwrap();
     assert_eq!(total, (0..100u64).filter(|x| x % 50 != 7).sum::<u64>());
+    // Recording is off by default: the report turned it on for its block
+    // only (every task is in the page below) and off again after.
+    assert!(!c.recording_task_events());
     let html = std::fs::read_to_string(&path).unwrap();
     assert!(html.starts_with("<!DOCTYPE html>"));
     assert_eq!(html.matches("<rect class=\"task\"").count(), 100);
@@ -230,7 +233,8 @@ fn event_settings_come_from_the_environment_and_bad_values_are_named() {
         Config::new().resolve_with(&move |name: &str| (name == k).then(|| v.to_string()))
     };
     let s = resolve("RANKFLOW_EVENT_HISTORY", "500").unwrap();
-    assert_eq!((s.task_events, s.event_history), (true, 500));
+    assert_eq!((s.task_events, s.event_history), (false, 500));
+    assert!(resolve("RANKFLOW_TASK_EVENTS", "on").unwrap().task_events);
     assert!(!resolve("RANKFLOW_TASK_EVENTS", "off").unwrap().task_events);
     let err = resolve("RANKFLOW_EVENT_HISTORY", "0").unwrap_err();
     assert!(

@@ -15,7 +15,15 @@ impl Client {
             .send_scheduler(&ClientToScheduler::EventSettings {
                 record: Some(on),
                 history: None,
-            })
+            })?;
+        self.inner.recording.store(on, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Whether workers were last told to record task events (the
+    /// `task_events` setting, then [`record_task_events`](Self::record_task_events)).
+    pub fn recording_task_events(&self) -> bool {
+        self.inner.recording.load(Ordering::Relaxed)
     }
 
     /// Applies the configured `task_events` and `event_history`.
@@ -24,7 +32,9 @@ impl Client {
             .send_scheduler(&ClientToScheduler::EventSettings {
                 record: Some(record),
                 history: Some(history),
-            })
+            })?;
+        self.inner.recording.store(record, Ordering::Relaxed);
+        Ok(())
     }
 
     /// The task events the scheduler holds that ended at or after `since_us`

@@ -62,6 +62,7 @@ fn client(recorder: Arc<Recorder>) -> Client {
         next_worker: AtomicUsize::new(0),
         nonce: AtomicU64::new(0),
         next_id: AtomicU64::new(0),
+        recording: Default::default(),
     });
     Client {
         inner,

@@ -123,6 +123,7 @@ impl Client {
                     next_worker: AtomicUsize::new(0),
                     nonce: AtomicU64::new(0),
                     next_id: AtomicU64::new(0),
+                    recording: Default::default(),
                 });
                 Ok(Client {
                     inner,

@@ -154,6 +154,8 @@ pub(crate) struct Inner {
     pub next_worker: AtomicUsize,
     pub nonce: AtomicU64,
     pub next_id: AtomicU64,
+    /// Whether workers were last told to record task events.
+    pub recording: std::sync::atomic::AtomicBool,
 }
 
 impl Inner {

@@ -121,9 +121,17 @@ impl Client {
         let trace_path = trace_path(path);
         let mut html = create(path, "performance report")?;
         let mut json = create(&trace_path, "Chrome trace")?;
+        // Recording is off unless asked for: on for this block only.
+        let switched = !self.recording_task_events();
+        if switched {
+            self.record_task_events(true)?;
+        }
         let start_us = events::now_us();
         let out = work();
         let stop_us = events::now_us();
+        if switched {
+            self.record_task_events(false)?;
+        }
         let recorded = self.task_events(start_us)?;
         let data = ReportData {
             start_us,
