@@ -13,7 +13,8 @@ const TRANSFER_TID: u64 = 100_000;
 /// Thread id of a worker's collective sections.
 const COLLECTIVE_TID: u64 = 100_001;
 
-/// `text` as a JSON string, quotes included.
+/// `text` as a JSON string, quotes included; `<` is escaped too, so the
+/// text is also safe inside an HTML `<script>` (the dashboard's pages).
 pub(crate) fn json_string(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + 2);
     out.push('"');
@@ -22,6 +23,7 @@ pub(crate) fn json_string(text: &str) -> String {
             '"' => out.push_str("\\\""),
             '\\' => out.push_str("\\\\"),
             '\n' => out.push_str("\\n"),
+            '<' => out.push_str("\\u003c"),
             c if (c as u32) < 0x20 => {
                 let _ = write!(out, "\\u{:04x}", c as u32);
             }

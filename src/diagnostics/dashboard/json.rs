@@ -5,23 +5,9 @@ use crate::scheduler::graph::StateCounts;
 use crate::scheduler::monitor::{function_label, Snapshot, StreamBar};
 use std::fmt::Write;
 
-/// `s` as a JSON string literal.
+/// `s` as a JSON string literal (`<` escaped, for pages that inline it).
 pub(super) fn string(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '<' => out.push_str("\\u003c"),
-            c if (c as u32) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
+    crate::diagnostics::trace::json_string(s)
 }
 
 fn states(s: &StateCounts) -> String {
@@ -116,7 +102,7 @@ mod tests {
     fn strings_are_escaped() {
         assert_eq!(
             string("a\"b\\c\n</script>"),
-            "\"a\\\"b\\\\c\\u000a\\u003c/script>\""
+            "\"a\\\"b\\\\c\\n\\u003c/script>\""
         );
     }
 
