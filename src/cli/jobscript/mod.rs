@@ -309,10 +309,16 @@ pub fn render(spec: &JobSpec) -> Result<String> {
     out.push('\n');
 
     let words: Vec<String> = spec.command.iter().map(|w| shell_quote(w)).collect();
-    let launch = match spec.system {
-        System::Slurm => "srun".to_string(),
-        System::Pbs | System::Sge | System::Lsf => format!("mpirun -n {total}"),
+    let (launcher, launch) = match spec.system {
+        System::Slurm => ("srun", "srun".to_string()),
+        System::Pbs | System::Sge | System::Lsf => ("mpirun", format!("mpirun -n {total}")),
     };
+    out.push_str(&format!(
+        "if ! command -v {launcher} >/dev/null 2>&1; then\n    \
+         echo \"rankflow job: {launcher} is not on PATH on ${{HOSTNAME:-this node}} (not a {} node, \
+         or the MPI module is not loaded)\" >&2\n    exit 127\nfi\n",
+        spec.system
+    ));
     out.push_str(&format!("{launch} {}\n", words.join(" ")));
     Ok(out)
 }

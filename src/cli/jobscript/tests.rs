@@ -405,3 +405,29 @@ fn quoting_round_trips_through_bash() {
         .collect();
     assert_eq!(got, want);
 }
+
+#[test]
+fn a_script_on_a_node_without_its_launcher_says_so_and_fails() {
+    let dir = std::env::temp_dir().join(format!("rankflow-jobscript-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for system in [System::Slurm, System::Pbs] {
+        let path = dir.join(format!("{system}.sh"));
+        std::fs::write(&path, render(&spec(system)).unwrap()).unwrap();
+        // An empty PATH: neither srun nor mpirun (nor hostname) is found.
+        let out = std::process::Command::new("/bin/bash")
+            .arg(&path)
+            .env_clear()
+            .env("PATH", &dir)
+            .current_dir(&dir)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let launcher = if system == System::Slurm { "srun" } else { "mpirun" };
+        assert_eq!(out.status.code(), Some(127), "{system}: {stderr}");
+        assert!(
+            stderr.contains(&format!("rankflow job: {launcher} is not on PATH")),
+            "{system}: {stderr}"
+        );
+    }
+    std::fs::remove_dir_all(dir).unwrap();
+}
