@@ -422,7 +422,11 @@ fn a_script_on_a_node_without_its_launcher_says_so_and_fails() {
             .output()
             .unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);
-        let launcher = if system == System::Slurm { "srun" } else { "mpirun" };
+        let launcher = if system == System::Slurm {
+            "srun"
+        } else {
+            "mpirun"
+        };
         assert_eq!(out.status.code(), Some(127), "{system}: {stderr}");
         assert!(
             stderr.contains(&format!("rankflow job: {launcher} is not on PATH")),
