@@ -64,9 +64,25 @@ for entry in "${EXAMPLES[@]}"; do
         failed=$((failed + 1))
     fi
 done
+# A host that cannot be reached at start-up: the job must fail, not hang.
+# (Open MPI ends it before any rank starts, with its own routing error.)
+SUDO=""
+[ "$(id -u)" -ne 0 ] && SUDO="sudo"
+$SUDO ip -n rf-node3 link set eth0 down
+start=$(date +%s)
+rc=0
+timeout 60 "${MPIRUN[@]}" "$BIN/hello" >"$log" 2>&1 || rc=$?
+took=$(($(date +%s) - start))
+if [ "$rc" = 0 ] || [ "$rc" = 124 ]; then
+    echo "FAIL  node3 unreachable: exit $rc after ${took} s (expected a failure, not a hang)"
+    failed=$((failed + 1))
+else
+    echo "ok    node3 unreachable: the job failed (exit $rc) in ${took} s"
+fi
+$SUDO ip -n rf-node3 link set eth0 up
 rm -f "$log"
 if [ "$failed" -gt 0 ]; then
     echo "ci/hosts/test.sh: $failed failed"
     exit 1
 fi
-echo "ci/hosts/test.sh: $((${#EXAMPLES[@]} + 1)) runs across 3 hosts passed"
+echo "ci/hosts/test.sh: $((${#EXAMPLES[@]} + 2)) runs across 3 hosts passed"
