@@ -346,15 +346,17 @@ impl Shared {
         let mut st = self.lock();
         let mut ticket = None;
         let out = loop {
-            if let Some(r) = attempt(&mut st) {
-                self.changed.notify_all();
-                break Ok(r);
-            }
+            // A failed world fails every later call, even one whose data is
+            // all there already (as `Group::fail` promises): checked first.
             if let Some(why) = self.poison.reason() {
                 break Err(Error::new(
                     ErrorKind::Transport,
                     format!("another member of the group failed: {why}"),
                 ));
+            }
+            if let Some(r) = attempt(&mut st) {
+                self.changed.notify_all();
+                break Ok(r);
             }
             if let Some(report) = ticket.and_then(|t| st.doomed.remove(&t)) {
                 break Err(Error::new(ErrorKind::Deadlock, report));
