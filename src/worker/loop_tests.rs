@@ -156,16 +156,22 @@ fn nap(ms: u64) -> u64 {
     ms
 }
 
-#[test]
-fn a_paused_worker_holds_tasks_lets_one_through_when_idle_and_resumes() {
-    let recorder = Arc::new(Recorder::default());
-    let dir = std::env::temp_dir().join(format!("rankflow-pause-{}", std::process::id()));
+/// A 1000-byte memory limit (spill at 500, pause at 800) and its directory.
+fn thousand_bytes(name: &str) -> (std::path::PathBuf, MemoryPolicy) {
+    let dir = std::env::temp_dir().join(format!("rankflow-{name}-{}", std::process::id()));
     let memory = MemoryPolicy {
         limit: 1000,
         spill_fraction: 0.5,
         pause_fraction: 0.8,
         directory: dir.clone(),
     };
+    (dir, memory)
+}
+
+#[test]
+fn a_paused_worker_holds_tasks_lets_one_through_when_idle_and_resumes() {
+    let recorder = Arc::new(Recorder::default());
+    let (dir, memory) = thousand_bytes("pause");
     let mut w = worker_with(recorder.clone(), memory);
     // 900 bytes held elsewhere too: nothing can be spilled, so over 800.
     let pinned: Vec<_> = (0..3).map(|_| Arc::new(vec![1u8; 300])).collect();
@@ -239,13 +245,7 @@ impl Recorder {
 #[test]
 fn a_fetch_of_a_result_whose_spill_file_is_gone_is_answered_gone() {
     let recorder = Arc::new(Recorder::default());
-    let dir = std::env::temp_dir().join(format!("rankflow-lost-{}", std::process::id()));
-    let memory = MemoryPolicy {
-        limit: 1000,
-        spill_fraction: 0.5,
-        pause_fraction: 0.8,
-        directory: dir.clone(),
-    };
+    let (dir, memory) = thousand_bytes("lost");
     let mut w = worker_with(recorder.clone(), memory);
     w.executor.store.put(Key(9), Arc::new(vec![7u8; 600]));
     assert_eq!(w.executor.store.stats().spilled, 1);
