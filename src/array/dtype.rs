@@ -140,24 +140,42 @@ pub enum Arith {
     Pow,
 }
 
+/// The items of [`Element`] every number type shares: its tag, wrapping
+/// and unwrapping chunks, and its bytes (native order, as `bytemuck` casts).
+macro_rules! number_storage {
+    ($t:ty, $tag:ident) => {
+        const DTYPE: DType = DType::$tag;
+        fn wrap(a: ArrayD<Self>) -> Values {
+            Values::$tag(a)
+        }
+        fn unwrap(v: Values) -> ArrayD<Self> {
+            match v {
+                Values::$tag(a) => a,
+                other => panic!(
+                    "array chunk of {} where {} was planned",
+                    other.dtype(),
+                    stringify!($t)
+                ),
+            }
+        }
+        fn read(bytes: &[u8]) -> Vec<Self> {
+            const N: usize = std::mem::size_of::<$t>();
+            bytes
+                .chunks_exact(N)
+                .map(|b| <$t>::from_ne_bytes(b.try_into().expect("element size")))
+                .collect()
+        }
+        fn write(values: &[Self], out: &mut Vec<u8>) {
+            out.extend_from_slice(bytemuck::cast_slice(values));
+        }
+    };
+}
+
 macro_rules! float {
     ($t:ty, $tag:ident) => {
         impl sealed::Sealed for $t {}
         impl Element for $t {
-            const DTYPE: DType = DType::$tag;
-            fn wrap(a: ArrayD<Self>) -> Values {
-                Values::$tag(a)
-            }
-            fn unwrap(v: Values) -> ArrayD<Self> {
-                match v {
-                    Values::$tag(a) => a,
-                    other => panic!(
-                        "array chunk of {} where {} was planned",
-                        other.dtype(),
-                        stringify!($t)
-                    ),
-                }
-            }
+            number_storage!($t, $tag);
             fn to_num(self) -> Num {
                 Num::F(self as f64)
             }
@@ -167,16 +185,6 @@ macro_rules! float {
                     Num::I(i) => i as $t,
                     Num::B(b) => u8::from(b) as $t,
                 }
-            }
-            fn read(bytes: &[u8]) -> Vec<Self> {
-                const N: usize = std::mem::size_of::<$t>();
-                bytes
-                    .chunks_exact(N)
-                    .map(|b| <$t>::from_ne_bytes(b.try_into().expect("element size")))
-                    .collect()
-            }
-            fn write(values: &[Self], out: &mut Vec<u8>) {
-                out.extend_from_slice(bytemuck::cast_slice(values));
             }
             fn fold(op: Fold, a: Self, b: Self) -> Self {
                 match op {
@@ -235,20 +243,7 @@ macro_rules! integer {
     ($t:ty, $tag:ident, $abs:expr) => {
         impl sealed::Sealed for $t {}
         impl Element for $t {
-            const DTYPE: DType = DType::$tag;
-            fn wrap(a: ArrayD<Self>) -> Values {
-                Values::$tag(a)
-            }
-            fn unwrap(v: Values) -> ArrayD<Self> {
-                match v {
-                    Values::$tag(a) => a,
-                    other => panic!(
-                        "array chunk of {} where {} was planned",
-                        other.dtype(),
-                        stringify!($t)
-                    ),
-                }
-            }
+            number_storage!($t, $tag);
             fn to_num(self) -> Num {
                 Num::I(self as i64)
             }
@@ -258,16 +253,6 @@ macro_rules! integer {
                     Num::I(i) => i as $t,
                     Num::B(b) => <$t>::from(b),
                 }
-            }
-            fn read(bytes: &[u8]) -> Vec<Self> {
-                const N: usize = std::mem::size_of::<$t>();
-                bytes
-                    .chunks_exact(N)
-                    .map(|b| <$t>::from_ne_bytes(b.try_into().expect("element size")))
-                    .collect()
-            }
-            fn write(values: &[Self], out: &mut Vec<u8>) {
-                out.extend_from_slice(bytemuck::cast_slice(values));
             }
             fn fold(op: Fold, a: Self, b: Self) -> Self {
                 match op {
