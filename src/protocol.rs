@@ -318,6 +318,14 @@ pub enum WorkerToScheduler {
         /// The key.
         key: Key,
     },
+    /// `Acquire` could not be done: rank `from` answered that it no longer
+    /// holds `key`.
+    AcquireFailed {
+        /// The key.
+        key: Key,
+        /// The rank that was asked for it.
+        from: Rank,
+    },
     /// Answer to `Steal`: the tasks taken off the queue unstarted.
     Stolen {
         /// The keys that `Steal` asked for (echoed, so that each answer

@@ -132,7 +132,7 @@ impl Client {
     pub fn run<F, R>(&self, f: F, workers: Option<&[Rank]>) -> Result<Vec<(Rank, R)>>
     where
         F: Fn() -> R + Copy + Send + Sync + 'static,
-        R: Serialize + DeserializeOwned,
+        R: Serialize + DeserializeOwned + 'static,
     {
         let function = task_function_ref::<F, fn() -> R, ()>(f, self.inner.fingerprint);
         self.run_function(function, codec::encode(&())?, workers)
@@ -152,7 +152,7 @@ impl Client {
     where
         F: Fn(A) -> R + Copy + Send + Sync + 'static,
         A: Serialize + DeserializeOwned + 'static,
-        R: Serialize + DeserializeOwned,
+        R: Serialize + DeserializeOwned + 'static,
     {
         let function = task_function_ref::<F, fn(A) -> R, A>(f, self.inner.fingerprint);
         self.run_function(function, codec::encode(&arg)?, workers)
@@ -164,7 +164,7 @@ impl Client {
     where
         F: Fn(A) -> R + Copy + Send + Sync + 'static,
         A: Serialize + DeserializeOwned + 'static,
-        R: Serialize + DeserializeOwned,
+        R: Serialize + DeserializeOwned + 'static,
     {
         self.run_with(f, arg, workers)
     }
@@ -383,7 +383,7 @@ impl Client {
     where
         F: Fn(&Group, A) -> Result<R> + Copy + Send + Sync + 'static,
         A: Serialize + DeserializeOwned,
-        R: Serialize + DeserializeOwned,
+        R: Serialize + DeserializeOwned + 'static,
         H: FnOnce(&Group) -> Result<C>,
     {
         let members = self
@@ -599,7 +599,7 @@ impl Client {
     where
         F: Fn(&Group, A) -> Result<R> + Copy + Send + Sync + 'static,
         A: Serialize + DeserializeOwned,
-        R: Serialize + DeserializeOwned,
+        R: Serialize + DeserializeOwned + 'static,
     {
         let targets = self.inner.worker_ranks.clone();
         let function = section_ref(f, self.inner.fingerprint);

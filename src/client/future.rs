@@ -99,7 +99,7 @@ impl<T> Future<T> {
     }
 }
 
-impl<T: DeserializeOwned> Future<T> {
+impl<T: DeserializeOwned + 'static> Future<T> {
     /// Waits for the task and returns its result, or the task's failure.
     pub fn result(&self) -> Result<T> {
         self.result_timeout(None)
@@ -116,14 +116,14 @@ impl<T> Future<T> {
     /// The result read as another type `U` with the same serde shape (a
     /// newer version of a struct, say). A result that does not decode as `U`
     /// is an error of kind [`Codec`](ErrorKind::Codec), never a crash.
-    pub fn result_as<U: DeserializeOwned>(&self) -> Result<U> {
+    pub fn result_as<U: DeserializeOwned + 'static>(&self) -> Result<U> {
         self.decode_as(None)
     }
 
-    fn decode_as<U: DeserializeOwned>(&self, timeout: Option<Duration>) -> Result<U> {
+    fn decode_as<U: DeserializeOwned + 'static>(&self, timeout: Option<Duration>) -> Result<U> {
         let deadline = timeout.map(|t| Instant::now() + t);
         let bytes = self.bytes(deadline)?;
-        crate::comm::codec::decode(&bytes).map_err(|e| {
+        crate::comm::codec::decode_value(&bytes).map_err(|e| {
             Error::new(
                 ErrorKind::Codec,
                 format!(
@@ -333,7 +333,7 @@ impl<T> AsCompleted<T> {
     /// `as_completed(..., with_results=True)`).
     pub fn with_results(self) -> impl Iterator<Item = Result<(Future<T>, Result<T>)>>
     where
-        T: DeserializeOwned,
+        T: DeserializeOwned + 'static,
     {
         self.map(|f| {
             f.map(|f| {

@@ -223,7 +223,7 @@ impl Client {
     where
         F: TaskFn<M>,
         X: Args<F::Params>,
-        F::Output: Serialize + DeserializeOwned,
+        F::Output: Serialize + DeserializeOwned + 'static,
     {
         self.submit_with_options(f, arg, &TaskOptions::default())
     }
@@ -239,7 +239,7 @@ impl Client {
     where
         F: TaskFn<M>,
         X: Args<F::Params>,
-        F::Output: Serialize + DeserializeOwned,
+        F::Output: Serialize + DeserializeOwned + 'static,
     {
         let function = task_function_ref::<F, M, X>(f, self.inner.fingerprint);
         self.submit_one(function, arg, options)
@@ -256,7 +256,7 @@ impl Client {
     where
         F: TaskFn<M, Output = std::result::Result<T, E>>,
         X: Args<F::Params>,
-        T: Serialize + DeserializeOwned,
+        T: Serialize + DeserializeOwned + 'static,
         E: Display,
     {
         let function = fallible_function_ref::<F, M, X, T, E>(f, self.inner.fingerprint);
@@ -269,7 +269,7 @@ impl Client {
     where
         F: TaskFn<M, Params = (S, A)>,
         (S, X): Args<(S, A)>,
-        F::Output: Serialize + DeserializeOwned,
+        F::Output: Serialize + DeserializeOwned + 'static,
     {
         self.submit(f, (state, arg))
     }
@@ -284,7 +284,7 @@ impl Client {
         F: TaskFn<M>,
         I: IntoIterator<Item = X>,
         X: Args<F::Params>,
-        F::Output: Serialize + DeserializeOwned,
+        F::Output: Serialize + DeserializeOwned + 'static,
     {
         self.map_with_options(f, items, &TaskOptions::default())
     }
@@ -300,7 +300,7 @@ impl Client {
         F: TaskFn<M>,
         I: IntoIterator<Item = X>,
         X: Args<F::Params>,
-        F::Output: Serialize + DeserializeOwned,
+        F::Output: Serialize + DeserializeOwned + 'static,
     {
         let function = task_function_ref::<F, M, X>(f, self.inner.fingerprint);
         let items: Vec<X> = items.into_iter().collect();
@@ -493,7 +493,7 @@ impl Client {
     // ----- collecting -------------------------------------------------------------
 
     /// Every future's result, in order; the first failure (in order) is the error.
-    pub fn gather<T: DeserializeOwned>(&self, futures: &[Future<T>]) -> Result<Vec<T>> {
+    pub fn gather<T: DeserializeOwned + 'static>(&self, futures: &[Future<T>]) -> Result<Vec<T>> {
         self.inner.flush_releases()?;
         let keys: Vec<Key> = futures.iter().map(Future::key).collect();
         self.inner

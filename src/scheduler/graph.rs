@@ -548,6 +548,11 @@ impl TaskGraph {
             }
             State::Waiting | State::Ready | State::Failed(_) => {}
         }
+        self.fail_replications(
+            key,
+            format!("task {key} was released while being copied"),
+            fx,
+        );
         if let Some(t) = self.tasks.remove(&key) {
             if matches!(t.state, State::Waiting | State::Ready | State::Failed(_)) {
                 for d in t.deps {

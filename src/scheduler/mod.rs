@@ -151,6 +151,9 @@ impl Scheduler {
             Event::Worker(rank, WorkerToScheduler::Acquired { key }) => {
                 self.with_graph(|g, fx| g.acquired(rank, key, fx))
             }
+            Event::Worker(rank, WorkerToScheduler::AcquireFailed { key, from }) => {
+                self.with_graph(|g, fx| g.acquire_failed(rank, key, from, fx))
+            }
             Event::Client(ClientToScheduler::AdoptReplicated {
                 key,
                 workers,

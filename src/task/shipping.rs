@@ -202,8 +202,8 @@ fn conjure<F: Copy>() -> F {
     unsafe { std::mem::zeroed::<F>() }
 }
 
-fn encode_result<R: Serialize>(r: &R) -> Result<Vec<u8>, String> {
-    codec::encode(r).map_err(|e| format!("cannot encode the result: {}", e.message()))
+fn encode_result<R: Serialize + 'static>(r: &R) -> Result<Vec<u8>, String> {
+    codec::encode_value(r).map_err(|e| format!("cannot encode the result: {}", e.message()))
 }
 
 /// Decodes the arguments, calls the zero-sized function `F`, encodes the
@@ -212,7 +212,7 @@ fn trampoline<F, M, X>(_f: usize, parts: &[&[u8]]) -> Result<Vec<u8>, String>
 where
     F: TaskFn<M>,
     X: Args<F::Params>,
-    F::Output: Serialize,
+    F::Output: Serialize + 'static,
 {
     let params = X::assemble(parts)?;
     encode_result(&conjure::<F>().call_with(params))
@@ -224,7 +224,7 @@ fn trampoline_fallible<F, M, X, T, E>(_f: usize, parts: &[&[u8]]) -> Result<Vec<
 where
     F: TaskFn<M, Output = Result<T, E>>,
     X: Args<F::Params>,
-    T: Serialize,
+    T: Serialize + 'static,
     E: fmt::Display,
 {
     let params = X::assemble(parts)?;
@@ -242,7 +242,7 @@ pub(crate) fn task_function_ref<F, M, X>(_f: F, key: u64) -> FnRef
 where
     F: TaskFn<M>,
     X: Args<F::Params>,
-    F::Output: Serialize,
+    F::Output: Serialize + 'static,
 {
     assert_zero_sized::<F>();
     let t: Trampoline = trampoline::<F, M, X>;
@@ -256,7 +256,7 @@ pub(crate) fn fallible_function_ref<F, M, X, T, E>(_f: F, key: u64) -> FnRef
 where
     F: TaskFn<M, Output = Result<T, E>>,
     X: Args<F::Params>,
-    T: Serialize,
+    T: Serialize + 'static,
     E: fmt::Display,
 {
     assert_zero_sized::<F>();
@@ -353,7 +353,9 @@ where
             .as_ref()
             .ok_or("this worker has no workers group for SPMD sections")?;
         match conjure::<F>()(group, arg) {
-            Ok(v) => encode_result(&v),
+            Ok(v) => {
+                codec::encode(&v).map_err(|e| format!("cannot encode the result: {}", e.message()))
+            }
             Err(e) => Err(format!("{RETURNED_ERR}{}", e.message())),
         }
     })

@@ -314,3 +314,23 @@ fn a_task_whose_input_is_gone_goes_back_to_the_scheduler() {
         }));
     assert_eq!(w.inputs.len(), 0, "it no longer waits here");
 }
+
+#[test]
+fn an_acquire_whose_source_answers_gone_is_reported_to_the_scheduler() {
+    let recorder = Arc::new(Recorder::default());
+    let mut w = worker(recorder.clone());
+    let key = Key(5);
+    let acquire = SchedulerToWorker::Acquire { key, from: 3 };
+    assert!(!w.handle(envelope(SCHEDULER, &acquire)).unwrap());
+    let gone = WorkerToWorker::Gone { keys: vec![key] };
+    assert!(!w.handle(envelope(3, &gone)).unwrap());
+    w.executor.stop();
+    assert!(
+        recorder
+            .to_scheduler()
+            .contains(&WorkerToScheduler::AcquireFailed { key, from: 3 }),
+        "{:?}",
+        recorder.to_scheduler()
+    );
+    assert!(w.acquiring.is_empty());
+}

@@ -640,7 +640,12 @@ impl Worker {
         let mut tasks = Vec::new();
         for k in &keys {
             if self.acquiring.remove(k) {
-                log::warn!("cannot copy {k} for replicate: rank {peer} freed it");
+                log::debug!("cannot copy {k} for replicate: rank {peer} no longer holds it");
+                let failed = WorkerToScheduler::AcquireFailed {
+                    key: *k,
+                    from: peer,
+                };
+                self.reply(SCHEDULER, &failed)?;
             }
             self.fetch_started.remove(k);
             tasks.extend(self.inputs.gone(*k));

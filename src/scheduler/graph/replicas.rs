@@ -87,6 +87,27 @@ impl TaskGraph {
         }
     }
 
+    /// Worker `worker` could not copy `key`: rank `from` answered that it
+    /// no longer holds it (freed or lost meanwhile). The `replicate` calls
+    /// waiting for `key` are answered with an error now rather than never;
+    /// the client may call again.
+    pub fn acquire_failed(&mut self, worker: usize, key: Key, from: usize, fx: &mut Effects) {
+        self.fail_replications(
+            key,
+            format!(
+                "worker {worker} could not copy task {key} from rank {from}: it no longer holds it"
+            ),
+            fx,
+        );
+    }
+
+    /// Answers every `replicate` waiting for `key` with `why`.
+    pub(super) fn fail_replications(&mut self, key: Key, why: String, fx: &mut Effects) {
+        for (id, _) in self.replications.remove(&key).unwrap_or_default() {
+            fx.replicated.push((id, Err(why.clone())));
+        }
+    }
+
     /// A value the client broadcast to `workers` and holds a future for.
     pub fn adopt_replicated(&mut self, key: Key, workers: Vec<usize>, nbytes: u64) {
         let Some((&first, rest)) = workers.split_first() else {

@@ -428,6 +428,45 @@ fn replicate_copies_to_the_least_loaded_workers() {
 }
 
 #[test]
+fn a_replicate_whose_source_lost_the_key_is_answered_with_an_error() {
+    let mut g = graph(&[2, 3]);
+    let mut fx = Effects::default();
+    g.submit(vec![spec(1, &[])], vec![], &mut fx);
+    g.finished(2, vec![done(1, 8)], &mut fx);
+    let mut fx = Effects::default();
+    g.replicate(7, Key(1), 2, &mut fx);
+    assert_eq!(fx.acquire, vec![(3, Key(1), 2)]);
+    let mut fx = Effects::default();
+    g.acquire_failed(3, Key(1), 2, &mut fx);
+    assert_eq!(fx.replicated.len(), 1);
+    let (id, answer) = &fx.replicated[0];
+    assert_eq!(*id, 7);
+    let why = answer.as_ref().unwrap_err();
+    assert!(why.contains("worker 3") && why.contains("rank 2"), "{why}");
+    // Answered once: a late `Acquired` does not answer it again.
+    let mut fx = Effects::default();
+    g.acquired(3, Key(1), &mut fx);
+    assert!(fx.replicated.is_empty());
+}
+
+#[test]
+fn a_replicate_of_a_key_released_meanwhile_is_answered() {
+    let mut g = graph(&[2, 3]);
+    let mut fx = Effects::default();
+    g.submit(vec![spec(1, &[])], vec![], &mut fx);
+    g.finished(2, vec![done(1, 8)], &mut fx);
+    g.replicate(7, Key(1), 2, &mut fx);
+    let mut fx = Effects::default();
+    g.release(&[Key(1)], &mut fx);
+    assert_eq!(fx.replicated.len(), 1, "{:?}", fx.replicated);
+    assert!(fx.replicated[0]
+        .1
+        .as_ref()
+        .unwrap_err()
+        .contains("released"));
+}
+
+#[test]
 fn oversized_inline_arguments_are_refused() {
     let mut g = graph(&[2]);
     let mut s = spec(1, &[]);
