@@ -141,7 +141,7 @@ impl Worker {
                     self.flush_at = None;
                     self.executor.flush();
                 }
-                self.pause.check(&self.executor, self.rank);
+                self.check_pause()?;
                 continue;
             };
             if self.flush_at.is_some_and(|t| Instant::now() >= t) {
@@ -151,7 +151,15 @@ impl Worker {
             if self.handle(envelope)? {
                 return Ok(());
             }
-            self.pause.check(&self.executor, self.rank);
+            self.check_pause()?;
+        }
+    }
+
+    /// Pauses or resumes by memory, telling the scheduler of a change.
+    fn check_pause(&mut self) -> Result<()> {
+        match self.pause.check(&self.executor, self.rank) {
+            Some(paused) => self.reply(SCHEDULER, &WorkerToScheduler::Paused { paused }),
+            None => Ok(()),
         }
     }
 
