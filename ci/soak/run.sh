@@ -9,7 +9,8 @@
 # rank's RSS grows under 5% from 20% to 100% of N tasks), panics N (1% of N
 # tasks panic: all others right, every failure names its cause), signals N
 # (N trials each of SIGKILL to a worker, the scheduler and the client, and of
-# SIGTERM/SIGINT to mpirun), fuzz N (N inputs per decoder target), spill N
+# SIGTERM/SIGINT to mpirun), fuzz N (N inputs per decoder target and to the
+# collectives' header reader), spill N
 # (the spill example with an N MiB limit per worker: results totalling three
 # times the workers' limits, every one checked, peak RSS reported).
 set -euo pipefail
@@ -47,6 +48,8 @@ signals() {
 
 fuzz() {
     RANKFLOW_FUZZ_INPUTS="$1" cargo test --release --no-default-features --test fuzz_decode
+    # The collectives' framing: the header each member reads before its data.
+    RANKFLOW_FUZZ_INPUTS="$1" cargo test --release --no-default-features --lib comm::group::header
 }
 
 spill() {
