@@ -82,7 +82,7 @@ fn worker_with(recorder: Arc<Recorder>, memory: MemoryPolicy) -> Worker {
         group: None,
         members: None,
         executor,
-        outbox: recorder,
+        outbox: recorder.clone(),
         inputs: inputs::Inputs::default(),
         parked_fetches: HashMap::new(),
         acquiring: Default::default(),
@@ -91,6 +91,7 @@ fn worker_with(recorder: Arc<Recorder>, memory: MemoryPolicy) -> Worker {
         pause: Default::default(),
         freed: Default::default(),
         fetch_started: HashMap::new(),
+        heart: super::busy::Heart::start(2, recorder),
     }
 }
 
