@@ -336,6 +336,13 @@ pub enum WorkerToScheduler {
     },
     /// Answer to `Heartbeat`: the worker's loop is answering.
     Alive,
+    /// The worker's memory went over its pause fraction (`paused: true`):
+    /// give it no new tasks (the scheduler may take back its queued ones)
+    /// until it says it is back below (`paused: false`).
+    Paused {
+        /// Paused or resumed.
+        paused: bool,
+    },
     /// Tasks handed back unstarted because an input they were to fetch is
     /// gone from the worker that was said to hold it (freed there).
     InputsGone {

@@ -1,10 +1,11 @@
 //! Memory management on the embedded cluster: results several times the
 //! workers' memory limit are spilled and come back right, a result over the
 //! limit fails its task with `FailureKind::MemoryLimit`, a worker whose
-//! spills fail pauses without stalling the job, and the spill directories
-//! are gone after shutdown.
+//! spills fail pauses without stalling the job, a paused worker gets no new
+//! tasks while another has room, and the spill directories are gone after
+//! shutdown.
 
-use rankflow::{Config, ErrorKind, FailureKind, MemoryStats, Mode};
+use rankflow::{Config, ErrorKind, FailureKind, MemoryStats, Mode, TaskOptions};
 use std::path::PathBuf;
 
 const BLOCK: usize = 100 * 1024;
@@ -134,5 +135,44 @@ fn a_worker_that_cannot_spill_pauses_and_still_finishes_every_task() {
             .unwrap(),
         vec![6]
     );
+    c.shutdown().unwrap();
+}
+
+fn whose(_: u64) -> usize {
+    std::thread::sleep(std::time::Duration::from_millis(2));
+    rankflow::current_worker().unwrap()
+}
+
+#[test]
+fn a_paused_worker_gets_no_new_tasks_while_another_has_room() {
+    // Spills fail, so 900 KiB held on worker 2 keeps it over 80% of 1 MiB.
+    let dir = scratch("paused").join("a-file");
+    std::fs::write(&dir, b"x").unwrap();
+    let c = cluster(2, 1, 1 << 20, &dir);
+    let on_2 = TaskOptions::new().workers(&[2]);
+    let big = c.submit_with_options(bytes, 900 * 1024, &on_2).unwrap();
+    big.wait(None).unwrap();
+    // The worker's loop looks at its memory after each message.
+    let mut s = MemoryStats::default();
+    for _ in 0..200 {
+        s = c.run(stats, Some(&[2])).unwrap()[0].1;
+        if s.pauses > 0 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert_eq!(s.pauses, 1, "{s:?}");
+    let ranks = c.gather(&c.map(whose, 0..40u64).unwrap()).unwrap();
+    assert!(
+        ranks.iter().all(|&r| r == 3),
+        "tasks went to the paused worker: {ranks:?}"
+    );
+    // Released, worker 2 resumes and takes tasks again.
+    drop(big);
+    c.has_what().unwrap();
+    let s = c.run(stats, Some(&[2])).unwrap()[0].1;
+    assert!(s.in_memory < 512 * 1024, "{s:?}");
+    let ranks = c.gather(&c.map(whose, 100..140u64).unwrap()).unwrap();
+    assert!(ranks.contains(&2), "worker 2 resumed: {ranks:?}");
     c.shutdown().unwrap();
 }

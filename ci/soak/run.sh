@@ -9,7 +9,10 @@
 # rank's RSS grows under 5% from 20% to 100% of N tasks), panics N (1% of N
 # tasks panic: all others right, every failure names its cause), signals N
 # (N trials each of SIGKILL to a worker, the scheduler and the client, and of
-# SIGTERM/SIGINT to mpirun), fuzz N (N inputs per decoder target).
+# SIGTERM/SIGINT to mpirun), fuzz N (N inputs per decoder target and to the
+# collectives' header reader), spill N
+# (the spill example with an N MiB limit per worker: results totalling three
+# times the workers' limits, every one checked, peak RSS reported).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 source ci/mpi-env.sh
@@ -45,6 +48,21 @@ signals() {
 
 fuzz() {
     RANKFLOW_FUZZ_INPUTS="$1" cargo test --release --no-default-features --test fuzz_decode
+    # The collectives' framing: the header each member reads before its data.
+    RANKFLOW_FUZZ_INPUTS="$1" cargo test --release --no-default-features --lib comm::group::header
+}
+
+spill() {
+    local dir rc=0 left
+    dir="$(mktemp -d)"
+    RANKFLOW_LOCAL_DIR="$dir" timeout 600 mpirun -n "$RANKS" "$BIN/spill" "$1" || rc=$?
+    left="$(ls -A "$dir")"
+    rm -rf "$dir"
+    if [ -n "$left" ]; then
+        echo "spill: spill directories left behind: $left"
+        rc=1
+    fi
+    return "$rc"
 }
 
 cargo build --release --examples --quiet
@@ -58,4 +76,5 @@ tasks 1000000 || status=1
 panics 10000 || status=1
 signals 20 || status=1
 fuzz 1000000 || status=1
+spill 256 || status=1
 exit "$status"

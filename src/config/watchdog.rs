@@ -1,6 +1,6 @@
 //! The scheduler's watchdog time (see `scheduler::watchdog`): off unless
-//! set, as a stuck worker cannot be told from a long `run` function or SPMD
-//! section without knowing how long those take.
+//! set, as a stuck worker cannot be told from a long `run` function without
+//! knowing how long those take (SPMD sections and broadcasts send beats).
 
 use crate::error::{Error, Result};
 use std::time::Duration;

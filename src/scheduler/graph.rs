@@ -39,6 +39,7 @@
 mod manage;
 #[cfg(test)]
 mod model;
+mod paused;
 mod placement;
 mod replicas;
 #[doc(hidden)]
@@ -158,6 +159,8 @@ struct WorkerLoad {
     outstanding: BTreeSet<(u64, Key)>,
     /// A steal request to this worker is unanswered.
     steal_pending: bool,
+    /// Its memory is over the pause fraction: it gets no new tasks.
+    paused: bool,
 }
 
 /// Keys and the worker ranks holding each (an answer to `who_has`).
@@ -636,6 +639,7 @@ impl TaskGraph {
             }
         }
         self.place.scratch = scratch;
+        self.trickle(fx);
         if self.ready.is_empty() {
             self.plan_steals(fx);
         }

@@ -182,6 +182,22 @@ impl Scheduler {
             }
             // The loop notes when each worker was last heard from.
             Event::Worker(_, WorkerToScheduler::Alive) => Vec::new(),
+            Event::Worker(rank, WorkerToScheduler::Paused { paused }) => {
+                log::debug!(
+                    "worker {rank} {} for memory",
+                    if paused { "paused" } else { "resumed" }
+                );
+                let out = self.with_graph(|g, fx| g.set_paused(rank, paused, fx));
+                if paused && self.graph.all_paused() {
+                    log::warn!(
+                        "every worker is paused for memory (over its pause fraction): \
+                         {} ready tasks wait, going one at a time to a worker with \
+                         nothing to run, until one resumes",
+                        self.graph.ready_waiting()
+                    );
+                }
+                out
+            }
             Event::Worker(rank, WorkerToScheduler::InputsGone { tasks, keys }) => {
                 self.with_graph(|g, fx| g.inputs_gone(rank, &tasks, &keys, fx))
             }

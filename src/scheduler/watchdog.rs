@@ -4,9 +4,11 @@
 //! watchdog time is taken as stuck, and the job ends naming it.
 //!
 //! A worker's loop answers between messages; tasks run on executor threads
-//! and do not hold it up, but a `run` function or an SPMD section runs on the
-//! loop itself, so the watchdog time must be longer than the longest of
-//! those. It is off unless set (`Config::watchdog`, `RANKFLOW_WATCHDOG`).
+//! and do not hold it up. SPMD sections and the client's broadcasts and
+//! array scatters run on the loop itself, which says `Alive` from a beat
+//! thread meanwhile (`worker::busy`); a `run` function does too but gets no
+//! beats, so the watchdog time must be longer than the longest of those. It
+//! is off unless set (`Config::watchdog`, `RANKFLOW_WATCHDOG`).
 
 use crate::comm::codec;
 use crate::comm::transport::{Outbox, Rank, TAG_CONTROL};

@@ -82,7 +82,7 @@ fn worker_with(recorder: Arc<Recorder>, memory: MemoryPolicy) -> Worker {
         group: None,
         members: None,
         executor,
-        outbox: recorder,
+        outbox: recorder.clone(),
         inputs: inputs::Inputs::default(),
         parked_fetches: HashMap::new(),
         acquiring: Default::default(),
@@ -91,6 +91,7 @@ fn worker_with(recorder: Arc<Recorder>, memory: MemoryPolicy) -> Worker {
         pause: Default::default(),
         freed: Default::default(),
         fetch_started: HashMap::new(),
+        heart: super::busy::Heart::start(2, recorder),
     }
 }
 
@@ -169,7 +170,7 @@ fn thousand_bytes(name: &str) -> (std::path::PathBuf, MemoryPolicy) {
 }
 
 #[test]
-fn a_paused_worker_holds_tasks_lets_one_through_when_idle_and_resumes() {
+fn a_paused_worker_tells_the_scheduler_holds_tasks_lets_one_through_when_idle_and_resumes() {
     let recorder = Arc::new(Recorder::default());
     let (dir, memory) = thousand_bytes("pause");
     let mut w = worker_with(recorder.clone(), memory);
@@ -178,7 +179,7 @@ fn a_paused_worker_holds_tasks_lets_one_through_when_idle_and_resumes() {
     for (k, v) in pinned.iter().enumerate() {
         w.executor.store.put(Key(1000 + k as u64), v.clone());
     }
-    w.pause.check(&w.executor, w.rank);
+    w.check_pause().unwrap();
     assert!(w.pause.paused());
     assert_eq!(w.executor.store.stats().pauses, 1);
     let spec = |k: u64| ComputeSpec {
@@ -202,9 +203,9 @@ fn a_paused_worker_holds_tasks_lets_one_through_when_idle_and_resumes() {
             keys: vec![Key(3)]
         }));
     // Nothing runs: one held task goes ahead, and only one.
-    w.pause.check(&w.executor, w.rank);
+    w.check_pause().unwrap();
     assert!(!w.executor.idle());
-    w.pause.check(&w.executor, w.rank);
+    w.check_pause().unwrap();
     assert_eq!(
         w.pause.steal(&[Key(1), Key(2)]),
         vec![Key(2)],
@@ -214,9 +215,22 @@ fn a_paused_worker_holds_tasks_lets_one_through_when_idle_and_resumes() {
     // Its inputs released, the store spills, the worker resumes.
     assert!(!w.handle(envelope(SCHEDULER, &compute)).unwrap());
     drop(pinned);
-    w.pause.check(&w.executor, w.rank);
+    w.check_pause().unwrap();
     assert!(!w.pause.paused());
     assert!(w.executor.store.stats().spilled >= 1);
+    // The scheduler heard of the pause and the resume, once each.
+    let told: Vec<_> = recorder
+        .to_scheduler()
+        .into_iter()
+        .filter(|m| matches!(m, WorkerToScheduler::Paused { .. }))
+        .collect();
+    assert_eq!(
+        told,
+        vec![
+            WorkerToScheduler::Paused { paused: true },
+            WorkerToScheduler::Paused { paused: false }
+        ]
+    );
     let done = recorder.outcomes(4);
     w.executor.stop();
     // Task 1 that went ahead, then 1, 2 and 3 handed over again.

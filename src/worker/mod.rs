@@ -5,6 +5,7 @@
 //! on the scheduler's word.
 
 pub mod arrays;
+mod busy;
 pub mod executor;
 mod freed;
 mod inputs;
@@ -78,6 +79,8 @@ struct Worker {
     /// When each input fetched from a peer was asked for (µs since the Unix
     /// epoch), while task events are recorded.
     fetch_started: HashMap<Key, u64>,
+    /// Says the worker is alive while its loop is in a collective.
+    heart: busy::Heart,
 }
 
 /// Serves until the scheduler says `Shutdown` (`Ok`) or `Abort` (`Err`).
@@ -116,6 +119,7 @@ pub fn run(
         memory_limit: info.memory_limit,
         pause: pause::Pause::default(),
         fetch_started: HashMap::new(),
+        heart: busy::Heart::start(info.rank, outbox.clone()),
     };
     let hello = WorkerToScheduler::Register { info, fingerprint };
     outbox.send(SCHEDULER, TAG_CONTROL, codec::encode(&hello)?)?;
@@ -141,7 +145,7 @@ impl Worker {
                     self.flush_at = None;
                     self.executor.flush();
                 }
-                self.pause.check(&self.executor, self.rank);
+                self.check_pause()?;
                 continue;
             };
             if self.flush_at.is_some_and(|t| Instant::now() >= t) {
@@ -151,7 +155,15 @@ impl Worker {
             if self.handle(envelope)? {
                 return Ok(());
             }
-            self.pause.check(&self.executor, self.rank);
+            self.check_pause()?;
+        }
+    }
+
+    /// Pauses or resumes by memory, telling the scheduler of a change.
+    fn check_pause(&mut self) -> Result<()> {
+        match self.pause.check(&self.executor, self.rank) {
+            Some(paused) => self.reply(SCHEDULER, &WorkerToScheduler::Paused { paused }),
+            None => Ok(()),
         }
     }
 
@@ -269,7 +281,9 @@ impl Worker {
                     data_len,
                 }) => {
                     let start = events::now_us();
+                    let busy = self.heart.enter();
                     let outcome = self.receive_broadcast(key, prefix_len, data_len);
+                    drop(busy);
                     self.collective("bcast", start);
                     self.reply(CLIENT, &WorkerToClient::Reply { id, outcome })?;
                 }
@@ -280,7 +294,9 @@ impl Worker {
                     elem_size,
                 }) => {
                     let start = events::now_us();
+                    let busy = self.heart.enter();
                     let outcome = self.receive_rows(&name, &trailing, elem_size);
+                    drop(busy);
                     self.collective("scatter", start);
                     self.reply(CLIENT, &WorkerToClient::Reply { id, outcome })?;
                 }
@@ -293,14 +309,18 @@ impl Worker {
                 }
                 Ok(ClientToWorker::GatherArray { id, name }) => {
                     let start = events::now_us();
+                    let busy = self.heart.enter();
                     let outcome = self.send_rows(&name);
+                    drop(busy);
                     self.collective("gather", start);
                     self.reply(CLIENT, &WorkerToClient::Reply { id, outcome })?;
                 }
                 Ok(ClientToWorker::Section { id, function, arg }) => {
                     let start = events::now_us();
                     let mut group = self.group.take();
+                    let busy = self.heart.enter();
                     let outcome = with_section_group(&mut group, || self.call(&function, &[&arg]));
+                    drop(busy);
                     self.group = group;
                     self.collective("section", start);
                     if let Err(f) = &outcome {
@@ -327,8 +347,10 @@ impl Worker {
                     let outcome = match self.members.take() {
                         Some(members) => {
                             let mut group = Some(members);
+                            let busy = self.heart.enter();
                             let outcome =
                                 with_section_group(&mut group, || self.call(&function, &[&arg]));
+                            drop(busy);
                             self.members = group;
                             if let (Err(f), Some(g)) = (&outcome, &self.members) {
                                 g.fail(&format!(

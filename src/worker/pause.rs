@@ -2,10 +2,12 @@
 //! ready wait here instead of going to the executor threads, until the
 //! store's bytes in memory are back below.
 //!
-//! Nothing else stops: the worker still serves fetches, takes data, frees
-//! results and lets the tasks already running end (their results may free
-//! inputs that can then be spilled). Held tasks can be stolen by the
-//! scheduler for other workers. So that a worker whose memory cannot go down
+//! The scheduler hears of each pause and resume (`WorkerToScheduler::Paused`)
+//! and sends a paused worker no new tasks, so that it does not fetch or read
+//! back their inputs. Nothing else stops: the worker still serves fetches,
+//! takes data, frees results and lets the tasks already running end (their
+//! results may free inputs that can then be spilled). Held tasks can be
+//! stolen by the scheduler for other workers. So that a worker whose memory cannot go down
 //! (every value in use, or a disk that refuses spills) never stalls the job,
 //! a paused worker with nothing running lets one held task go ahead: it runs
 //! one task at a time instead of none.
@@ -37,13 +39,15 @@ impl Pause {
     }
 
     /// Pauses or resumes by the store's memory; for a paused worker with
-    /// nothing running, starts one held task.
-    pub fn check(&mut self, executor: &Executor, rank: usize) {
+    /// nothing running, starts one held task. The new state when it
+    /// changed, for the scheduler to hear.
+    pub fn check(&mut self, executor: &Executor, rank: usize) -> Option<bool> {
         let store = &executor.store;
         if self.paused {
             store.relieve();
         }
         let over = store.over_pause();
+        let changed = (over != self.paused).then_some(over);
         if over && !self.paused {
             self.paused = true;
             store.note_pause();
@@ -65,6 +69,7 @@ impl Pause {
             log::debug!("worker {rank} paused with nothing running: one held task goes ahead");
             executor.push(self.held.pop_front());
         }
+        changed
     }
 
     /// Takes the held tasks with these keys; returns their keys.

@@ -86,7 +86,8 @@ impl Group {
     /// The root's short `u64` list reaches every member (length, then values).
     pub(super) fn bcast_vec_header(&self, values: &[u64], root: usize) -> Result<Vec<u64>> {
         self.check_root(root)?;
-        let n = self.bcast_header(values.len() as u64, root)? as usize;
+        let n = self.bcast_header(values.len() as u64, root)?;
+        let n = super::header::count(n, "bcast_array", root)?;
         let mut out = if self.rank() == root {
             values.to_vec()
         } else {

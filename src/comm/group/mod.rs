@@ -201,6 +201,7 @@ macro_rules! raw {
 // The flavours below use `raw!`, so they are declared after it.
 mod alltoall;
 mod arrays;
+mod header;
 mod loc;
 pub mod local;
 #[cfg(feature = "mpi")]

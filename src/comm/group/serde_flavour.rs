@@ -35,10 +35,7 @@ impl Group {
             value.ok_or_else(|| Refusal::Missing.error("bcast", root))
         } else {
             let header = self.bcast_header(0, root)?;
-            if let Some(r) = Refusal::from_code(header) {
-                return Err(r.error("bcast", root));
-            }
-            let mut bytes = vec![0u8; header as usize];
+            let mut bytes = vec![0u8; super::header::count(header, "bcast", root)?];
             self.bcast_chunked(&mut bytes, root)?;
             codec::decode(&bytes)
         }

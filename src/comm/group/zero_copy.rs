@@ -17,7 +17,8 @@ impl Group {
     pub fn bcast_into<T: Plain>(&self, buf: &mut [T], root: usize) -> Result<()> {
         let _op = self.op("bcast_into");
         self.check_root(root)?;
-        let len = self.bcast_header(buf.len() as u64, root)? as usize;
+        let len = self.bcast_header(buf.len() as u64, root)?;
+        let len = super::header::count(len, "bcast_into", root)?;
         if len == buf.len() {
             self.bcast_chunked(buf, root)
         } else {
@@ -158,10 +159,7 @@ impl Group {
             None
         };
         let mine = self.scatter_headers(headers.as_deref(), root)?;
-        if let Some(r) = Refusal::from_code(mine) {
-            return Err(r.error("scatter", root));
-        }
-        Ok(mine as usize)
+        super::header::count(mine, "scatter", root)
     }
 
     pub(super) fn scatterv_checked<T: Plain>(

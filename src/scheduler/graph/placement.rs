@@ -96,16 +96,30 @@ impl Placement {
     fn leave(&mut self, rank: usize, w: &WorkerLoad) {
         self.by_load.remove(&LoadKey::of(rank, w));
         self.victims.remove(&rank);
-        self.idle_threads -= w.threads.saturating_sub(w.processing);
+        self.idle_threads -= idle(w);
     }
 
-    /// Puts worker `rank` into the indexes (after its load changed).
+    /// Puts worker `rank` into the indexes (after its load changed). A
+    /// paused worker is left out of the load order (it takes nothing new)
+    /// and its queued tasks may all be stolen.
     fn enter(&mut self, rank: usize, w: &WorkerLoad) {
-        self.by_load.insert(LoadKey::of(rank, w));
-        if w.processing > w.threads && !w.steal_pending {
+        if !w.paused {
+            self.by_load.insert(LoadKey::of(rank, w));
+        }
+        let queued = if w.paused { 0 } else { w.threads };
+        if w.processing > queued && !w.steal_pending {
             self.victims.insert(rank);
         }
-        self.idle_threads += w.threads.saturating_sub(w.processing);
+        self.idle_threads += idle(w);
+    }
+}
+
+/// Threads of `w` that could take a task now (none while it is paused).
+fn idle(w: &WorkerLoad) -> usize {
+    if w.paused {
+        0
+    } else {
+        w.threads.saturating_sub(w.processing)
     }
 }
 
@@ -140,6 +154,13 @@ impl TaskGraph {
         }
     }
 
+    /// Worker `rank` resumed: the restricted tasks waiting for it look again.
+    pub(super) fn wake(&mut self, rank: usize) {
+        if self.place.restricted.contains_key(&rank) {
+            self.place.woken.insert(rank);
+        }
+    }
+
     /// Every worker gained room (the queue depth grew).
     pub(super) fn wake_all(&mut self) {
         let waiting: Vec<usize> = self.place.restricted.keys().copied().collect();
@@ -149,7 +170,7 @@ impl TaskGraph {
     fn room(&self, rank: usize) -> bool {
         self.workers
             .get(&rank)
-            .is_some_and(|w| w.processing < w.threads * (1 + self.depth()))
+            .is_some_and(|w| !w.paused && w.processing < w.threads * (1 + self.depth()))
     }
 
     /// Whether any worker has room: the least loaded one has.
@@ -298,7 +319,13 @@ impl TaskGraph {
             };
             after = Bound::Excluded(victim);
             let w = &self.workers[&victim];
-            let take = (w.processing - w.threads).div_ceil(2).min(budget);
+            // A paused worker may hand back every task it has not started.
+            let take = if w.paused {
+                w.processing
+            } else {
+                (w.processing - w.threads).div_ceil(2)
+            };
+            let take = take.min(budget);
             let keys: Vec<Key> = w
                 .outstanding
                 .iter()

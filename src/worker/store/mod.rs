@@ -14,6 +14,14 @@
 //!
 //! A failed write (a full disk, a directory that cannot be made) keeps the
 //! value in memory, counts a spill failure and logs a warning the first time.
+//!
+//! Files are written and read outside the store's lock, so that a task
+//! putting its result or a fetch of a value in memory never waits for the
+//! disk. An entry being written is marked `Spilling` (its value stays in
+//! memory, and readers take it from there); one being read back is marked
+//! `Reloading`, and other readers of it wait until it is back. An entry
+//! freed or replaced meanwhile is left as it is when the I/O ends (each
+//! entry has a serial number that says whether it is still the same one).
 
 mod spill;
 #[cfg(test)]
@@ -24,7 +32,7 @@ use serde::{Deserialize, Serialize};
 use spill::SpillDir;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 /// How a worker manages its memory: the limit, the two fractions of it, and
 /// where spilled results go. Built from the configuration's
@@ -94,7 +102,11 @@ pub struct MemoryStats {
 /// Where a value is.
 enum Place {
     Memory(Arc<Vec<u8>>),
+    /// Being written to disk, outside the lock; still in memory until then.
+    Spilling(Arc<Vec<u8>>),
     Disk,
+    /// Being read back from disk, outside the lock.
+    Reloading,
 }
 
 struct Entry {
@@ -103,6 +115,8 @@ struct Entry {
     filed: bool,
     /// Its position in `lru` while in memory.
     tick: u64,
+    /// Which entry of its key this is (see the module docs).
+    serial: u64,
     place: Place,
 }
 
@@ -111,7 +125,9 @@ struct Inner {
     /// The keys in memory, least recently used first.
     lru: BTreeMap<u64, Key>,
     tick: u64,
-    dir: SpillDir,
+    serial: u64,
+    /// Bytes in memory being written to disk now.
+    spilling: u64,
     stats: MemoryStats,
     warned: bool,
     /// Spilled results that could not be read back: gone for good (until the
@@ -119,11 +135,23 @@ struct Inner {
     lost: HashSet<Key>,
 }
 
+/// A value chosen to be spilled, written outside the lock.
+struct Victim {
+    key: Key,
+    serial: u64,
+    bytes: Arc<Vec<u8>>,
+    /// Its file is already there (it was read back): nothing to write.
+    filed: bool,
+}
+
 /// Results held by one worker, by key.
 pub struct Store {
     rank: usize,
     policy: MemoryPolicy,
+    dir: SpillDir,
     inner: Mutex<Inner>,
+    /// Told when a value being read back is back (or could not be).
+    reloaded: Condvar,
 }
 
 impl Default for Store {
@@ -143,15 +171,18 @@ impl Store {
         Store {
             rank,
             policy,
+            dir,
             inner: Mutex::new(Inner {
                 entries: HashMap::new(),
                 lru: BTreeMap::new(),
                 tick: 0,
-                dir,
+                serial: 0,
+                spilling: 0,
                 stats,
                 warned: false,
                 lost: HashSet::new(),
             }),
+            reloaded: Condvar::new(),
         }
     }
 
@@ -174,20 +205,62 @@ impl Store {
     /// and dropped.
     pub fn get(&self, key: Key) -> Option<Arc<Vec<u8>>> {
         let mut g = self.lock();
-        let inner = &mut *g;
-        let tick = inner.tick;
-        let entry = inner.entries.get_mut(&key)?;
-        let bytes = match &entry.place {
-            Place::Memory(b) => {
-                let b = b.clone();
-                inner.lru.remove(&entry.tick);
-                b
+        loop {
+            let inner = &mut *g;
+            let tick = inner.tick;
+            let entry = inner.entries.get_mut(&key)?;
+            match &entry.place {
+                Place::Memory(b) => {
+                    let b = b.clone();
+                    inner.lru.remove(&entry.tick);
+                    entry.tick = tick;
+                    inner.lru.insert(tick, key);
+                    inner.tick += 1;
+                    self.spill_over(g);
+                    return Some(b);
+                }
+                Place::Spilling(b) => return Some(b.clone()),
+                Place::Reloading => {
+                    g = self.reloaded.wait(g).unwrap_or_else(|e| e.into_inner());
+                }
+                Place::Disk => {
+                    entry.place = Place::Reloading;
+                    let (serial, len) = (entry.serial, entry.len);
+                    drop(g);
+                    let read = self.dir.read(key, len);
+                    return self.reloaded_back(key, serial, len, read);
+                }
             }
-            Place::Disk => match inner.dir.read(key, entry.len) {
-                Ok(v) => {
-                    let len = entry.len;
-                    let b = Arc::new(v);
-                    entry.place = Place::Memory(b.clone());
+        }
+    }
+
+    /// Settles a read back of `key` (entry `serial`, `len` bytes) that
+    /// ended with `read`, and wakes the readers waiting for it.
+    fn reloaded_back(
+        &self,
+        key: Key,
+        serial: u64,
+        len: u64,
+        read: std::io::Result<Vec<u8>>,
+    ) -> Option<Arc<Vec<u8>>> {
+        let mut g = self.lock();
+        let inner = &mut *g;
+        let ours = inner
+            .entries
+            .get(&key)
+            .is_some_and(|e| e.serial == serial && matches!(e.place, Place::Reloading));
+        self.reloaded.notify_all();
+        match read {
+            Ok(v) => {
+                let b = Arc::new(v);
+                if ours {
+                    let tick = inner.tick;
+                    inner.tick += 1;
+                    if let Some(entry) = inner.entries.get_mut(&key) {
+                        entry.place = Place::Memory(b.clone());
+                        entry.tick = tick;
+                    }
+                    inner.lru.insert(tick, key);
                     let s = &mut inner.stats;
                     s.on_disk -= len;
                     s.in_memory += len;
@@ -195,27 +268,24 @@ impl Store {
                     s.reloaded += 1;
                     s.reloaded_bytes += len;
                     log::debug!("worker {}: reloaded {key} ({len} bytes)", self.rank);
-                    b
                 }
-                Err(e) => {
-                    log::error!(
-                        "worker {}: cannot read spilled result {key} back: {e}",
-                        self.rank
-                    );
-                    let len = entry.len;
+                self.spill_over(g);
+                Some(b)
+            }
+            Err(e) => {
+                log::error!(
+                    "worker {}: cannot read spilled result {key} back: {e}",
+                    self.rank
+                );
+                if ours {
                     inner.entries.remove(&key);
-                    inner.dir.remove(key);
+                    self.dir.remove(key);
                     inner.stats.on_disk -= len;
                     inner.lost.insert(key);
-                    return None;
                 }
-            },
-        };
-        entry.tick = tick;
-        inner.lru.insert(tick, key);
-        inner.tick += 1;
-        self.spill_over(inner);
-        Some(bytes)
+                None
+            }
+        }
     }
 
     /// Keeps `bytes` under `key` (replacing any value there), spilling the
@@ -223,16 +293,18 @@ impl Store {
     pub fn put(&self, key: Key, bytes: Arc<Vec<u8>>) {
         let mut g = self.lock();
         let inner = &mut *g;
-        Self::remove(inner, key);
+        self.remove(inner, key);
         let len = bytes.len() as u64;
         let tick = inner.tick;
         inner.tick += 1;
+        inner.serial += 1;
         inner.entries.insert(
             key,
             Entry {
                 len,
                 filed: false,
                 tick,
+                serial: inner.serial,
                 place: Place::Memory(bytes),
             },
         );
@@ -240,14 +312,14 @@ impl Store {
         let s = &mut inner.stats;
         s.in_memory += len;
         s.peak_in_memory = s.peak_in_memory.max(s.in_memory);
-        self.spill_over(inner);
+        self.spill_over(g);
     }
 
     /// Drops `key`, from memory or disk.
     pub fn free(&self, key: Key) {
         let mut inner = self.lock();
         inner.lost.remove(&key);
-        Self::remove(&mut inner, key);
+        self.remove(&mut inner, key);
     }
 
     /// Whether `key` was spilled and could not be read back: it will not
@@ -259,20 +331,24 @@ impl Store {
     /// The directory this store spills to (made on the first spill).
     #[cfg(test)]
     pub fn spill_dir(&self) -> std::path::PathBuf {
-        self.lock().dir.path().to_path_buf()
+        self.dir.path().to_path_buf()
     }
 
-    fn remove(inner: &mut Inner, key: Key) {
+    fn remove(&self, inner: &mut Inner, key: Key) {
         if let Some(e) = inner.entries.remove(&key) {
             if e.filed {
-                inner.dir.remove(key);
+                self.dir.remove(key);
             }
             match e.place {
                 Place::Memory(_) => {
                     inner.lru.remove(&e.tick);
                     inner.stats.in_memory -= e.len;
                 }
-                Place::Disk => inner.stats.on_disk -= e.len,
+                Place::Spilling(_) => {
+                    inner.stats.in_memory -= e.len;
+                    inner.spilling -= e.len;
+                }
+                Place::Disk | Place::Reloading => inner.stats.on_disk -= e.len,
             }
         }
     }
@@ -280,7 +356,7 @@ impl Store {
     /// Spills what it can now: values that were in use when memory went
     /// over the spill fraction may be free by now.
     pub fn relieve(&self) {
-        self.spill_over(&mut self.lock());
+        self.spill_over(self.lock());
     }
 
     /// Whether the bytes in memory are over the pause fraction.
@@ -312,9 +388,8 @@ impl Store {
     /// Removes the spill directory and logs the counters: for the worker's
     /// exit. The store stays usable (a later spill makes the directory again).
     pub fn close(&self) {
-        let mut g = self.lock();
-        g.dir.clean();
-        let s = g.stats;
+        let s = self.lock().stats;
+        self.dir.clean();
         log::info!(
             "worker {} memory: limit {} bytes, peak {} in memory, {} spilled ({} bytes), \
              {} reloaded ({} bytes), {} spill failures, {} pauses, {} results over the limit",
@@ -332,16 +407,21 @@ impl Store {
     }
 
     /// Writes least recently used values not in use elsewhere to disk until
-    /// the bytes in memory are at most the spill fraction of the limit.
-    fn spill_over(&self, inner: &mut Inner) {
+    /// the bytes in memory are at most the spill fraction of the limit: they
+    /// are chosen under the lock `g`, written after it is let go, and
+    /// settled under it again.
+    fn spill_over(&self, mut g: MutexGuard<'_, Inner>) {
         let target = self.policy.threshold(self.policy.spill_fraction);
-        if inner.stats.in_memory <= target {
+        let inner = &mut *g;
+        // Bytes being written by other threads will leave memory soon.
+        let staying = inner.stats.in_memory - inner.spilling;
+        if staying <= target {
             return;
         }
         let mut victims = Vec::new();
         let mut freed = 0;
         for (&tick, &key) in &inner.lru {
-            if inner.stats.in_memory - freed <= target {
+            if staying - freed <= target {
                 break;
             }
             if let Some(Entry {
@@ -352,56 +432,103 @@ impl Store {
             {
                 // In use elsewhere: writing it would free nothing now.
                 if Arc::strong_count(b) == 1 {
-                    victims.push((tick, key));
+                    victims.push(tick);
                     freed += len;
                 }
             }
         }
-        for (tick, key) in victims {
+        let mut chosen = Vec::with_capacity(victims.len());
+        for tick in victims {
+            let Some(key) = inner.lru.remove(&tick) else {
+                continue;
+            };
             let Some(entry) = inner.entries.get_mut(&key) else {
                 continue;
             };
             let Place::Memory(bytes) = &entry.place else {
                 continue;
             };
-            let written = if entry.filed {
+            let bytes = bytes.clone();
+            entry.place = Place::Spilling(bytes.clone());
+            inner.spilling += entry.len;
+            chosen.push(Victim {
+                key,
+                serial: entry.serial,
+                bytes,
+                filed: entry.filed,
+            });
+        }
+        drop(g);
+        let mut written = Vec::with_capacity(chosen.len());
+        for v in &chosen {
+            let outcome = if v.filed {
                 Ok(())
             } else {
-                inner.dir.write(key, bytes)
+                self.dir.write(v.key, &v.bytes)
             };
-            match written {
-                Ok(()) => {
+            let failed = outcome.is_err();
+            written.push(outcome);
+            if failed {
+                break;
+            }
+        }
+        let mut g = self.lock();
+        let inner = &mut *g;
+        let mut outcomes = written.into_iter();
+        for v in chosen {
+            let outcome = outcomes.next();
+            let ours = inner
+                .entries
+                .get_mut(&v.key)
+                .filter(|e| e.serial == v.serial && matches!(e.place, Place::Spilling(_)));
+            let Some(entry) = ours else {
+                // Freed or replaced while it was written: its file is of no
+                // use unless the key's new entry was filed since.
+                let kept = inner.entries.get(&v.key).is_some_and(|e| e.filed);
+                if matches!(outcome, Some(Ok(()))) && !v.filed && !kept {
+                    self.dir.remove(v.key);
+                }
+                continue;
+            };
+            inner.spilling -= entry.len;
+            match outcome {
+                Some(Ok(())) => {
                     if !entry.filed {
                         inner.stats.written_bytes += entry.len;
                     }
                     entry.filed = true;
                     entry.place = Place::Disk;
-                    inner.lru.remove(&tick);
                     let s = &mut inner.stats;
                     s.in_memory -= entry.len;
                     s.on_disk += entry.len;
                     s.spilled += 1;
                     s.spilled_bytes += entry.len;
                     log::debug!(
-                        "worker {}: spilled {key} ({} bytes) to {}",
+                        "worker {}: spilled {} ({} bytes) to {}",
                         self.rank,
+                        v.key,
                         entry.len,
-                        inner.dir.path().display()
+                        self.dir.path().display()
                     );
                 }
-                Err(e) => {
-                    inner.stats.spill_failures += 1;
-                    if !inner.warned {
-                        inner.warned = true;
-                        log::warn!(
-                            "worker {}: cannot spill to {}: {e}; results stay in memory",
-                            self.rank,
-                            inner.dir.path().display()
-                        );
-                    } else {
-                        log::debug!("worker {}: cannot spill {key}: {e}", self.rank);
+                // Not written (a write before it failed), or failed: it
+                // stays in memory, in its place in the LRU order.
+                failed => {
+                    entry.place = Place::Memory(v.bytes);
+                    inner.lru.insert(entry.tick, v.key);
+                    if let Some(Err(e)) = failed {
+                        inner.stats.spill_failures += 1;
+                        if !inner.warned {
+                            inner.warned = true;
+                            log::warn!(
+                                "worker {}: cannot spill to {}: {e}; results stay in memory",
+                                self.rank,
+                                self.dir.path().display()
+                            );
+                        } else {
+                            log::debug!("worker {}: cannot spill {}: {e}", self.rank, v.key);
+                        }
                     }
-                    return;
                 }
             }
         }

@@ -5,14 +5,16 @@
 use crate::task::Key;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 
-/// The spill directory of one worker.
+/// The spill directory of one worker. Its methods take `&self`: files are
+/// written and read outside the store's lock, by several threads at once.
 pub(crate) struct SpillDir {
     /// `local_directory/rankflow-<pid>-<n>-w<rank>`, `n` counting the stores
     /// of this process (two embedded clusters in one process never share).
     path: PathBuf,
     /// Whether the directory has been made.
-    made: bool,
+    made: AtomicBool,
 }
 
 impl SpillDir {
@@ -23,7 +25,7 @@ impl SpillDir {
         let name = format!("rankflow-{}-{n}-w{rank}", std::process::id());
         SpillDir {
             path: base.join(name),
-            made: false,
+            made: AtomicBool::new(false),
         }
     }
 
@@ -37,10 +39,10 @@ impl SpillDir {
     }
 
     /// Writes the bytes of `key`, making the directory first if needed.
-    pub fn write(&mut self, key: Key, bytes: &[u8]) -> io::Result<()> {
-        if !self.made {
+    pub fn write(&self, key: Key, bytes: &[u8]) -> io::Result<()> {
+        if !self.made.load(Ordering::Acquire) {
             std::fs::create_dir_all(&self.path)?;
-            self.made = true;
+            self.made.store(true, Ordering::Release);
         }
         let file = self.file(key);
         if let Err(e) = std::fs::write(&file, bytes) {
@@ -75,15 +77,14 @@ impl SpillDir {
     }
 
     /// Removes the directory and every file in it.
-    pub fn clean(&mut self) {
-        if self.made {
+    pub fn clean(&self) {
+        if self.made.swap(false, Ordering::AcqRel) {
             if let Err(e) = std::fs::remove_dir_all(&self.path) {
                 log::warn!(
                     "cannot remove the spill directory {}: {e}",
                     self.path.display()
                 );
             }
-            self.made = false;
         }
     }
 }

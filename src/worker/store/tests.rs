@@ -192,3 +192,113 @@ fn a_result_read_back_and_spilled_again_is_not_written_twice() {
         "freeing removes the file of a result read back"
     );
 }
+
+/// Bytes in memory and on disk as the entries count them.
+fn counted(s: &Store) -> (u64, u64) {
+    let g = s.lock();
+    let mem = g
+        .entries
+        .values()
+        .filter(|e| matches!(e.place, Place::Memory(_) | Place::Spilling(_)))
+        .map(|e| e.len)
+        .sum();
+    let disk = g
+        .entries
+        .values()
+        .filter(|e| matches!(e.place, Place::Disk | Place::Reloading))
+        .map(|e| e.len)
+        .sum();
+    (mem, disk)
+}
+
+#[test]
+fn a_value_being_spilled_is_read_from_memory_and_can_be_freed_meanwhile() {
+    let dir = scratch("spilling");
+    let s = Store::new(2, policy(1_000_000, &dir));
+    s.put(Key(1), value(1, 300));
+    // As `spill_over` leaves it while the file is written, lock let go.
+    {
+        let mut g = s.lock();
+        let inner = &mut *g;
+        let e = inner.entries.get_mut(&Key(1)).unwrap();
+        let Place::Memory(b) = &e.place else {
+            panic!("in memory")
+        };
+        e.place = Place::Spilling(b.clone());
+        inner.lru.remove(&e.tick);
+        inner.spilling += e.len;
+    }
+    assert_eq!(s.get(Key(1)).unwrap(), value(1, 300), "no disk read");
+    s.free(Key(1));
+    assert_eq!(s.stats().in_memory, 0);
+    assert_eq!(s.lock().spilling, 0);
+}
+
+#[test]
+fn readers_of_a_value_being_read_back_wait_for_it() {
+    let dir = scratch("reloading");
+    let s = Arc::new(Store::new(2, policy(1000, &dir)));
+    s.put(Key(1), value(1, 600));
+    assert_eq!(s.stats().spilled, 1);
+    // As `get` leaves it while the file is read, lock let go.
+    let serial = {
+        let mut g = s.lock();
+        let e = g.entries.get_mut(&Key(1)).unwrap();
+        e.place = Place::Reloading;
+        e.serial
+    };
+    let reader = {
+        let s = s.clone();
+        std::thread::spawn(move || s.get(Key(1)))
+    };
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    assert!(!reader.is_finished(), "it waits for the read back");
+    let read = std::fs::read(s.spill_dir().join(format!("{}.bin", Key(1))));
+    let mine = s.reloaded_back(Key(1), serial, 600, read).unwrap();
+    assert_eq!(mine, value(1, 600));
+    assert_eq!(reader.join().unwrap().unwrap(), value(1, 600));
+    assert_eq!(s.stats().reloaded, 1, "read once");
+}
+
+#[test]
+fn threads_putting_reading_and_freeing_at_once_keep_every_value_and_count() {
+    let dir = scratch("threads");
+    let s = Arc::new(Store::new(2, policy(20_000, &dir)));
+    let threads: Vec<_> = (0..6u64)
+        .map(|t| {
+            let s = s.clone();
+            std::thread::spawn(move || {
+                for round in 0..40u64 {
+                    let k = t * 1000 + round;
+                    s.put(Key(k), value(k, 1500));
+                    // Read back older ones of this thread and of others.
+                    for back in [k, t * 1000 + round / 2, ((t + 1) % 6) * 1000 + round / 3] {
+                        if let Some(v) = s.get(Key(back)) {
+                            assert_eq!(v, value(back, 1500), "key {back}");
+                        }
+                    }
+                    if round % 3 == 0 {
+                        s.free(Key(k));
+                    }
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    let st = s.stats();
+    assert!(st.spilled > 0 && st.reloaded > 0, "{st:?}");
+    assert_eq!(st.spill_failures, 0, "{st:?}");
+    assert_eq!((st.in_memory, st.on_disk), counted(&s), "{st:?}");
+    assert_eq!(s.lock().spilling, 0);
+    assert!(s.lock().lost.is_empty());
+    // Every value kept is still right.
+    for t in 0..6u64 {
+        for round in (0..40u64).filter(|r| r % 3 != 0) {
+            let k = t * 1000 + round;
+            assert_eq!(s.get(Key(k)).unwrap(), value(k, 1500), "key {k}");
+        }
+    }
+    s.close();
+}
