@@ -3,9 +3,11 @@
 //!
 //! # Placement
 //!
-//! A ready task goes to the worker that already holds the most bytes of its
-//! inputs; among equals, to the one with the fewest outstanding tasks per
-//! thread, then the one used most recently. That last rule differs from
+//! A ready task goes to the host that already holds the most bytes of its
+//! inputs, and there to the worker holding the most (with every worker on
+//! one host: the worker holding the most bytes); among equals, to the one
+//! with the fewest outstanding tasks per thread, then the one used most
+//! recently. That last rule differs from
 //! ipyparallel's (least recently used) on purpose: a worker that just
 //! finished a task still polls eagerly, while one idle for longer has backed
 //! off to sleeping (`comm::backoff`), so a program that submits one task at
