@@ -60,6 +60,7 @@ EXAMPLES=(
     "bag_accounts 3 2000"
     "wordcount 4 5000"
     "bench_bags 300000 100000 1"
+    "host_locality"
 )
 
 cargo build --release --examples --quiet

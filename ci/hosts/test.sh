@@ -5,7 +5,9 @@
 # instead of ssh; ranks on different hosts talk TCP over the bridge (no shared
 # memory between hosts). Checks that workers report three hostnames, then runs
 # self-checking examples (broadcast, array scatter/gather, collectives, tasks,
-# data moved worker to worker) on 6 ranks.
+# data moved worker to worker, placement by host) on 6 ranks; last, with
+# node3 unreachable, checks that jobscripts/check-hosts.sh names it and that
+# the job fails rather than hangs.
 #   bash ci/hosts/test.sh
 # What it models: separate hosts as MPI sees them (names, addresses, TCP
 # between them, node-local rank counts). What it does not: network bandwidth
@@ -52,37 +54,56 @@ EXAMPLES=(
     "delayed_tree"
     "array_sum 2000"
     "shutdown_in_flight"
+    "host_locality"
 )
 for entry in "${EXAMPLES[@]}"; do
     read -r -a words <<<"$entry"
     if timeout "$LIMIT" "${MPIRUN[@]}" "$BIN/${words[0]}" "${words[@]:1}" >"$log" 2>&1; then
         echo "ok    $entry"
-        grep '^{"bench"' "$log" || true
+        grep -E '^(\{"bench"|inputs:)' "$log" || true
     else
         echo "FAIL  $entry (exit $?)"
         grep -v setpgid "$log" | tail -n 30 | sed 's/^/      /'
         failed=$((failed + 1))
     fi
 done
-# A host that cannot be reached at start-up: the job must fail, not hang.
-# (Open MPI ends it before any rank starts, with its own routing error.)
+# A host that cannot be reached at start-up: the job must fail, not hang,
+# and say which host. jobscripts/check-hosts.sh, run before mpirun with the
+# same agent, names it; Open MPI alone names the node it routes through.
 SUDO=""
 [ "$(id -u)" -ne 0 ] && SUDO="sudo"
 $SUDO ip -n rf-node3 link set eth0 down
 start=$(date +%s)
 rc=0
-timeout 60 "${MPIRUN[@]}" "$BIN/hello" >"$log" 2>&1 || rc=$?
+timeout 60 bash -c 'bash jobscripts/check-hosts.sh --timeout 10 --agent "$0" node1 node2 node3 \
+    && exec "${@}"' "$(pwd)/ci/hosts/agent.sh" "${MPIRUN[@]}" "$BIN/hello" >"$log" 2>&1 || rc=$?
 took=$(($(date +%s) - start))
 if [ "$rc" = 0 ] || [ "$rc" = 124 ]; then
     echo "FAIL  node3 unreachable: exit $rc after ${took} s (expected a failure, not a hang)"
     failed=$((failed + 1))
+elif ! grep -q "host node3 does not answer" "$log" || grep -q "host node[12] does not" "$log"; then
+    echo "FAIL  node3 unreachable: the message does not name node3 (alone)"
+    failed=$((failed + 1))
 else
-    echo "ok    node3 unreachable: the job failed (exit $rc) in ${took} s"
+    echo "ok    node3 unreachable: check-hosts.sh failed the job (exit $rc) in ${took} s"
 fi
+sed 's/^/      /' "$log"
+# What mpirun says without the check (Open MPI's own message, for the README).
+rc=0
+start=$(date +%s)
+timeout 60 "${MPIRUN[@]}" "$BIN/hello" >"$log" 2>&1 || rc=$?
+took=$(($(date +%s) - start))
+if [ "$rc" = 0 ] || [ "$rc" = 124 ]; then
+    echo "FAIL  node3 unreachable, mpirun alone: exit $rc after ${took} s (expected a failure)"
+    failed=$((failed + 1))
+else
+    echo "ok    node3 unreachable, mpirun alone: failed (exit $rc) in ${took} s"
+fi
+grep -v setpgid "$log" | grep -v '^ *$' | head -n 12 | sed 's/^/      /'
 $SUDO ip -n rf-node3 link set eth0 up
 rm -f "$log"
 if [ "$failed" -gt 0 ]; then
     echo "ci/hosts/test.sh: $failed failed"
     exit 1
 fi
-echo "ci/hosts/test.sh: $((${#EXAMPLES[@]} + 2)) runs across 3 hosts passed"
+echo "ci/hosts/test.sh: $((${#EXAMPLES[@]} + 4)) runs across 3 hosts passed"

@@ -11,6 +11,8 @@
 #   4. mpirun inside the allocation instead of srun: COMPLETED.
 #   5. --cpus-per-task=2 and --mem-per-cpu=300M: workers report 2 threads and
 #      a 600 MiB memory limit.
+#   6. hello built against MPICH, launched with srun --mpi=pmi2: COMPLETED
+#      (skipped without mpicc.mpich, or with RANKFLOW_SKIP_MPICH=1).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 source ci/mpi-env.sh
@@ -98,9 +100,25 @@ check_job "--cpus-per-task=2 --mem-per-cpu=300M" "$id" COMPLETED 0:0
 [ "$(grep -c '2 threads, memory limit 600 MiB' "$WORK/$id.out")" = 2 ] ||
     fail "--cpus-per-task=2 --mem-per-cpu=300M: workers do not report 2 threads and 600 MiB"
 
+# 6. An MPICH build under srun --mpi=pmi2: Slurm's pmi2 plugin also serves
+# the PMI-1 wire protocol of Debian's MPICH (built for hydra, PMI "simple").
+jobs=5
+if [ "${RANKFLOW_SKIP_MPICH:-0}" != 1 ] && command -v mpicc.mpich >/dev/null 2>&1; then
+    MPICC=mpicc.mpich CARGO_TARGET_DIR=target/mpich \
+        cargo build --release --quiet --example hello
+    sed "s|^srun .*|srun --mpi=pmi2 $(pwd)/target/mpich/release/examples/hello|" \
+        "$WORK/hello.sh" >"$WORK/mpich.sh"
+    id="$(submit "$WORK/mpich.sh")"
+    check_job "MPICH, srun --mpi=pmi2" "$id" COMPLETED 0:0
+    grep -q "hello: ok" "$WORK/$id.out" || fail "MPICH, srun --mpi=pmi2: no 'hello: ok'"
+    [ "$(grep -c '^worker rank' "$WORK/$id.out")" = 2 ] ||
+        fail "MPICH, srun --mpi=pmi2: not 2 workers"
+    jobs=6
+fi
+
 if [ "$failures" -gt 0 ]; then
     echo "ci/slurm/test.sh: $failures check(s) failed (job files in $WORK)" >&2
     exit 1
 fi
 rm -rf "$WORK"
-echo "ci/slurm/test.sh: 5 Slurm jobs checked"
+echo "ci/slurm/test.sh: $jobs Slurm jobs checked"

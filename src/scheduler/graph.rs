@@ -3,9 +3,11 @@
 //!
 //! # Placement
 //!
-//! A ready task goes to the worker that already holds the most bytes of its
-//! inputs; among equals, to the one with the fewest outstanding tasks per
-//! thread, then the one used most recently. That last rule differs from
+//! A ready task goes to the host that already holds the most bytes of its
+//! inputs, and there to the worker holding the most (with every worker on
+//! one host: the worker holding the most bytes); among equals, to the one
+//! with the fewest outstanding tasks per thread, then the one used most
+//! recently. That last rule differs from
 //! ipyparallel's (least recently used) on purpose: a worker that just
 //! finished a task still polls eagerly, while one idle for longer has backed
 //! off to sleeping (`comm::backoff`), so a program that submits one task at
@@ -153,6 +155,8 @@ impl Task {
 #[derive(Debug, Default)]
 struct WorkerLoad {
     threads: usize,
+    /// The id of its host (see `Placement::host_id`).
+    host: usize,
     processing: usize,
     last_used: u64,
     /// Tasks handed to this worker and not yet finished, by hand-out order.
@@ -214,16 +218,28 @@ impl TaskGraph {
         Self::default()
     }
 
-    /// Adds a worker with `threads` executor threads.
+    /// Adds a worker with `threads` executor threads, on the same host as
+    /// every other worker added this way.
     pub fn add_worker(&mut self, rank: usize, threads: usize) {
+        self.add_worker_on(rank, threads, "");
+    }
+
+    /// Adds a worker with `threads` executor threads on host `host` (its
+    /// hostname: placement prefers the host holding a task's inputs).
+    pub fn add_worker_on(&mut self, rank: usize, threads: usize, host: &str) {
+        let host = self.place.host_id(host);
         if self.workers.contains_key(&rank) {
-            self.update_worker(rank, |w| w.threads = threads.max(1));
+            self.update_worker(rank, |w| {
+                w.threads = threads.max(1);
+                w.host = host;
+            });
             return;
         }
         self.workers.insert(
             rank,
             WorkerLoad {
                 threads: threads.max(1),
+                host,
                 ..WorkerLoad::default()
             },
         );
@@ -728,5 +744,7 @@ fn dependency_failure(key: Key, cause: &TaskFailure) -> TaskFailure {
     }
 }
 
+#[cfg(test)]
+mod hosts_tests;
 #[cfg(test)]
 mod tests;

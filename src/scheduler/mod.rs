@@ -126,7 +126,7 @@ impl Scheduler {
                     log::warn!("ignoring registration from rank {rank}");
                     return Vec::new();
                 }
-                self.graph.add_worker(rank, info.threads);
+                self.graph.add_worker_on(rank, info.threads, &info.hostname);
                 self.workers.insert(rank, info);
                 self.fingerprints.insert(rank, fingerprint);
                 self.try_start()

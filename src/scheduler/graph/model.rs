@@ -77,7 +77,9 @@ impl Model {
     fn add_worker(&mut self) {
         let rank = self.workers.keys().next_back().map_or(2, |r| r + 1);
         let threads = 1 + self.rng.below(3);
-        self.graph.add_worker(rank, threads);
+        // Up to three hosts, so that the per-host indexes see joins too.
+        let host = ["a", "b", "c"][self.rng.below(3)];
+        self.graph.add_worker_on(rank, threads, host);
         self.workers.insert(
             rank,
             SimWorker {

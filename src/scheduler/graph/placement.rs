@@ -10,6 +10,20 @@
 //! whose inputs are in memory also looks at the few workers holding them;
 //! one restricted to some workers looks only at those.
 //!
+//! # Hosts
+//!
+//! Workers on one host share memory (a copy between them is a memory copy)
+//! while a copy between hosts crosses the network, so a task goes first to
+//! a host holding the most bytes of its inputs (an input held twice on one
+//! host counts once), then to the worker there holding the most, then by
+//! load. On one host this is the rule above. Each host keeps its own load
+//! order, so that the least loaded worker of a host holding inputs is also
+//! looked at, in O(log workers): a task whose inputs are on two workers of
+//! one host goes to a third worker of that host when those two are full,
+//! rather than to an idle worker on another host. A task taken back by
+//! stealing goes preferably to an idle worker on the host it was taken
+//! from, and `replicate` spreads copies over hosts (`graph/replicas.rs`).
+//!
 //! A restricted task whose workers are all full waits in a queue of each of
 //! them, looked at again only when that worker gains room, rather than being
 //! taken out and put back on every event. Work stealing keeps a running
@@ -20,6 +34,7 @@ use super::{Effects, State, Task, TaskGraph, WorkerLoad};
 use crate::task::Key;
 use std::cmp::{Ordering, Reverse};
 use std::collections::{BTreeSet, BinaryHeap, HashMap};
+use std::iter;
 use std::ops::Bound;
 
 /// A ready task in a queue: priority, then submission order.
@@ -77,6 +92,10 @@ impl Eq for LoadKey {}
 pub(super) struct Placement {
     /// Every worker, least loaded first.
     by_load: BTreeSet<LoadKey>,
+    /// The workers of each host, least loaded first, by host id.
+    by_host: Vec<BTreeSet<LoadKey>>,
+    /// Host ids by hostname (an id is an index of `by_host`).
+    host_ids: HashMap<String, usize>,
     /// Ready tasks restricted to workers that were all full, by worker.
     restricted: HashMap<usize, BinaryHeap<Queued>>,
     /// Workers with restricted tasks waiting that gained room.
@@ -86,15 +105,46 @@ pub(super) struct Placement {
     /// Workers with tasks queued behind busy threads and no steal request
     /// unanswered.
     victims: BTreeSet<usize>,
-    /// Bytes of a task's inputs per worker (reused, so that a decision
-    /// allocates nothing).
-    pub(super) scratch: Vec<(usize, u64)>,
+    /// Reused by every decision, so that a decision allocates nothing.
+    pub(super) scratch: Scratch,
+}
+
+/// Where a task's inputs are, as one placement decision counts them.
+#[derive(Debug, Default)]
+pub(super) struct Scratch {
+    /// Bytes of the inputs held per worker rank, by rank.
+    workers: Vec<(usize, u64)>,
+    /// Bytes of the inputs held per host id, by host (each input once).
+    hosts: Vec<(usize, u64)>,
+    /// The hosts holding one input.
+    one: Vec<usize>,
+}
+
+/// Adds up the bytes of equal keys in `v`, sorted by key.
+fn merge(v: &mut Vec<(usize, u64)>) {
+    v.sort_unstable_by_key(|&(k, _)| k);
+    v.dedup_by(|(k, b), (kept_k, kept_b)| {
+        let same = k == kept_k;
+        if same {
+            *kept_b += *b;
+        }
+        same
+    });
+}
+
+/// The bytes of key `k` in `v` (as `merge` left it).
+fn lookup(v: &[(usize, u64)], k: usize) -> u64 {
+    v.binary_search_by_key(&k, |&(x, _)| x)
+        .map_or(0, |i| v[i].1)
 }
 
 impl Placement {
     /// Takes worker `rank` out of the indexes (before its load changes).
     fn leave(&mut self, rank: usize, w: &WorkerLoad) {
         self.by_load.remove(&LoadKey::of(rank, w));
+        if let Some(set) = self.by_host.get_mut(w.host) {
+            set.remove(&LoadKey::of(rank, w));
+        }
         self.victims.remove(&rank);
         self.idle_threads -= idle(w);
     }
@@ -105,6 +155,10 @@ impl Placement {
     fn enter(&mut self, rank: usize, w: &WorkerLoad) {
         if !w.paused {
             self.by_load.insert(LoadKey::of(rank, w));
+            if self.by_host.len() <= w.host {
+                self.by_host.resize_with(w.host + 1, BTreeSet::new);
+            }
+            self.by_host[w.host].insert(LoadKey::of(rank, w));
         }
         let queued = if w.paused { 0 } else { w.threads };
         if w.processing > queued && !w.steal_pending {
@@ -120,6 +174,24 @@ fn idle(w: &WorkerLoad) -> usize {
         0
     } else {
         w.threads.saturating_sub(w.processing)
+    }
+}
+
+impl Placement {
+    /// The id of host `name`, a new one the first time it is seen.
+    pub(super) fn host_id(&mut self, name: &str) -> usize {
+        if let Some(&id) = self.host_ids.get(name) {
+            return id;
+        }
+        let id = self.host_ids.len();
+        self.host_ids.insert(name.to_string(), id);
+        id
+    }
+
+    /// The least loaded worker of `host` other than `except`.
+    fn least_loaded_on(&self, host: usize, except: Option<usize>) -> Option<usize> {
+        let set = self.by_host.get(host)?;
+        set.iter().map(|k| k.rank).find(|&r| Some(r) != except)
     }
 }
 
@@ -182,46 +254,57 @@ impl TaskGraph {
     }
 
     /// The worker for `task`: among those it may run on that have room, the
-    /// one holding the most bytes of its inputs, then the least loaded (see
-    /// [`LoadKey`]), never `except`. Looks only at the workers holding
-    /// inputs, the task's own list, and the least loaded workers.
+    /// one on the host holding the most bytes of its inputs, then the one
+    /// holding the most itself, then (for a task taken back from `except`)
+    /// an idle one on `except`'s host, then the least loaded (see
+    /// [`LoadKey`]); never `except`. Looks only at the workers holding
+    /// inputs, the task's own list, and the least loaded workers overall,
+    /// of each host holding inputs and of `except`'s host.
     pub(super) fn choose_worker(
         &self,
         task: &Task,
-        scratch: &mut Vec<(usize, u64)>,
+        scratch: &mut Scratch,
         except: Option<usize>,
     ) -> Option<usize> {
-        scratch.clear();
+        scratch.workers.clear();
+        scratch.hosts.clear();
         for d in &task.deps {
             if let Some(t) = self.tasks.get(d) {
                 if let State::Memory { worker, nbytes } = t.state {
-                    for w in std::iter::once(worker).chain(t.replicas.iter().copied()) {
-                        scratch.push((w, nbytes));
+                    scratch.one.clear();
+                    for w in iter::once(worker).chain(t.replicas.iter().copied()) {
+                        scratch.workers.push((w, nbytes));
+                        if let Some(load) = self.workers.get(&w) {
+                            scratch.one.push(load.host);
+                        }
                     }
+                    scratch.one.sort_unstable();
+                    scratch.one.dedup();
+                    scratch
+                        .hosts
+                        .extend(scratch.one.iter().map(|&h| (h, nbytes)));
                 }
             }
         }
-        scratch.sort_unstable_by_key(|&(w, _)| w);
-        scratch.dedup_by(|(w, b), (kept_w, kept_b)| {
-            let same = w == kept_w;
-            if same {
-                *kept_b += *b;
-            }
-            same
-        });
-        let bytes = |rank: usize| {
-            scratch
-                .binary_search_by_key(&rank, |&(w, _)| w)
-                .map_or(0, |i| scratch[i].1)
-        };
-        let better = |best: Option<(Reverse<u64>, LoadKey)>, rank: usize| {
+        merge(&mut scratch.workers);
+        merge(&mut scratch.hosts);
+        let near = except.and_then(|r| self.workers.get(&r)).map(|w| w.host);
+        let scratch = &*scratch;
+        type Score = (Reverse<u64>, Reverse<u64>, bool, LoadKey);
+        let better = |best: Option<Score>, rank: usize| {
             let Some(w) = self.workers.get(&rank) else {
                 return best;
             };
             if !self.room(rank) || Some(rank) == except {
                 return best;
             }
-            let key = (Reverse(bytes(rank)), LoadKey::of(rank, w));
+            let idle_near = Some(w.host) == near && w.processing < w.threads;
+            let key = (
+                Reverse(lookup(&scratch.hosts, w.host)),
+                Reverse(lookup(&scratch.workers, rank)),
+                !idle_near,
+                LoadKey::of(rank, w),
+            );
             match best {
                 Some(b) if b <= key => Some(b),
                 _ => Some(key),
@@ -236,8 +319,14 @@ impl TaskGraph {
                     }
                 }
                 _ => {
-                    for &(r, _) in scratch.iter() {
+                    for &(r, _) in &scratch.workers {
                         best = better(best, r);
+                    }
+                    let hosts = scratch.hosts.iter().map(|&(h, _)| h).chain(near);
+                    for h in hosts {
+                        if let Some(r) = self.place.least_loaded_on(h, except) {
+                            best = better(best, r);
+                        }
                     }
                     let least = self.place.by_load.iter();
                     for k in least.filter(|k| Some(k.rank) != except).take(1) {
@@ -245,7 +334,7 @@ impl TaskGraph {
                     }
                 }
             }
-            best.map(|(_, k)| k.rank)
+            best.map(|(_, _, _, k)| k.rank)
         };
         pick(true).or_else(|| if task.allow_other { pick(false) } else { None })
     }
@@ -264,7 +353,7 @@ impl TaskGraph {
     }
 
     /// Hands restricted tasks to the workers that gained room for them.
-    pub(super) fn serve_restricted(&mut self, scratch: &mut Vec<(usize, u64)>, fx: &mut Effects) {
+    pub(super) fn serve_restricted(&mut self, scratch: &mut Scratch, fx: &mut Effects) {
         while let Some(rank) = self.place.woken.pop_first() {
             while self.room(rank) {
                 let Some(queue) = self.place.restricted.get_mut(&rank) else {

@@ -18,8 +18,8 @@ impl TaskGraph {
         }
     }
 
-    /// The client wants at least `n` workers to hold `key`: asks the least
-    /// loaded workers without it to fetch a copy from a holder.
+    /// The client wants at least `n` workers to hold `key`: asks workers
+    /// without it to fetch a copy from a holder (see `spread`).
     pub fn replicate(&mut self, id: u64, key: Key, n: usize, fx: &mut Effects) {
         let running = self.tasks.get(&key).is_some_and(|t| {
             matches!(
@@ -48,17 +48,52 @@ impl TaskGraph {
             fx.replicated.push((id, Ok(holders.len())));
             return;
         }
-        let mut others: Vec<(usize, usize)> = self
-            .workers
-            .iter()
-            .filter(|(r, _)| !holders.contains(r))
-            .map(|(&r, w)| (w.processing, r))
-            .collect();
-        others.sort();
-        for &(_, r) in others.iter().take(want - holders.len()) {
-            fx.acquire.push((r, key, holders[0]));
+        for (to, from) in self.spread(&holders, want - holders.len()) {
+            fx.acquire.push((to, key, from));
         }
         self.replications.entry(key).or_default().push((id, want));
+    }
+
+    /// `n` workers not in `holders` to copy to, each with the holder to
+    /// copy from: each copy goes to the host with the fewest copies so far,
+    /// to its least loaded worker, and comes from a holder on that host
+    /// where there is one. O(workers log workers).
+    fn spread(&self, holders: &[usize], n: usize) -> Vec<(usize, usize)> {
+        // Per host: copies held, and a holder there.
+        let mut copies: HashMap<usize, (usize, usize)> = HashMap::new();
+        for &h in holders {
+            if let Some(w) = self.workers.get(&h) {
+                copies.entry(w.host).or_insert((0, h)).0 += 1;
+            }
+        }
+        let holding: HashSet<usize> = holders.iter().copied().collect();
+        // Each host's candidates, most loaded first (popped from the end).
+        let mut by_host: HashMap<usize, Vec<(usize, usize)>> = HashMap::new();
+        for (&r, w) in self.workers.iter().filter(|(r, _)| !holding.contains(r)) {
+            by_host.entry(w.host).or_default().push((w.processing, r));
+        }
+        let mut next = BinaryHeap::new();
+        for (&host, list) in by_host.iter_mut() {
+            list.sort_unstable_by(|a, b| b.cmp(a));
+            if let Some(&(load, r)) = list.last() {
+                let held = copies.get(&host).map_or(0, |c| c.0);
+                next.push(Reverse((held, load, r, host)));
+            }
+        }
+        let mut chosen = Vec::with_capacity(n);
+        while chosen.len() < n {
+            let Some(Reverse((held, _, r, host))) = next.pop() else {
+                break;
+            };
+            let from = copies.get(&host).map_or(holders[0], |c| c.1);
+            chosen.push((r, from));
+            let list = by_host.get_mut(&host).expect("a host with candidates");
+            list.pop();
+            if let Some(&(load, r)) = list.last() {
+                next.push(Reverse((held + 1, load, r, host)));
+            }
+        }
+        chosen
     }
 
     /// Worker `worker` now holds a copy of `key`.
