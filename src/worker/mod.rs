@@ -5,6 +5,7 @@
 //! on the scheduler's word.
 
 pub mod arrays;
+mod cpu;
 pub mod executor;
 mod freed;
 mod inputs;
@@ -93,6 +94,7 @@ pub fn run(
     memory: MemoryPolicy,
 ) -> Result<()> {
     let outbox = transport.outbox();
+    let _cpu = cpu::register_thread(info.rank);
     log::info!(
         "worker up on {} (pid {}, {} threads)",
         info.hostname,
@@ -204,7 +206,8 @@ impl Worker {
                     self.reply(SCHEDULER, &stolen)?;
                 }
                 Ok(SchedulerToWorker::Heartbeat) => {
-                    self.reply(SCHEDULER, &WorkerToScheduler::Alive)?;
+                    let cpu_us = cpu::used_us(self.rank);
+                    self.reply(SCHEDULER, &WorkerToScheduler::Alive { cpu_us })?;
                 }
                 Ok(SchedulerToWorker::Free { keys }) => self.free(keys)?,
                 Ok(SchedulerToWorker::RecordEvents { on }) => {
