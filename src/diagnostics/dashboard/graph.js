@@ -24,7 +24,7 @@ function renderGraph(s) {
     const c = layer.get(g.label);
     (columns[c] = columns[c] || []).push(g);
   }
-  const boxW = 210, boxH = 58, gapX = 90, gapY = 22, pad = 16;
+  const boxW = 250, boxH = 58, gapX = 90, gapY = 22, pad = 16;
   const where = new Map();
   columns.forEach((col, c) => col.forEach((g, r) => where.set(g.label, [pad + c * (boxW + gapX), pad + r * (boxH + gapY)])));
   const width = Math.max(400, pad * 2 + columns.length * (boxW + gapX) - gapX);
@@ -58,7 +58,7 @@ function renderGraph(s) {
     const st = gr.states, n = total(st);
     const g = make("g", { class: "group", "data-function": gr.label });
     g.append(make("rect", { x, y, width: boxW, height: boxH, rx: 4, fill: "#fff", stroke: "hsl(" + (40 + hue(gr.label) % 280) + ",55%,45%)", "stroke-width": 2 }));
-    g.append(make("text", { x: x + 8, y: y + 18, "font-size": 13, "font-weight": "bold" }, gr.label.length > 26 ? gr.label.slice(0, 25) + "…" : gr.label));
+    g.append(make("text", { x: x + 8, y: y + 18, "font-size": 13, "font-weight": "bold" }, gr.label.length > 30 ? gr.label.slice(0, 29) + "…" : gr.label));
     g.append(make("text", { x: x + 8, y: y + 34, "font-size": 11, fill: "#555" },
       n + " tasks: " + st.memory + " held, " + st.processing + " on workers, " + (st.ready + st.waiting) + " waiting" + (st.erred ? ", " + st.erred + " erred" : "")));
     let off = 0;
