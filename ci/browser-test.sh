@@ -3,8 +3,11 @@
 # runs under mpirun, and checks the rendered DOM: while it runs, the workers
 # table lists every worker and the task counts are shown; once every task is
 # done, the status page counts them all and its task stream holds one bar per
-# task, and the workers table's done column adds up to the task count.
-# Screenshots go to target/browser-test/.
+# task, progress per function names the task function, the workers table's
+# done column adds up to the task count and shows CPU, and the graph page
+# draws the function's group with every task.
+# Screenshots go to target/browser-test/. Then ci/browser-report-test.sh
+# opens saved performance reports (one of 100,000 tasks) the same way.
 #   bash ci/browser-test.sh                 # 3 and 5 ranks (1 and 3 workers)
 #   RANKS="4" TASKS=600 SECONDS_=6 bash ci/browser-test.sh
 # Without Chromium this fails, unless RANKFLOW_BROWSER_TESTS_OPTIONAL=1, in
@@ -100,7 +103,17 @@ for n in $RANKS; do
     done_sum="$(sed 's/<tr /\n<tr /g' "$WORK/workers.html" | grep '^<tr data-rank' |
         sed 's/<\/td>/\t/g; s/<[^>]*>//g' | awk -F'\t' '{ s += $9 } END { print s + 0 }')"
     [ "$done_sum" = "$TASKS" ] || fail "n=$n: the workers' done column adds up to $done_sum, not $TASKS"
+    grep -q '<tr data-function="nap">' "$WORK/status.html" ||
+        fail "n=$n: progress per function has no row named nap (the client's name for it)"
+    grep -q '[0-9]%</td></tr>' "$WORK/workers.html" ||
+        fail "n=$n: the workers table shows no CPU figure"
+    browse --dump-dom "$base/graph" >"$WORK/graph.html"
+    grep -q "<tr data-group=\"nap\"><td>nap</td><td>$TASKS</td>" "$WORK/graph.html" ||
+        fail "n=$n: the graph page has no group nap of $TASKS tasks"
+    grep -q '<g class="group" data-function="nap">' "$WORK/graph.html" ||
+        fail "n=$n: the graph page draws no box for nap"
     browse --screenshot="$OUT/status-done-n$n.png" "$link" >/dev/null
+    browse --screenshot="$OUT/graph-done-n$n.png" "$base/graph" >/dev/null
     browse --screenshot="$OUT/workers-done-n$n.png" "$base/workers" >/dev/null
 
     touch "$WORK/release"
@@ -109,3 +122,5 @@ for n in $RANKS; do
     echo "ok    browser: mpirun -n $n dashboard_demo $TASKS $SECONDS_ ($workers workers, $bars bars)"
 done
 echo "screenshots in $OUT/"
+# The saved performance report, opened from its file.
+bash ci/browser-report-test.sh

@@ -32,6 +32,7 @@ EXAMPLES=(
     "delayed_tree"
     "progress"
     "dashboard_demo 400 2"
+    "dashboard_demo 400 1 --report target/reports/dashboard_demo.html"
     "array_sum 4000"
     "array_sum 4000 --report target/reports/array_sum.html"
     "array_chunks"

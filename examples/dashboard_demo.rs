@@ -4,7 +4,9 @@
 //!
 //! With `--hold PATH` it keeps the cluster (and the dashboard) up after the
 //! work, until PATH exists (at most two minutes), so that a browser can read
-//! the finished state: `ci/browser-test.sh` does that.
+//! the finished state: `ci/browser-test.sh` does that. With `--report PATH`
+//! it writes a performance report of the work (and its Chrome trace beside
+//! it): `ci/browser-test.sh` opens one of 100,000 tasks in Chromium.
 //!
 //! ```text
 //! mpirun -n 4 target/release/examples/dashboard_demo 3000 60
@@ -26,14 +28,20 @@ fn main() -> Result<(), Error> {
     let mut args = std::env::args().skip(1);
     let mut numbers = Vec::new();
     let mut hold: Option<PathBuf> = None;
+    let mut report: Option<PathBuf> = None;
     while let Some(a) = args.next() {
-        if a == "--hold" {
-            hold = args.next().map(PathBuf::from);
-            if hold.is_none() {
+        if a == "--hold" || a == "--report" {
+            let path = args.next().map(PathBuf::from);
+            if path.is_none() {
                 return Err(Error::new(
                     ErrorKind::InvalidArgument,
-                    "--hold needs a path",
+                    format!("{a} needs a path"),
                 ));
+            }
+            if a == "--hold" {
+                hold = path;
+            } else {
+                report = path;
             }
         } else {
             numbers.push(a.parse::<f64>().map_err(|_| {
@@ -51,11 +59,22 @@ fn main() -> Result<(), Error> {
     let slots = (client.workers().len() * THREADS) as f64;
     let micros = (seconds * 1e6 * slots / tasks.max(1) as f64) as u64;
     let start = Instant::now();
-    let futures = client.map(nap, (0..tasks).map(|i| (i, micros)))?;
-    let mut sum = 0;
-    for f in &futures {
-        sum += f.result()?;
-    }
+    let work = || -> Result<_, Error> {
+        let futures = client.map(nap, (0..tasks).map(|i| (i, micros)))?;
+        let mut sum = 0;
+        for f in &futures {
+            sum += f.result()?;
+        }
+        Ok((futures, sum))
+    };
+    let (futures, sum) = match &report {
+        Some(path) => {
+            let out = client.performance_report(path, work)??;
+            println!("report: {}", path.display());
+            out
+        }
+        None => work()?,
+    };
     assert_eq!(sum, tasks * tasks.saturating_sub(1), "sum of 2i");
     println!(
         "done: {tasks} tasks in {:.1} s",

@@ -148,6 +148,13 @@ pub enum ClientToScheduler {
     },
     /// Stop every rank.
     Shutdown,
+    /// Readable names of task functions, sent once per function just before
+    /// the first `Submit` that uses it (tasks themselves carry no name), for
+    /// the live dashboard.
+    Names {
+        /// Each function and its Rust path (`my_crate::simulate`).
+        names: Vec<(FnRef, String)>,
+    },
     /// New tasks, and the data their large arguments were put in.
     Submit {
         /// The tasks.
@@ -335,7 +342,12 @@ pub enum WorkerToScheduler {
         keys: Vec<Key>,
     },
     /// Answer to `Heartbeat`: the worker's loop is answering.
-    Alive,
+    Alive {
+        /// CPU time the worker has used since it started, in µs (its
+        /// process's, or on the embedded cluster its own threads'); `None`
+        /// where it cannot be read (not Linux).
+        cpu_us: Option<u64>,
+    },
     /// The worker's memory went over its pause fraction (`paused: true`):
     /// give it no new tasks (the scheduler may take back its queued ones)
     /// until it says it is back below (`paused: false`).

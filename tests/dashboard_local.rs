@@ -174,3 +174,82 @@ fn off_means_no_dashboard() {
     assert_eq!(c.dashboard_link(), None);
     c.shutdown().unwrap();
 }
+
+fn total_of(xs: Vec<u64>) -> u64 {
+    xs.iter().sum()
+}
+
+fn spin(ms: u64) -> u64 {
+    let start = std::time::Instant::now();
+    let mut x = 0u64;
+    while start.elapsed() < Duration::from_millis(ms) {
+        x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(1));
+    }
+    ms
+}
+
+/// Polls `/api/snapshot?edges=1` until `done` holds (10 s at most).
+fn snapshot_until(port: u16, done: impl Fn(&str) -> bool) -> String {
+    let mut json = String::new();
+    for _ in 0..100 {
+        json = get(port, "/api/snapshot?edges=1", "");
+        if done(&json) {
+            return json;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("the snapshot never got there: {json}");
+}
+
+#[test]
+fn functions_named_graph_by_function_cpu_and_a_stream_from_task_events() {
+    let c = rankflow::initialize(
+        Config::new()
+            .mode(Mode::Local)
+            .local_workers(2)
+            .threads_per_worker(2)
+            .task_events(true)
+            .dashboard_address("127.0.0.1:0"),
+    )
+    .unwrap();
+    let port = port_of(c.dashboard_link().unwrap());
+    // Someone watches from the start, so the workers' CPU time is sampled.
+    assert!(status_line(&get(port, "/graph", "")).contains("200"));
+    let leaves = c.map(double, 0..40u64).unwrap();
+    let sums: Vec<_> = leaves
+        .chunks(10)
+        .map(|ch| c.submit(total_of, ch.to_vec()).unwrap())
+        .collect();
+    let spun = c.map(spin, [400u64, 401, 402, 403]).unwrap();
+    let total: u64 = sums.iter().map(|f| f.result().unwrap()).sum();
+    assert_eq!(total, 2 * (0..40u64).sum::<u64>());
+    for f in &spun {
+        f.result().unwrap();
+    }
+    // Names came from the client (once per function), edges by function.
+    let json = snapshot_until(port, |j| {
+        j.contains("\"done_total\":48") && !j.contains("\"cpu_percent\":null")
+    });
+    for name in ["double", "total_of", "spin"] {
+        assert!(
+            json.contains(&format!("{{\"label\":\"{name}\",")),
+            "{name}: {json}"
+        );
+    }
+    assert!(!json.contains("\"label\":\"fn "), "unnamed: {json}");
+    assert!(json.contains("\"edges_counted\":true"), "{json}");
+    assert!(
+        json.contains("{\"from\":\"double\",\"to\":\"total_of\",\"count\":40}"),
+        "{json}"
+    );
+    // Every bar once, from the task events: each with its executor thread.
+    let stream = get(port, "/api/stream?since=0", "");
+    assert_eq!(stream.matches("\"seq\":").count(), 48, "{stream}");
+    assert_eq!(stream.matches("\"thread\":null").count(), 0, "{stream}");
+    assert_eq!(stream.matches("\"function\":\"double\"").count(), 40);
+    let page = get(port, "/graph", "");
+    assert!(page.contains("<title>rankflow graph</title>"), "{page}");
+    assert!(page.contains("\"to\":\"total_of\""), "{page}");
+    drop((leaves, sums, spun));
+    c.shutdown().unwrap();
+}

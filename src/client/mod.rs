@@ -424,10 +424,7 @@ impl Client {
             None if !specs.is_empty() || !placed.is_empty() => {
                 // Another thread's batch may hold keys this submit uses.
                 self.inner.send_batch_locked(&mut st)?;
-                self.inner.send_scheduler(&ClientToScheduler::Submit {
-                    tasks: specs,
-                    placed,
-                })?;
+                self.inner.submit_locked(&mut st, specs, placed)?;
             }
             None => {}
         }

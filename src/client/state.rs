@@ -82,6 +82,8 @@ pub(crate) struct State {
     /// Submits held back to go out as one message (see
     /// `Client::in_one_message`).
     pub batch: Option<Batch>,
+    /// Functions whose names the scheduler has been sent.
+    pub named: HashSet<crate::task::shipping::FnRef>,
 }
 
 /// Tasks and placed arguments one thread registered inside
@@ -235,6 +237,34 @@ impl Inner {
         }
         let tasks = std::mem::take(&mut batch.tasks);
         let placed = std::mem::take(&mut batch.placed);
+        self.submit_locked(st, tasks, placed)
+    }
+
+    /// Sends `tasks` and `placed` as one `Submit`, preceded by the names of
+    /// the functions the scheduler has not heard of yet (once per function,
+    /// so tasks carry no name on the wire).
+    pub fn submit_locked(
+        &self,
+        st: &mut State,
+        tasks: Vec<crate::protocol::TaskSpec>,
+        placed: Vec<crate::protocol::Placed>,
+    ) -> Result<()> {
+        let mut names = Vec::new();
+        let mut last = None;
+        for t in &tasks {
+            if last == Some(t.function) {
+                continue;
+            }
+            last = Some(t.function);
+            if st.named.insert(t.function) {
+                if let Some(path) = crate::task::names::function_path(&t.function) {
+                    names.push((t.function, path.to_string()));
+                }
+            }
+        }
+        if !names.is_empty() {
+            self.send_scheduler(&ClientToScheduler::Names { names })?;
+        }
         self.send_scheduler(&ClientToScheduler::Submit { tasks, placed })
     }
 

@@ -16,7 +16,8 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::protocol::{
     ClientToScheduler, SchedulerToClient, SchedulerToWorker, WorkerInfo, WorkerToScheduler,
 };
-use std::collections::BTreeMap;
+use crate::task::shipping::FnRef;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use watchdog::Watchdog;
 
@@ -67,6 +68,8 @@ pub struct Scheduler {
     /// `GetEvents` requests waiting for workers' `FlushedEvents`: by id, the
     /// workers still to answer and the request's start time.
     event_requests: BTreeMap<u64, (usize, u64)>,
+    /// Task functions' Rust paths, as the client sent them.
+    names: HashMap<FnRef, String>,
 }
 
 impl Scheduler {
@@ -85,7 +88,13 @@ impl Scheduler {
             dashboard: None,
             history: History::default(),
             event_requests: BTreeMap::new(),
+            names: HashMap::new(),
         }
+    }
+
+    /// The Rust paths of the task functions the client has named.
+    pub fn function_names(&self) -> &HashMap<FnRef, String> {
+        &self.names
     }
 
     /// The task events kept so far (a dashboard reads a
@@ -99,9 +108,18 @@ impl Scheduler {
         self.dashboard = link;
     }
 
-    /// Publishes to `monitor` if it is time (see [`monitor::Monitor::publish`]).
-    fn publish(&self, monitor: &mut monitor::Monitor) {
+    /// Publishes to `monitor` if it is time (see [`monitor::Monitor::publish`]),
+    /// and returns the heartbeats to send if it is time to ask every worker
+    /// for its CPU time.
+    fn publish(&self, monitor: &mut monitor::Monitor) -> Vec<Command> {
         monitor.publish(self.phase == Phase::Running, &self.workers, &self.graph);
+        if self.phase != Phase::Running || !monitor.heartbeats_due() {
+            return Vec::new();
+        }
+        self.workers
+            .keys()
+            .map(|&r| Command::ToWorker(r, SchedulerToWorker::Heartbeat))
+            .collect()
     }
 
     fn worker_ranks(&self) -> std::ops::Range<Rank> {
@@ -181,7 +199,7 @@ impl Scheduler {
                 self.with_graph(|g, fx| g.stolen(rank, &asked, &keys, fx))
             }
             // The loop notes when each worker was last heard from.
-            Event::Worker(_, WorkerToScheduler::Alive) => Vec::new(),
+            Event::Worker(_, WorkerToScheduler::Alive { .. }) => Vec::new(),
             Event::Worker(rank, WorkerToScheduler::Paused { paused }) => {
                 log::debug!(
                     "worker {rank} {} for memory",
@@ -197,6 +215,10 @@ impl Scheduler {
                     );
                 }
                 out
+            }
+            Event::Client(ClientToScheduler::Names { names }) => {
+                self.names.extend(names);
+                Vec::new()
             }
             Event::Worker(rank, WorkerToScheduler::InputsGone { tasks, keys }) => {
                 self.with_graph(|g, fx| g.inputs_gone(rank, &tasks, &keys, fx))
@@ -452,7 +474,11 @@ pub fn run_watched(
         };
         let Some(envelope) = transport.recv_timeout(timeout)? else {
             if let Some(m) = monitor.as_mut() {
-                state.publish(m);
+                for command in state.publish(m) {
+                    if let Command::ToWorker(r, m) = command {
+                        outbox.send(r, TAG_CONTROL, codec::encode(&m)?)?;
+                    }
+                }
             }
             if let Some(d) = dog.as_mut().filter(|_| state.running()) {
                 if let Some(reason) = d.tick(&*outbox)? {
@@ -486,14 +512,22 @@ pub fn run_watched(
         };
         log::debug!("event {event:?}");
         if let Some(m) = monitor.as_mut() {
-            if let Event::Worker(rank, WorkerToScheduler::Finished { outcomes }) = &event {
-                m.record_finished(*rank, outcomes, &state.graph);
+            match &event {
+                Event::Worker(rank, WorkerToScheduler::Finished { outcomes }) => {
+                    m.record_finished(*rank, outcomes, &state.graph);
+                }
+                Event::Worker(_, WorkerToScheduler::Events { batch }) => m.record_events(batch),
+                Event::Worker(rank, WorkerToScheduler::Alive { cpu_us }) => {
+                    m.record_cpu(*rank, *cpu_us);
+                }
+                Event::Client(ClientToScheduler::Names { names }) => m.learn_names(names),
+                _ => {}
             }
             m.touch();
         }
-        let commands = state.handle(event);
+        let mut commands = state.handle(event);
         if let Some(m) = monitor.as_mut() {
-            state.publish(m);
+            commands.extend(state.publish(m));
         }
         for command in commands {
             match command {
@@ -634,6 +668,23 @@ mod tests {
             ]
         );
         assert!(s.stopped());
+    }
+
+    #[test]
+    fn function_names_are_kept() {
+        fn noop(_: usize, _: &[&[u8]]) -> std::result::Result<Vec<u8>, String> {
+            Ok(Vec::new())
+        }
+        let mut s = Scheduler::new(3, 1);
+        let f = FnRef::new(9, noop, 1);
+        let names = vec![(f, "demo::simulate".to_string())];
+        assert!(s
+            .handle(Event::Client(ClientToScheduler::Names { names }))
+            .is_empty());
+        assert_eq!(
+            s.function_names().get(&f).map(String::as_str),
+            Some("demo::simulate")
+        );
     }
 
     #[test]

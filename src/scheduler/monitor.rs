@@ -8,16 +8,25 @@
 //! turn. Readers (the dashboard's HTTP thread) take an `Arc` of the latest
 //! snapshot and serialise it outside any lock.
 //!
-//! The task stream is fed, for now, by what the scheduler itself sees: each
-//! finished task's worker, run time and arrival. [`Monitor::record_finished`]
-//! is the hook where the workers' event history (start and stop on each
-//! executor thread, transfers) plugs in when it exists.
+//! The task stream is fed from the workers' task events when they record
+//! them ([`Monitor::record_events`]: each task's start and stop on its
+//! executor thread, the same events the scheduler's history keeps), and
+//! otherwise from what the scheduler itself sees ([`Monitor::record_finished`]:
+//! each finished task's worker, run time and arrival). Either way the newest
+//! [`STREAM_LIMIT`] bars are kept whether or not anyone watches, so a page
+//! opened mid-run shows the recent past.
+//!
+//! Functions are labelled with the names the client sends once per function
+//! ([`Monitor::learn_names`]); tasks carry none. While someone watches, the
+//! loop asks each worker for its CPU time every [`CPU_EVERY`]
+//! ([`Monitor::heartbeats_due`], answered in `Alive`).
 
 use super::graph::{GraphSummary, StateCounts, TaskGraph};
+use crate::diagnostics::events::EventBatch;
 use crate::protocol::{Outcome, WorkerInfo};
 use crate::task::shipping::FnRef;
 use crate::task::Key;
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -31,6 +40,12 @@ pub const WATCH_WINDOW: Duration = Duration::from_secs(10);
 /// Most task-stream bars kept for readers (the oldest are dropped).
 pub const STREAM_LIMIT: usize = 20_000;
 
+/// How often, while someone watches, each worker is asked for its CPU time.
+pub const CPU_EVERY: Duration = Duration::from_secs(1);
+
+/// Function labels by function, as the client named them.
+pub type Names = HashMap<FnRef, Arc<str>>;
+
 /// One finished task in the task stream.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StreamBar {
@@ -39,22 +54,27 @@ pub struct StreamBar {
     pub seq: u64,
     /// The task.
     pub key: Key,
-    /// Its function, if the graph still knew the task (label it with
-    /// [`function_label`]; labelled only when read, to keep the loop cheap).
+    /// Its function, if known (label it with [`Shared::label`]; labelled
+    /// only when read, to keep the loop cheap).
     pub function: Option<FnRef>,
     /// The worker rank that ran it.
     pub worker: usize,
-    /// When it started, in milliseconds since the scheduler started (its
-    /// arrival at the scheduler less its run time).
+    /// The executor thread that ran it, when the bar comes from the
+    /// worker's task events.
+    pub thread: Option<u32>,
+    /// When it started, in milliseconds since the scheduler started: from
+    /// the task events, or else its arrival at the scheduler less its run
+    /// time.
     pub start_ms: f64,
-    /// When the scheduler heard that it ended.
+    /// When it stopped: from the task events, or else when the scheduler
+    /// heard that it ended.
     pub stop_ms: f64,
     /// It failed.
     pub erred: bool,
 }
 
 /// One worker, as the dashboard shows it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct WorkerView {
     /// What it said about itself at registration.
     pub info: WorkerInfo,
@@ -68,15 +88,30 @@ pub struct WorkerView {
     pub held: usize,
     /// Their encoded size in bytes.
     pub held_bytes: u64,
+    /// CPU time its process (or, on the embedded cluster, its threads)
+    /// used between its last two reports, in % of one core; `None` before
+    /// two reports.
+    pub cpu_percent: Option<f64>,
 }
 
-/// Tasks of one function.
+/// Tasks of one function (of every function with that label).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FunctionView {
     /// Its label.
     pub label: String,
     /// Its tasks the scheduler still knows, by state.
     pub states: StateCounts,
+}
+
+/// Tasks of function `to` that take a result of function `from`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EdgeView {
+    /// The label of the function whose results are taken.
+    pub from: String,
+    /// The label of the function that takes them.
+    pub to: String,
+    /// How many such dependencies the scheduler still knows.
+    pub count: usize,
 }
 
 /// The scheduler's state at one moment.
@@ -96,6 +131,11 @@ pub struct Snapshot {
     pub workers: Vec<WorkerView>,
     /// Tasks by function, most first.
     pub functions: Vec<FunctionView>,
+    /// Dependencies between functions' tasks, counted only while someone
+    /// reads the graph page (empty otherwise; see `edges_counted`).
+    pub edges: Vec<EdgeView>,
+    /// Whether `edges` was counted for this snapshot.
+    pub edges_counted: bool,
 }
 
 /// The state shared between the scheduler's loop and readers.
@@ -104,8 +144,11 @@ pub struct Shared {
     started: Instant,
     snapshot: Mutex<Arc<Snapshot>>,
     stream: Mutex<VecDeque<StreamBar>>,
+    names: Mutex<Names>,
     /// Milliseconds since `started` of the last read, plus one (0: never).
     last_read_ms: AtomicU64,
+    /// The same, of the last read that wanted the graph's edges.
+    last_graph_read_ms: AtomicU64,
 }
 
 impl Shared {
@@ -115,7 +158,9 @@ impl Shared {
             started: Instant::now(),
             snapshot: Mutex::new(Arc::new(Snapshot::default())),
             stream: Mutex::new(VecDeque::new()),
+            names: Mutex::new(Names::new()),
             last_read_ms: AtomicU64::new(0),
+            last_graph_read_ms: AtomicU64::new(0),
         })
     }
 
@@ -128,11 +173,41 @@ impl Shared {
         self.last_read_ms.store(ms, Ordering::Relaxed);
     }
 
-    fn watched(&self) -> bool {
-        let last = self.last_read_ms.load(Ordering::Relaxed);
+    /// Notes that a reader wants the dependencies between functions (the
+    /// graph page): snapshots count them for the next [`WATCH_WINDOW`].
+    pub fn want_edges(&self) {
+        let ms = self.started.elapsed().as_millis() as u64 + 1;
+        self.last_graph_read_ms.store(ms, Ordering::Relaxed);
+    }
+
+    fn recent(&self, mark: &AtomicU64) -> bool {
+        let last = mark.load(Ordering::Relaxed);
         last != 0
             && (self.started.elapsed().as_millis() as u64 + 1).saturating_sub(last)
                 <= WATCH_WINDOW.as_millis() as u64
+    }
+
+    fn watched(&self) -> bool {
+        self.recent(&self.last_read_ms)
+    }
+
+    /// The functions' labels the scheduler has published.
+    pub fn names(&self) -> Names {
+        match self.names.lock() {
+            Ok(n) => n.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// The label of `function` in `names`: its name from the client, else
+    /// [`function_label`]; `"?"` when the function is not known.
+    pub fn label(names: &Names, function: Option<&FnRef>) -> String {
+        match function {
+            None => "?".to_string(),
+            Some(f) => names
+                .get(f)
+                .map_or_else(|| function_label(f), |n| n.to_string()),
+        }
     }
 
     /// The latest snapshot (it may be up to [`PUBLISH_EVERY`] old, or older
@@ -179,8 +254,9 @@ impl Shared {
     }
 }
 
-/// A short name for a function until tasks carry their names: its offset in
-/// the executable.
+/// A short name for a function whose name the client did not send (the
+/// client sends the names of its task functions; a run or section function
+/// has none): its offset in the executable.
 pub fn function_label(f: &FnRef) -> String {
     let offset = f.identity().0;
     let sign = if offset < 0 { '-' } else { '+' };
@@ -196,19 +272,124 @@ pub struct Monitor {
     done: BTreeMap<usize, (u64, u64)>,
     pending: VecDeque<StreamBar>,
     seq: u64,
+    /// Labels by function, from the client's names.
+    names: Names,
+    /// `names` changed since it was last published.
+    names_changed: bool,
+    /// Tasks whose bars came from task events, until their `Finished`
+    /// arrives (events come before the `Finished` of the same flush).
+    from_events: HashSet<Key>,
+    /// The scheduler's start, in µs since the Unix epoch.
+    origin_us: u64,
+    /// Each worker's last CPU report: its CPU time in µs, when it came, and
+    /// the % of a core between the two reports before it.
+    cpu: BTreeMap<usize, (u64, Instant, Option<f64>)>,
+    last_heartbeats: Option<Instant>,
 }
 
 impl Monitor {
     /// A monitor publishing into `shared`.
     pub fn new(shared: Arc<Shared>) -> Self {
         Monitor {
-            shared,
             last_publish: None,
             dirty: true,
             done: BTreeMap::new(),
             pending: VecDeque::new(),
             seq: 0,
+            names: Names::new(),
+            names_changed: false,
+            from_events: HashSet::new(),
+            origin_us: crate::diagnostics::events::us_of(shared.started),
+            cpu: BTreeMap::new(),
+            last_heartbeats: None,
+            shared,
         }
+    }
+
+    fn push_bar(&mut self, mut bar: StreamBar) {
+        self.seq += 1;
+        bar.seq = self.seq;
+        if self.pending.len() == STREAM_LIMIT {
+            self.pending.pop_front();
+        }
+        self.pending.push_back(bar);
+    }
+
+    /// Learns the names the client sent for its task functions (their Rust
+    /// paths); the dashboard labels them with the short form.
+    pub fn learn_names(&mut self, names: &[(FnRef, String)]) {
+        for (f, path) in names {
+            let short: Arc<str> = crate::task::names::short_name(path).into();
+            self.names.insert(*f, short);
+        }
+        self.names_changed = true;
+        self.dirty = true;
+    }
+
+    /// Puts the tasks of a worker's event batch in the task stream, with
+    /// their executor threads and their own start and stop times.
+    pub fn record_events(&mut self, batch: &EventBatch) {
+        if batch.tasks.is_empty() {
+            return;
+        }
+        if self.from_events.len() > 4 * STREAM_LIMIT {
+            // Finished messages that never came (a lost worker): forget.
+            self.from_events.clear();
+        }
+        for t in &batch.tasks {
+            self.from_events.insert(t.key);
+            let ms = |us: u64| us.saturating_sub(self.origin_us) as f64 / 1e3;
+            let bar = StreamBar {
+                seq: 0,
+                key: t.key,
+                function: Some(t.function),
+                worker: t.worker,
+                thread: Some(t.thread),
+                start_ms: ms(t.start_us),
+                stop_ms: ms(t.stop_us.max(t.start_us)),
+                erred: t.failed,
+            };
+            self.push_bar(bar);
+        }
+        self.dirty = true;
+    }
+
+    /// Notes a worker's CPU time (µs since its start), from its answer to a
+    /// heartbeat.
+    pub fn record_cpu(&mut self, worker: usize, cpu_us: Option<u64>) {
+        let Some(cpu_us) = cpu_us else {
+            return;
+        };
+        let now = Instant::now();
+        let percent = match self.cpu.get(&worker) {
+            Some(&(before, at, _)) => {
+                let wall = now.duration_since(at).as_secs_f64();
+                if wall < 0.1 {
+                    // Two answers close together (the watchdog's and ours):
+                    // keep the older sample.
+                    return;
+                }
+                Some(cpu_us.saturating_sub(before) as f64 / 1e6 / wall * 100.0)
+            }
+            None => None,
+        };
+        self.cpu.insert(worker, (cpu_us, now, percent));
+        self.dirty = true;
+    }
+
+    /// Whether the loop should ask every worker for its CPU time now (someone
+    /// watches and the last ask is [`CPU_EVERY`] old); if so, counts this as
+    /// the ask.
+    pub fn heartbeats_due(&mut self) -> bool {
+        if !self.shared.watched()
+            || self
+                .last_heartbeats
+                .is_some_and(|t| t.elapsed() < CPU_EVERY)
+        {
+            return false;
+        }
+        self.last_heartbeats = Some(Instant::now());
+        true
     }
 
     /// Notes that tasks finished on `worker` (call before the graph hears
@@ -216,26 +397,26 @@ impl Monitor {
     /// workers' event history plugs into the task stream.
     pub fn record_finished(&mut self, worker: usize, outcomes: &[Outcome], graph: &TaskGraph) {
         let now = self.shared.now_ms();
-        let counts = self.done.entry(worker).or_default();
         for outcome in outcomes {
             let (key, micros, erred) = match outcome {
                 Outcome::Done { key, micros, .. } => (*key, *micros, false),
                 Outcome::Failed(f) => (f.key, 0, true),
             };
+            let counts = self.done.entry(worker).or_default();
             if erred {
                 counts.1 += 1;
             } else {
                 counts.0 += 1;
             }
-            self.seq += 1;
-            if self.pending.len() == STREAM_LIMIT {
-                self.pending.pop_front();
+            if self.from_events.remove(&key) {
+                continue;
             }
-            self.pending.push_back(StreamBar {
-                seq: self.seq,
+            self.push_bar(StreamBar {
+                seq: 0,
                 key,
                 function: graph.function_of(key),
                 worker,
+                thread: None,
                 start_ms: (now - micros as f64 / 1e3).max(0.0),
                 stop_ms: now,
                 erred,
@@ -250,9 +431,14 @@ impl Monitor {
     }
 
     /// How long the loop may wait for a message before it should call
-    /// [`publish`](Self::publish) again: `None` when there is nothing new.
+    /// [`publish`](Self::publish) again: `None` when there is nothing new
+    /// and nobody watches.
     pub fn wait(&self) -> Option<Duration> {
-        self.dirty.then_some(PUBLISH_EVERY)
+        if self.dirty {
+            Some(PUBLISH_EVERY)
+        } else {
+            self.shared.watched().then_some(CPU_EVERY)
+        }
     }
 
     /// Publishes a new snapshot if something changed, someone is watching
@@ -272,6 +458,14 @@ impl Monitor {
         {
             return;
         }
+        if self.names_changed {
+            let Ok(mut names) = self.shared.names.try_lock() else {
+                return;
+            };
+            names.clone_from(&self.names);
+            drop(names);
+            self.names_changed = false;
+        }
         if !self.pending.is_empty() {
             let Ok(mut stream) = self.shared.stream.try_lock() else {
                 return;
@@ -282,7 +476,11 @@ impl Monitor {
             stream.extend(self.pending.drain(..));
         }
         let summary = graph.summary();
-        let snapshot = Arc::new(self.snapshot(running, workers, summary));
+        let edges = self
+            .shared
+            .recent(&self.shared.last_graph_read_ms)
+            .then(|| graph.function_edges());
+        let snapshot = Arc::new(self.snapshot(running, workers, summary, edges));
         let Ok(mut slot) = self.shared.snapshot.try_lock() else {
             return;
         };
@@ -297,7 +495,30 @@ impl Monitor {
         running: bool,
         workers: &BTreeMap<usize, WorkerInfo>,
         summary: GraphSummary,
+        edges: Option<Vec<(FnRef, FnRef, usize)>>,
     ) -> Snapshot {
+        let label = |f: &FnRef| Shared::label(&self.names, Some(f));
+        let mut functions: Vec<FunctionView> = Vec::with_capacity(summary.functions.len());
+        let mut at: HashMap<String, usize> = HashMap::new();
+        for (f, states) in &summary.functions {
+            let name = label(f);
+            match at.get(&name) {
+                Some(&i) => functions[i].states.merge(states),
+                None => {
+                    at.insert(name.clone(), functions.len());
+                    functions.push(FunctionView {
+                        label: name,
+                        states: states.clone(),
+                    });
+                }
+            }
+        }
+        functions.sort_by_key(|f| std::cmp::Reverse(f.states.total()));
+        let edges_counted = edges.is_some();
+        let mut by_label: BTreeMap<(String, String), usize> = BTreeMap::new();
+        for (from, to, n) in edges.unwrap_or_default() {
+            *by_label.entry((label(&from), label(&to))).or_default() += n;
+        }
         let (done_total, erred_total) = self
             .done
             .values()
@@ -320,17 +541,16 @@ impl Monitor {
                         erred,
                         held: load.held,
                         held_bytes: load.held_bytes,
+                        cpu_percent: self.cpu.get(&info.rank).and_then(|c| c.2),
                     }
                 })
                 .collect(),
-            functions: summary
-                .functions
-                .iter()
-                .map(|(f, states)| FunctionView {
-                    label: function_label(f),
-                    states: states.clone(),
-                })
+            functions,
+            edges: by_label
+                .into_iter()
+                .map(|((from, to), count)| EdgeView { from, to, count })
                 .collect(),
+            edges_counted,
         }
     }
 }
@@ -338,6 +558,10 @@ impl Monitor {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn noop(_: usize, _: &[&[u8]]) -> Result<Vec<u8>, String> {
+        Ok(Vec::new())
+    }
 
     #[test]
     fn publishes_only_when_watched_and_keeps_the_stream_bounded() {
@@ -358,11 +582,78 @@ mod tests {
         m.publish(true, &BTreeMap::new(), &graph);
         assert_eq!(shared.latest().done_total, 3);
         assert!(shared.latest().running);
-        assert_eq!(m.wait(), None, "nothing new");
+        assert_eq!(
+            m.wait(),
+            Some(CPU_EVERY),
+            "nothing new, but watched: time to ask for CPU"
+        );
+        assert!(m.heartbeats_due());
+        assert!(!m.heartbeats_due(), "once per CPU_EVERY");
+        assert_eq!(Monitor::new(Shared::new()).wait(), Some(PUBLISH_EVERY));
         let bars = shared.stream_since(0, 100);
         assert_eq!(bars.iter().map(|b| b.seq).collect::<Vec<_>>(), [1, 2, 3]);
         assert_eq!(shared.stream_since(2, 100).len(), 1);
         assert_eq!(shared.stream_since(0, 2)[0].seq, 2, "the newest");
         assert!(bars[0].start_ms <= bars[0].stop_ms);
+    }
+
+    #[test]
+    fn bars_from_task_events_replace_the_estimate_and_names_label_them() {
+        use crate::diagnostics::events::{now_us, TaskEvent};
+        let shared = Shared::new();
+        let mut m = Monitor::new(shared.clone());
+        let graph = TaskGraph::new();
+        let f = FnRef::new(5, noop, 0);
+        m.learn_names(&[(f, "my_crate::sim::simulate".to_string())]);
+        let now = now_us();
+        let batch = EventBatch {
+            tasks: vec![TaskEvent {
+                key: Key(1),
+                function: f,
+                worker: 3,
+                thread: 1,
+                start_us: now,
+                stop_us: now + 2_000,
+                failed: false,
+            }],
+            ..EventBatch::default()
+        };
+        m.record_events(&batch);
+        let done = |k| Outcome::Done {
+            key: Key(k),
+            nbytes: 8,
+            micros: 2_000,
+        };
+        // The Finished of the same flush: one bar from the events, one
+        // estimated for the task the events did not cover.
+        m.record_finished(3, &[done(1), done(2)], &graph);
+        shared.latest();
+        m.publish(true, &BTreeMap::new(), &graph);
+        let bars = shared.stream_since(0, 100);
+        assert_eq!(bars.len(), 2, "{bars:?}");
+        assert_eq!((bars[0].key, bars[0].thread), (Key(1), Some(1)));
+        assert!((bars[0].stop_ms - bars[0].start_ms - 2.0).abs() < 1e-9);
+        assert_eq!((bars[1].key, bars[1].thread), (Key(2), None));
+        assert_eq!(shared.latest().done_total, 2);
+        let names = shared.names();
+        assert_eq!(Shared::label(&names, Some(&f)), "simulate");
+        let other = FnRef::new(6, noop, 0);
+        assert!(Shared::label(&names, Some(&other)).starts_with("fn "));
+        assert_eq!(Shared::label(&names, None), "?");
+    }
+
+    #[test]
+    fn cpu_is_a_share_of_one_core_between_two_reports() {
+        let mut m = Monitor::new(Shared::new());
+        m.record_cpu(2, Some(1_000_000));
+        assert_eq!(m.cpu[&2].2, None, "one report is not a rate");
+        m.record_cpu(2, Some(1_000_500));
+        assert_eq!(m.cpu[&2].0, 1_000_000, "too soon after the first: ignored");
+        std::thread::sleep(Duration::from_millis(150));
+        m.record_cpu(2, None);
+        m.record_cpu(2, Some(1_000_000 + 300_000));
+        let p = m.cpu[&2].2.unwrap();
+        // 0.3 s of CPU in at least 0.15 s of wall time.
+        assert!(p > 0.0 && p <= 200.0, "{p}");
     }
 }

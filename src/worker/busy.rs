@@ -91,9 +91,10 @@ impl Drop for Heart {
     }
 }
 
-/// Sends `Alive` every `BEAT` while the loop is busy, until stopped.
+/// Sends `Alive` (without a CPU reading) every `BEAT` while the loop is
+/// busy, until stopped.
 fn beat(shared: &Shared, outbox: &dyn Outbox) {
-    let Ok(alive) = codec::encode(&WorkerToScheduler::Alive) else {
+    let Ok(alive) = codec::encode(&WorkerToScheduler::Alive { cpu_us: None }) else {
         return;
     };
     let mut s = shared.lock();
@@ -130,7 +131,7 @@ mod tests {
         fn send(&self, dest: Rank, _: Tag, payload: Vec<u8>) -> crate::Result<()> {
             assert_eq!(dest, SCHEDULER);
             let m: WorkerToScheduler = codec::decode(&payload).unwrap();
-            assert_eq!(m, WorkerToScheduler::Alive);
+            assert_eq!(m, WorkerToScheduler::Alive { cpu_us: None });
             *self.0.lock().unwrap() += 1;
             Ok(())
         }

@@ -285,6 +285,7 @@ impl Executor {
     }
 
     fn run(self: Arc<Self>, thread: u32) {
+        let _cpu = super::cpu::register_thread(self.rank);
         enter(&self);
         crate::logging::set_thread_role(self.rank, crate::logging::Role::Worker);
         loop {

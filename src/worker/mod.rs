@@ -6,6 +6,7 @@
 
 pub mod arrays;
 mod busy;
+mod cpu;
 pub mod executor;
 mod freed;
 mod inputs;
@@ -96,6 +97,7 @@ pub fn run(
     memory: MemoryPolicy,
 ) -> Result<()> {
     let outbox = transport.outbox();
+    let _cpu = cpu::register_thread(info.rank);
     log::info!(
         "worker up on {} (pid {}, {} threads)",
         info.hostname,
@@ -216,7 +218,8 @@ impl Worker {
                     self.reply(SCHEDULER, &stolen)?;
                 }
                 Ok(SchedulerToWorker::Heartbeat) => {
-                    self.reply(SCHEDULER, &WorkerToScheduler::Alive)?;
+                    let cpu_us = cpu::used_us(self.rank);
+                    self.reply(SCHEDULER, &WorkerToScheduler::Alive { cpu_us })?;
                 }
                 Ok(SchedulerToWorker::Free { keys }) => self.free(keys)?,
                 Ok(SchedulerToWorker::RecordEvents { on }) => {

@@ -20,6 +20,7 @@ function el(tag, attrs, text) {
   if (text !== undefined) e.textContent = text;
   return e;
 }
+function cpu(w) { return w.cpu_percent === null || w.cpu_percent === undefined ? "…" : w.cpu_percent.toFixed(0) + "%"; }
 function setText(id, v) { const e = document.getElementById(id); if (e) e.textContent = v; }
 function hue(label) {
   let h = 0;

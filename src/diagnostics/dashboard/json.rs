@@ -2,7 +2,7 @@
 //! JSON library).
 
 use crate::scheduler::graph::StateCounts;
-use crate::scheduler::monitor::{function_label, Snapshot, StreamBar};
+use crate::scheduler::monitor::{Names, Shared, Snapshot, StreamBar};
 use std::fmt::Write;
 
 /// `s` as a JSON string literal (`<` escaped, for pages that inline it).
@@ -33,11 +33,14 @@ pub(super) fn snapshot(s: &Snapshot) -> String {
     );
     for (i, w) in s.workers.iter().enumerate() {
         let running = w.processing.min(w.info.threads);
+        let cpu = w
+            .cpu_percent
+            .map_or_else(|| "null".to_string(), |p| format!("{p:.1}"));
         let _ = write!(
             out,
             "{}{{\"rank\":{},\"host\":{},\"pid\":{},\"threads\":{},\"memory_limit\":{},\
              \"memory_used\":{},\"held\":{},\"processing\":{},\"running\":{},\"queued\":{},\
-             \"done\":{},\"erred\":{}}}",
+             \"done\":{},\"erred\":{},\"cpu_percent\":{}}}",
             if i > 0 { "," } else { "" },
             w.info.rank,
             string(&w.info.hostname),
@@ -50,7 +53,8 @@ pub(super) fn snapshot(s: &Snapshot) -> String {
             running,
             w.processing - running,
             w.done,
-            w.erred
+            w.erred,
+            cpu
         );
     }
     out.push_str("],\"functions\":[");
@@ -63,28 +67,39 @@ pub(super) fn snapshot(s: &Snapshot) -> String {
             states(&f.states)
         );
     }
+    let _ = write!(out, "],\"edges_counted\":{},\"edges\":[", s.edges_counted);
+    for (i, e) in s.edges.iter().enumerate() {
+        let _ = write!(
+            out,
+            "{}{{\"from\":{},\"to\":{},\"count\":{}}}",
+            if i > 0 { "," } else { "" },
+            string(&e.from),
+            string(&e.to),
+            e.count
+        );
+    }
     out.push_str("]}");
     out
 }
 
-/// Task-stream bars, as `/api/stream` serves them.
-pub(super) fn stream(bars: &[StreamBar]) -> String {
+/// Task-stream bars, as `/api/stream` serves them, their functions
+/// labelled from `names`. `thread` is the executor thread when the bar comes
+/// from task events, else `null` (the page then packs bars into lanes).
+pub(super) fn stream(bars: &[StreamBar], names: &Names) -> String {
     let mut out = String::with_capacity(32 + 128 * bars.len());
     out.push_str("{\"bars\":[");
     for (i, b) in bars.iter().enumerate() {
         let _ = write!(
             out,
-            "{}{{\"seq\":{},\"key\":\"{}\",\"function\":{},\"worker\":{},\"start_ms\":{:.3},\
-             \"stop_ms\":{:.3},\"erred\":{}}}",
+            "{}{{\"seq\":{},\"key\":\"{}\",\"function\":{},\"worker\":{},\"thread\":{},\
+             \"start_ms\":{:.3},\"stop_ms\":{:.3},\"erred\":{}}}",
             if i > 0 { "," } else { "" },
             b.seq,
             b.key,
-            string(
-                &b.function
-                    .as_ref()
-                    .map_or_else(|| "?".to_string(), function_label)
-            ),
+            string(&Shared::label(names, b.function.as_ref())),
             b.worker,
+            b.thread
+                .map_or_else(|| "null".to_string(), |t| t.to_string()),
             b.start_ms,
             b.stop_ms,
             b.erred
@@ -113,7 +128,10 @@ mod tests {
             text.starts_with("{\"at_ms\":0.0,\"running\":false,"),
             "{text}"
         );
-        assert!(text.ends_with("\"workers\":[],\"functions\":[]}"), "{text}");
-        assert_eq!(stream(&[]), "{\"bars\":[]}");
+        assert!(
+            text.ends_with("\"workers\":[],\"functions\":[],\"edges_counted\":false,\"edges\":[]}"),
+            "{text}"
+        );
+        assert_eq!(stream(&[], &Names::new()), "{\"bars\":[]}");
     }
 }

@@ -11,9 +11,15 @@
 //! - Bound to anything other than loopback, every request needs a random
 //!   token, printed in the link as Jupyter does (`?token=...`); the first
 //!   page sets it as a cookie for the page's own requests. Without it: 403.
-//! - Pages: `/status` (tasks by state, progress per function, memory per
-//!   worker, the task stream), `/workers`; JSON: `/api/snapshot`,
-//!   `/api/stream?since=SEQ`.
+//! - Pages: `/status` (tasks by state, progress per function, memory and
+//!   CPU per worker, the task stream), `/workers`, `/graph` (the current
+//!   computation's tasks grouped by function, with the dependencies between
+//!   groups); JSON: `/api/snapshot` (`?edges=1` to count the groups'
+//!   dependencies too), `/api/stream?since=SEQ`.
+//! - Functions carry the names the client sent once per function; the task
+//!   stream comes from the workers' task events when they are recorded
+//!   (`task_events`), else from the scheduler's own view of each finished
+//!   task.
 
 mod auth;
 mod json;

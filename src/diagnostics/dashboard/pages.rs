@@ -9,6 +9,8 @@ pub(super) enum Page {
     Status,
     /// One row per worker.
     Workers,
+    /// The current computation's graph, by function.
+    Graph,
 }
 
 const CSS: &str = include_str!("page.css");
@@ -28,6 +30,11 @@ pub(super) fn render(page: Page, initial: &str) -> String {
             include_str!("workers.html"),
             include_str!("workers.js"),
         ),
+        Page::Graph => (
+            "graph",
+            include_str!("graph.html"),
+            include_str!("graph.js"),
+        ),
     };
     let nav = |name: &str| {
         let class = if name == title { " class=\"here\"" } else { "" };
@@ -36,10 +43,11 @@ pub(super) fn render(page: Page, initial: &str) -> String {
     format!(
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
          <title>rankflow {title}</title><style>{CSS}</style></head><body>\
-         <header><strong>rankflow</strong>{}{}<span class=\"age\" id=\"age\"></span></header>\
+         <header><strong>rankflow</strong>{}{}{}<span class=\"age\" id=\"age\"></span></header>\
          <main>{body}</main><script>const INITIAL = {initial};\n{COMMON_JS}\n{script}</script>\
          </body></html>\n",
         nav("status"),
-        nav("workers")
+        nav("workers"),
+        nav("graph")
     )
 }

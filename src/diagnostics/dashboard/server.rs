@@ -122,24 +122,32 @@ impl Serving {
                 }
                 r
             }
-            "/status" | "/workers" => {
-                let page = if target.path == "/status" {
-                    pages::Page::Status
-                } else {
-                    pages::Page::Workers
+            "/status" | "/workers" | "/graph" => {
+                let page = match target.path {
+                    "/status" => pages::Page::Status,
+                    "/workers" => pages::Page::Workers,
+                    _ => pages::Page::Graph,
                 };
+                if page == pages::Page::Graph {
+                    self.shared.want_edges();
+                }
                 let snapshot = json::snapshot(&self.shared.fresh());
                 let bars = match page {
                     pages::Page::Status => self.shared.stream_since(0, STREAM_ANSWER_LIMIT),
-                    pages::Page::Workers => Vec::new(),
+                    _ => Vec::new(),
                 };
                 let initial = format!(
                     "{{\"snapshot\":{snapshot},\"stream\":{}}}",
-                    json::stream(&bars)
+                    json::stream(&bars, &self.shared.names())
                 );
                 content(pages::render(page, &initial), "text/html; charset=utf-8")
             }
-            "/api/snapshot" => content(json::snapshot(&self.shared.fresh()), "application/json"),
+            "/api/snapshot" => {
+                if target.param("edges").is_some() {
+                    self.shared.want_edges();
+                }
+                content(json::snapshot(&self.shared.fresh()), "application/json")
+            }
             "/api/stream" => {
                 let since = match target.param("since").map(str::parse::<u64>) {
                     None => 0,
@@ -147,9 +155,12 @@ impl Serving {
                     Some(Err(_)) => return text(400, "400: since must be a whole number\n"),
                 };
                 let bars = self.shared.stream_since(since, STREAM_ANSWER_LIMIT);
-                content(json::stream(&bars), "application/json")
+                content(
+                    json::stream(&bars, &self.shared.names()),
+                    "application/json",
+                )
             }
-            _ => text(404, "404: no such page; try /status or /workers\n"),
+            _ => text(404, "404: no such page; try /status, /workers or /graph\n"),
         }
     }
 }

@@ -31,6 +31,7 @@ function renderCounts(s) {
     const track = el("div", { class: "track", title: bytes(w.memory_limit) + " limit" });
     track.append(el("span", { class: "memory", style: "width:" + Math.min(100, 100 * w.memory_used / Math.max(1, w.memory_limit)) + "%" }));
     const td = el("td"); td.append(track); tr.append(td);
+    tr.append(el("td", { class: "cpu" }, cpu(w)));
     return tr;
   }));
 }
@@ -47,11 +48,18 @@ function renderStream() {
   const placed = sorted.map(b => {
     if (!byWorker.has(b.worker)) byWorker.set(b.worker, []);
     const ends = byWorker.get(b.worker);
-    // Start times are estimated (arrival less run time): allow a little overlap.
-    const slack = Math.max(1, 0.05 * (b.stop_ms - b.start_ms));
-    let i = ends.findIndex(e => e <= b.start_ms + slack);
-    if (i < 0) { i = ends.length; ends.push(0); }
-    ends[i] = b.stop_ms;
+    let i;
+    if (b.thread !== null && b.thread !== undefined) {
+      // From task events: the executor thread is the lane.
+      i = b.thread;
+      while (ends.length <= i) ends.push(0);
+    } else {
+      // Start times are estimated (arrival less run time): allow a little overlap.
+      const slack = Math.max(1, 0.05 * (b.stop_ms - b.start_ms));
+      i = ends.findIndex(e => e <= b.start_ms + slack);
+      if (i < 0) { i = ends.length; ends.push(0); }
+    }
+    ends[i] = Math.max(ends[i], b.stop_ms);
     return [b, i];
   });
   let lane = 0;
@@ -74,7 +82,8 @@ function renderStream() {
     r.setAttribute("height", Math.max(1, h - 1));
     r.setAttribute("fill", b.erred ? "#b01010" : "hsl(" + (40 + hue(b.function) % 280) + ",55%,55%)");
     const title = document.createElementNS(ns, "title");
-    title.textContent = b.function + " " + b.key + " on worker " + b.worker + ": " +
+    title.textContent = b.function + " " + b.key + " on worker " + b.worker +
+      (b.thread !== null && b.thread !== undefined ? " thread " + b.thread : "") + ": " +
       (b.start_ms / 1000).toFixed(3) + " s to " + (b.stop_ms / 1000).toFixed(3) + " s" + (b.erred ? " (erred)" : "");
     r.append(title);
     return r;

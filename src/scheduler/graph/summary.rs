@@ -23,6 +23,20 @@ pub struct StateCounts {
 }
 
 impl StateCounts {
+    /// Every task counted.
+    pub fn total(&self) -> usize {
+        self.waiting + self.ready + self.processing + self.memory + self.erred
+    }
+
+    /// Adds `other`'s counts to these.
+    pub fn merge(&mut self, other: &StateCounts) {
+        self.waiting += other.waiting;
+        self.ready += other.ready;
+        self.processing += other.processing;
+        self.memory += other.memory;
+        self.erred += other.erred;
+    }
+
     fn add(&mut self, state: &State) {
         match state {
             State::Waiting => self.waiting += 1,
@@ -87,10 +101,29 @@ impl TaskGraph {
             }
         }
         out.functions = functions.into_iter().collect();
-        out.functions.sort_by_key(|(f, c)| {
-            let total = c.waiting + c.ready + c.processing + c.memory + c.erred;
-            (std::cmp::Reverse(total), f.identity())
-        });
+        out.functions
+            .sort_by_key(|(f, c)| (std::cmp::Reverse(c.total()), f.identity()));
+        out
+    }
+
+    /// Dependencies between functions: `(from, to, n)` says that `n` tasks
+    /// of `to` the graph still knows take a result of a task of `from`
+    /// (placed data, which has no function, is left out). One more pass
+    /// over every task and its inputs, for the dashboard's graph page.
+    pub fn function_edges(&self) -> Vec<(FnRef, FnRef, usize)> {
+        let mut edges: HashMap<(FnRef, FnRef), usize> = HashMap::new();
+        for task in self.tasks.values() {
+            let Some(to) = task.function else {
+                continue;
+            };
+            for dep in &task.deps {
+                if let Some(from) = self.tasks.get(dep).and_then(|t| t.function) {
+                    *edges.entry((from, to)).or_default() += 1;
+                }
+            }
+        }
+        let mut out: Vec<_> = edges.into_iter().map(|((f, t), n)| (f, t, n)).collect();
+        out.sort_by_key(|&(f, t, n)| (std::cmp::Reverse(n), f.identity(), t.identity()));
         out
     }
 
