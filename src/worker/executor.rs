@@ -13,8 +13,9 @@
 //! their own message once [`EVENT_BATCH`] are pending or the oldest has
 //! waited [`EVENTS_AFTER`] (or at once when the scheduler asks, for a
 //! report), so that recording adds few messages to the scheduler's load. A
-//! recorded task costs one more clock read than an unrecorded one and a push
-//! onto a vector allocated once per batch.
+//! recorded task reads the clock no more often than an unrecorded one (at
+//! its start and stop); it adds a push onto a vector allocated once per
+//! batch.
 
 pub use super::store::{MemoryPolicy, MemoryStats, Store};
 use crate::comm::codec;
