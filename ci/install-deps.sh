@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what a fresh Debian/Ubuntu machine lacks to build and test rankflow:
 # Open MPI (headers, libraries, mpirun), libclang for rsmpi's bindgen, and
-# Chromium and curl for the dashboard's browser test (ci/browser-test.sh).
+# Chromium and curl for the dashboard's browser test (ci/browser-test.sh),
+# tmux for the progress bars' terminal test (ci/progress-tmux.sh).
 # Skips each install where it is already there, as on a cluster after
 # `module load openmpi`.
 set -euo pipefail
@@ -30,6 +31,11 @@ if have_chromium && command -v curl >/dev/null 2>&1; then
 else
     packages+=(chromium curl)
 fi
+if command -v tmux >/dev/null 2>&1; then
+    echo "ci/install-deps.sh: tmux found"
+else
+    packages+=(tmux)
+fi
 if [ "${#packages[@]}" -eq 0 ]; then
     echo "ci/install-deps.sh: nothing to install"
     exit 0
@@ -50,4 +56,5 @@ DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recomme
     "${packages[@]}" >/dev/null
 have_mpi || { echo "ci/install-deps.sh: mpicc/mpirun still missing after install" >&2; exit 1; }
 have_chromium || { echo "ci/install-deps.sh: chromium still missing after install" >&2; exit 1; }
+command -v tmux >/dev/null 2>&1 || { echo "ci/install-deps.sh: tmux still missing after install" >&2; exit 1; }
 echo "ci/install-deps.sh: done ($(mpirun --version 2>&1 | head -n 1))"

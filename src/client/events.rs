@@ -5,6 +5,8 @@ use super::Client;
 use crate::diagnostics::events::EventBatch;
 use crate::error::{Error, Result};
 use crate::protocol::ClientToScheduler;
+use crate::task::shipping::FnRef;
+use crate::task::Key;
 use std::sync::atomic::Ordering;
 
 impl Client {
@@ -51,5 +53,15 @@ impl Client {
             answer.is_some()
         })?;
         answer.ok_or_else(|| Error::protocol("task_events ended without an answer"))
+    }
+
+    /// The function each of `keys` was submitted with here (`None` for data
+    /// the client put on a worker, or a key this client does not track), for
+    /// progress per function.
+    pub(crate) fn functions_of(&self, keys: impl IntoIterator<Item = Key>) -> Vec<Option<FnRef>> {
+        let st = self.inner.lock();
+        keys.into_iter()
+            .map(|k| st.entries.get(&k).and_then(|e| e.function))
+            .collect()
     }
 }

@@ -397,6 +397,7 @@ impl Client {
                             status: Status::Pending,
                             done_seq: 0,
                             placed: contents,
+                            function: Some(function),
                         },
                     );
                     true

@@ -51,6 +51,9 @@ pub(crate) struct Entry {
     /// Content hashes of the placed arguments this task uses (one each time
     /// it uses one), released with it.
     pub placed: Vec<u64>,
+    /// The function of a submitted task (`None` for data the client put on
+    /// a worker), for progress per function.
+    pub function: Option<crate::task::shipping::FnRef>,
 }
 
 #[derive(Debug, Default)]
@@ -183,6 +186,7 @@ impl Inner {
                 status,
                 done_seq: 0,
                 placed: Vec::new(),
+                function: None,
             },
         );
     }

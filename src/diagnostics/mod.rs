@@ -13,6 +13,6 @@ pub mod report;
 mod report_html;
 mod trace;
 
-pub use progress::{progress, Progress, ProgressSummary};
+pub use progress::{progress, FunctionProgress, Progress, ProgressSummary};
 pub use report::{trace_path, ReportData};
 pub use report_html::BAR_LIMIT;

@@ -8,6 +8,14 @@
 //! batch is full, otherwise within [`FLUSH_AFTER`] (the executor nudges the
 //! worker loop, which flushes on a timer), so a stream of short tasks costs
 //! few messages and a lone task still answers at once.
+//!
+//! Task events, when recorded, wait longer: they go to the scheduler in
+//! their own message once [`EVENT_BATCH`] are pending or the oldest has
+//! waited [`EVENTS_AFTER`] (or at once when the scheduler asks, for a
+//! report), so that recording adds few messages to the scheduler's load. A
+//! recorded task reads the clock no more often than an unrecorded one (at
+//! its start and stop); it adds a push onto a vector allocated once per
+//! batch.
 
 pub use super::store::{MemoryPolicy, MemoryStats, Store};
 use crate::comm::codec;
@@ -29,6 +37,12 @@ pub const FLUSH_AFTER: Duration = Duration::from_micros(200);
 
 /// Notices per batch.
 const BATCH: usize = 512;
+
+/// Task events per message to the scheduler, at most.
+pub const EVENT_BATCH: usize = 4096;
+
+/// Longest a recorded event waits for company before it is sent.
+pub const EVENTS_AFTER: Duration = Duration::from_millis(100);
 
 thread_local! {
     static CURRENT_WORKER: Cell<Option<usize>> = const { Cell::new(None) };
@@ -150,6 +164,34 @@ struct Notices {
     outcomes: Vec<Outcome>,
     results: Vec<(Key, Delivered)>,
     events: EventBatch,
+    /// When the oldest event in `events` was added.
+    events_since: Option<Instant>,
+}
+
+impl Notices {
+    /// Events to send now (`force`, or a full or old enough batch), leaving
+    /// an empty batch with room for as many as were taken.
+    fn take_events(&mut self, force: bool, now: Instant) -> Option<EventBatch> {
+        let due = self
+            .events_since
+            .is_some_and(|t| now.saturating_duration_since(t) >= EVENTS_AFTER);
+        if !(force || due || self.events.tasks.len() >= EVENT_BATCH) || self.events.is_empty() {
+            return None;
+        }
+        self.events_since = None;
+        let room = self.events.tasks.len();
+        let batch = std::mem::take(&mut self.events);
+        self.events.tasks.reserve(room);
+        Some(batch)
+    }
+
+    /// Notes that an event was added now (starting the wait of a batch).
+    /// `true` for the first of a batch.
+    fn event_added(&mut self, now: Instant) -> bool {
+        let first = self.events_since.is_none();
+        self.events_since.get_or_insert(now);
+        first
+    }
 }
 
 /// Least time between two memory samples of a worker.
@@ -280,8 +322,17 @@ impl Executor {
     /// sections, by the worker loop) to the next batch.
     pub fn record_events(&self, f: impl FnOnce(&mut EventBatch)) {
         if self.recording() {
-            f(&mut lock(&self.notices).events);
+            let mut n = lock(&self.notices);
+            f(&mut n.events);
+            n.event_added(Instant::now());
         }
+    }
+
+    /// When the pending task events are due to be sent (the worker loop
+    /// waits no longer than that, then calls [`flush`](Self::flush));
+    /// `None` when none is pending.
+    pub fn events_due(&self) -> Option<Instant> {
+        lock(&self.notices).events_since.map(|t| t + EVENTS_AFTER)
     }
 
     fn run(self: Arc<Self>, thread: u32) {
@@ -318,15 +369,19 @@ impl Executor {
         let called = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             job.function.call(self.fingerprint, &parts)
         }));
-        let micros = start.elapsed().as_micros() as u64;
-        let event = record.then(|| TaskEvent {
-            key: job.key,
-            function: job.function,
-            worker: self.rank,
-            thread,
-            start_us: events::us_of(start),
-            stop_us: events::us_of(start) + micros,
-            failed: !matches!(&called, Ok(Ok(b)) if b.len() as u64 <= self.store.limit()),
+        let stop = Instant::now();
+        let micros = stop.saturating_duration_since(start).as_micros() as u64;
+        let event = record.then(|| {
+            let start_us = events::us_of(start);
+            TaskEvent {
+                key: job.key,
+                function: job.function,
+                worker: self.rank,
+                thread,
+                start_us,
+                stop_us: start_us + micros,
+                failed: !matches!(&called, Ok(Ok(b)) if b.len() as u64 <= self.store.limit()),
+            }
         });
         let failure = |kind, message: String| TaskFailure {
             kind,
@@ -395,10 +450,14 @@ impl Executor {
         let queue_empty = lock(&self.queue).is_empty();
         let (flush, first) = {
             let mut n = lock(&self.notices);
-            let first = n.outcomes.is_empty();
+            let mut first = n.outcomes.is_empty();
             n.outcomes.push(outcome);
             n.results.extend(result);
-            n.events.tasks.extend(event);
+            if let Some(event) = event {
+                n.events.tasks.push(event);
+                // The worker loop learns that events wait (see `events_due`).
+                first |= n.event_added(stop);
+            }
             (queue_empty || n.outcomes.len() >= BATCH, first)
         };
         if flush {
@@ -409,17 +468,35 @@ impl Executor {
         }
     }
 
-    /// Sends the notices collected so far.
+    /// Sends the notices collected so far, and the task events if they are
+    /// due (see [`EVENTS_AFTER`]).
     pub fn flush(&self) {
-        let mut n = std::mem::take(&mut *lock(&self.notices));
-        if self.recording() {
-            self.sample_memory(&mut n.events);
-        }
-        if !n.events.is_empty() {
-            // First: once the client has a result (or the scheduler an
-            // outcome), its event has been sent, so an events request made
-            // after it finds it at the scheduler.
-            let m = WorkerToScheduler::Events { batch: n.events };
+        self.send(false);
+    }
+
+    /// Sends the notices and every task event collected so far (for the
+    /// scheduler's `FlushEvents`).
+    pub fn flush_events(&self) {
+        self.send(true);
+    }
+
+    fn send(&self, all_events: bool) {
+        let now = Instant::now();
+        let (outcomes, results, events) = {
+            let mut n = lock(&self.notices);
+            if self.recording() && self.sample_memory(&mut n.events) {
+                n.event_added(now);
+            }
+            (
+                std::mem::take(&mut n.outcomes),
+                std::mem::take(&mut n.results),
+                n.take_events(all_events, now),
+            )
+        };
+        if let Some(batch) = events {
+            // First: a forced flush answers the scheduler's `FlushEvents`
+            // after its events have been sent.
+            let m = WorkerToScheduler::Events { batch };
             match codec::encode(&m) {
                 Ok(b) => {
                     if let Err(e) = self.outbox.send(SCHEDULER, TAG_CONTROL, b) {
@@ -429,8 +506,8 @@ impl Executor {
                 Err(e) => log::error!("cannot encode task events: {e}"),
             }
         }
-        if !n.results.is_empty() {
-            let m = WorkerToClient::Results { results: n.results };
+        if !results.is_empty() {
+            let m = WorkerToClient::Results { results };
             match codec::encode(&m) {
                 Ok(b) => {
                     if let Err(e) = self.outbox.send(CLIENT, TAG_CONTROL, b) {
@@ -440,10 +517,8 @@ impl Executor {
                 Err(e) => log::error!("cannot encode results: {e}"),
             }
         }
-        if !n.outcomes.is_empty() {
-            let m = WorkerToScheduler::Finished {
-                outcomes: n.outcomes,
-            };
+        if !outcomes.is_empty() {
+            let m = WorkerToScheduler::Finished { outcomes };
             match codec::encode(&m) {
                 Ok(b) => {
                     if let Err(e) = self.outbox.send(SCHEDULER, TAG_CONTROL, b) {
@@ -456,8 +531,8 @@ impl Executor {
     }
 
     /// Adds a sample of the store's bytes to `events`, at most every
-    /// [`MEMORY_SAMPLE_EVERY_US`].
-    fn sample_memory(&self, events: &mut EventBatch) {
+    /// [`MEMORY_SAMPLE_EVERY_US`]; `true` if it did.
+    fn sample_memory(&self, events: &mut EventBatch) -> bool {
         let now = events::now_us();
         let last = self.sampled_at.load(Ordering::Relaxed);
         if now.saturating_sub(last) < MEMORY_SAMPLE_EVERY_US
@@ -466,7 +541,7 @@ impl Executor {
                 .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
                 .is_err()
         {
-            return;
+            return false;
         }
         let bytes = self.store.stats().in_memory;
         events.memory.push(MemorySample {
@@ -474,5 +549,61 @@ impl Executor {
             at_us: now,
             bytes,
         });
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn double(x: u64) -> u64 {
+        2 * x
+    }
+
+    fn event(i: u64) -> TaskEvent {
+        TaskEvent {
+            key: Key(i),
+            function: crate::task::task_function_ref::<_, _, u64>(double, 0),
+            worker: 2,
+            thread: 0,
+            start_us: i,
+            stop_us: i + 1,
+            failed: false,
+        }
+    }
+
+    #[test]
+    fn events_wait_for_a_full_batch_their_time_or_a_forced_flush() {
+        let t0 = Instant::now();
+        let mut n = Notices::default();
+        assert!(n.take_events(true, t0).is_none(), "nothing to send");
+        n.events.tasks.push(event(0));
+        assert!(n.event_added(t0));
+        n.events.tasks.push(event(1));
+        assert!(!n.event_added(t0 + Duration::from_millis(1)));
+        assert!(n.take_events(false, t0 + EVENTS_AFTER / 2).is_none());
+        let batch = n.take_events(false, t0 + EVENTS_AFTER).expect("due");
+        assert_eq!(batch.tasks, [event(0), event(1)]);
+        assert!(n.events.is_empty() && n.events_since.is_none());
+        assert!(
+            n.events.tasks.capacity() >= 2,
+            "room kept for the next batch"
+        );
+
+        for i in 0..EVENT_BATCH as u64 {
+            n.events.tasks.push(event(i));
+            n.event_added(t0);
+        }
+        assert_eq!(
+            n.take_events(false, t0).map(|b| b.tasks.len()),
+            Some(EVENT_BATCH)
+        );
+        n.events.tasks.push(event(7));
+        n.event_added(t0);
+        assert_eq!(
+            n.take_events(true, t0).map(|b| b.tasks),
+            Some(vec![event(7)])
+        );
     }
 }

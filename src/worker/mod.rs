@@ -134,15 +134,18 @@ pub fn run(
 impl Worker {
     fn serve(&mut self, transport: &mut dyn Transport) -> Result<()> {
         loop {
-            let mut timeout = self
-                .flush_at
-                .map(|t| t.saturating_duration_since(Instant::now()));
+            // The next flush: of the notices, or of the task events.
+            let next = match (self.flush_at, self.executor.events_due()) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            let mut timeout = next.map(|t| t.saturating_duration_since(Instant::now()));
             if self.pause.paused() {
                 timeout = Some(timeout.map_or(PAUSED_POLL, |t| t.min(PAUSED_POLL)));
             }
             let Some(envelope) = transport.recv_timeout(timeout)? else {
-                // Not paused, only the flush timer can have run out.
-                let due = self.flush_at.is_some_and(|t| Instant::now() >= t);
+                // Not paused, only a flush timer can have run out.
+                let due = next.is_some_and(|t| Instant::now() >= t);
                 if due || !self.pause.paused() {
                     self.flush_at = None;
                     self.executor.flush();
@@ -150,7 +153,7 @@ impl Worker {
                 self.check_pause()?;
                 continue;
             };
-            if self.flush_at.is_some_and(|t| Instant::now() >= t) {
+            if next.is_some_and(|t| Instant::now() >= t) {
                 self.flush_at = None;
                 self.executor.flush();
             }
@@ -229,7 +232,7 @@ impl Worker {
                     }
                 }
                 Ok(SchedulerToWorker::FlushEvents { id }) => {
-                    self.executor.flush();
+                    self.executor.flush_events();
                     self.reply(SCHEDULER, &WorkerToScheduler::FlushedEvents { id })?;
                 }
                 Err(e) => log::error!("dropping a malformed message from the scheduler: {e}"),
