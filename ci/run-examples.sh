@@ -60,6 +60,7 @@ EXAMPLES=(
     "bag_chars 200000 8"
     "bag_accounts 3 2000"
     "wordcount 4 5000"
+    "bag_shuffle 100000 8"
     "bench_bags 300000 100000 1"
     "host_locality"
 )

@@ -6,7 +6,10 @@
 //!   `frequencies()` (N = 5,000,000).
 //! - `groupby`: M records `(key, value)` grouped by key (a full shuffle,
 //!   M = 1,000,000, 1,000 keys) and the groups' sizes checked; reports the
-//!   bytes moved between workers per record.
+//!   bytes moved between workers per record, and the most bytes one worker
+//!   held for the exchange against its share of the buckets and the size
+//!   of one output partition (`extra_partitions`: peak minus share, in
+//!   partitions).
 //!
 //! ```text
 //! mpirun -n 4 target/release/examples/bench_bags [N] [M] [REPS]   # 5,000,000 1,000,000 3
@@ -69,7 +72,7 @@ fn main() -> Result<(), Error> {
         s / c
     );
 
-    let (mut cluster, mut serial, mut moved) = (Vec::new(), Vec::new(), 0);
+    let (mut cluster, mut serial, mut stats) = (Vec::new(), Vec::new(), None);
     for _ in 0..reps.max(1) {
         let start = Instant::now();
         let grouped = bag::range(m, parts)?
@@ -81,7 +84,7 @@ fn main() -> Result<(), Error> {
             .into_iter()
             .collect();
         cluster.push(start.elapsed());
-        moved = grouped.shuffled_bytes();
+        stats = grouped.shuffle_stats();
         let start = Instant::now();
         let mut local: HashMap<u64, Vec<(u64, u64)>> = HashMap::new();
         for r in (0..m).map(record) {
@@ -92,12 +95,21 @@ fn main() -> Result<(), Error> {
         assert_eq!(sizes, local);
     }
     let (c, s) = (median(cluster), median(serial));
+    let st = stats.expect("a computed groupby has shuffle stats");
+    let partition = st.total_bytes as f64 / parts as f64;
     println!(
         "{{\"bench\":\"groupby\",\"records\":{m},\"partitions\":{parts},\"workers\":{workers},\
-         \"cluster_s\":{c:.4},\"serial_s\":{s:.4},\"speedup\":{:.2},\"moved_bytes\":{moved},\
-         \"bytes_per_record\":{:.2}}}",
+         \"cluster_s\":{c:.4},\"serial_s\":{s:.4},\"speedup\":{:.2},\"moved_bytes\":{},\
+         \"bytes_per_record\":{:.2},\"bucket_bytes\":{},\"partition_bytes\":{partition:.0},\
+         \"share_bytes\":{},\"peak_bytes\":{},\"extra_partitions\":{:.2},\"rounds\":{}}}",
         s / c,
-        moved as f64 / m as f64
+        st.moved_bytes,
+        st.moved_bytes as f64 / m as f64,
+        st.total_bytes,
+        st.share_bytes,
+        st.peak_bytes,
+        (st.peak_bytes as f64 - st.share_bytes as f64) / partition,
+        st.rounds
     );
     client.shutdown()
 }

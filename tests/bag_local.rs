@@ -51,8 +51,41 @@ fn a_chain_is_one_task_per_partition_and_keeps_order() {
     let dir = scratch("viz");
     let v = c.visualize(dir.join("graph")).unwrap();
     let dot = std::fs::read_to_string(&v.dot).unwrap();
-    assert_eq!(dot.matches("run_partition").count(), 7, "{dot}");
+    // Each partition's task is named by the operations fused into it.
+    assert_eq!(
+        dot.matches("\"from_vec-map-filter-flat_map-map_partitions\"")
+            .count(),
+        7,
+        "{dot}"
+    );
+    assert!(!dot.contains("run_partition"), "{dot}");
     client.shutdown().unwrap();
+}
+
+#[test]
+fn visualize_names_reductions_and_shuffles_by_their_operations() {
+    fn digit(x: u64) -> u64 {
+        x % 10
+    }
+    let dir = scratch("labels");
+    let f = bag::range(100, 10).unwrap().map(digit).frequencies();
+    let dot = std::fs::read_to_string(f.visualize(dir.join("freq")).unwrap().dot).unwrap();
+    assert_eq!(
+        dot.matches("\"range-map-frequencies\"").count(),
+        10,
+        "{dot}"
+    );
+    // 10 partials, 8 at a time: two nodes, then one above them.
+    assert_eq!(dot.matches("\"frequencies-aggregate\"").count(), 3, "{dot}");
+    let g = bag::range(100, 3).unwrap().groupby(|x| x % 4);
+    let dot = std::fs::read_to_string(g.visualize(dir.join("group")).unwrap().dot).unwrap();
+    assert_eq!(dot.matches("\"range-split\"").count(), 3, "{dot}");
+    assert_eq!(
+        dot.matches("\"shuffled-group-collect\"").count(),
+        0,
+        "{dot}"
+    );
+    assert_eq!(dot.matches("\"shuffled-group\"").count(), 3, "{dot}");
 }
 
 #[test]
@@ -262,8 +295,18 @@ fn groupby_and_repartition_shuffle_every_record_once() {
     let xs: Vec<u64> = (0..2000).map(|i| (i * 37) % 101).collect();
     let b = bag::from_vec(xs.clone(), 6).unwrap();
     let g = b.groupby(|x| x % 10);
+    assert_eq!(g.shuffle_stats(), None, "not run yet");
     let mut groups = g.compute(&client).unwrap();
     assert!(g.shuffled_bytes() > 0);
+    let st = g.shuffle_stats().unwrap();
+    assert!(st.moved_bytes < st.total_bytes, "{st:?}");
+    assert!(st.rounds >= 1, "{st:?}");
+    // The exchange holds about two output partitions beyond a worker's share.
+    let partition = st.total_bytes / 6;
+    assert!(
+        st.peak_bytes <= st.share_bytes + 3 * partition,
+        "{st:?}, partition {partition}"
+    );
     groups.sort_by_key(|(k, _)| *k);
     assert_eq!(groups.len(), 10);
     for (k, mut members) in groups {
@@ -296,10 +339,45 @@ fn a_failing_function_fails_the_compute_with_its_message() {
     assert!(err.message().contains("seventy-seven"), "{err}");
     let err = b.groupby(|x| x % 3).compute(&client).unwrap_err();
     assert!(err.message().contains("seventy-seven"), "{err}");
+    // The last combine runs at the client: a panic there is an error too.
+    let err = bag::range(100, 4)
+        .unwrap()
+        .fold(0u64, |a, x| a + x, |_, _| panic!("no combining today"))
+        .compute(&client)
+        .unwrap_err();
+    assert!(err.message().contains("no combining today"), "{err}");
     // The cluster still serves.
     assert_eq!(
         bag::range(10, 2).unwrap().sum().compute(&client).unwrap(),
         45
     );
+    client.shutdown().unwrap();
+}
+
+#[test]
+fn a_shuffle_leaves_no_buckets_behind() {
+    let client = cluster();
+    {
+        let b = bag::range(5000, 5).unwrap();
+        let g = b.groupby(|x| x % 7);
+        assert_eq!(g.count().compute(&client).unwrap(), 7);
+        let r = b.repartition(3).unwrap();
+        assert_eq!(r.sum().compute(&client).unwrap(), 5000 * 4999 / 2);
+    }
+    // With the bags dropped, every worker's store empties: no bucket or
+    // emptied variable stays.
+    fn held_here() -> (usize, u64) {
+        rankflow::stored_results().unwrap()
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        client.has_what().unwrap();
+        let held = client.run(held_here, None).unwrap();
+        if held.iter().all(|(_, (n, _))| *n == 0) {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "still held: {held:?}");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
     client.shutdown().unwrap();
 }

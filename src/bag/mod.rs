@@ -43,6 +43,7 @@ mod step;
 mod text;
 
 pub use reduce::Item;
+pub use shuffle::ShuffleStats;
 pub use text::{read_json, read_json_with, read_text, ReadOptions};
 
 use crate::delayed::{self, delayed, Delayed};
@@ -305,16 +306,19 @@ impl<T: 'static> Bag<T> {
             Inputs::Fixed(v) => v.clone(),
             Inputs::Shuffle(s) => s.outputs(client)?,
         };
+        let defs = || std::iter::once(&self.source.first).chain(&self.stages);
         Ok(inputs
             .into_iter()
             .enumerate()
             .map(|(i, input)| {
                 let mut chain = chain.clone();
-                chain.extend(tail(i).iter().map(|s| s.ship(key)));
-                match input {
+                let tail = tail(i);
+                chain.extend(tail.iter().map(|s| s.ship(key)));
+                let node = match input {
                     Input::Bytes(b) => delayed(step::run_partition, (b, chain)),
                     Input::Node(d) => delayed(step::run_partition, (d, chain)),
-                }
+                };
+                node.labelled(fused_label(defs().chain(&tail)))
             })
             .collect())
     }
@@ -328,6 +332,17 @@ impl<T: 'static> Bag<T> {
         let parts = self.lower(None, &|_| vec![collect_stage::<T>()])?;
         delayed(compute_parts, parts).visualize(path)
     }
+}
+
+/// What `visualize` calls a partition's task: the operations fused into
+/// it, joined by `-` as dask names tasks (`range-map-filter-frequencies`),
+/// without the steps that only decode or encode.
+fn fused_label<'a>(stages: impl Iterator<Item = &'a StageDef>) -> String {
+    stages
+        .map(|s| s.label.split('(').next().unwrap_or(&s.label))
+        .filter(|l| !matches!(*l, "encode" | "partial" | "collect"))
+        .collect::<Vec<_>>()
+        .join("-")
 }
 
 /// The root `visualize` draws above a bag's partitions.

@@ -32,28 +32,48 @@ fn wrap_step(v: Box<dyn Any>, st: &[u8]) -> std::result::Result<Box<dyn Any>, St
     Ok(Box::new(step::encode(&Partial { combine, value })?))
 }
 
+/// Combines encoded [`Partial`]s into one, checking step references
+/// against the executable fingerprint `key`.
+fn combine_partials(parts: &[Part], key: u64) -> std::result::Result<Part, String> {
+    let partials = parts
+        .iter()
+        .map(step::decode::<Partial>)
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    let combine = partials
+        .first()
+        .map(|p| p.combine.clone())
+        .ok_or("a reduction tree node has no inputs")?;
+    let values: Vec<Part> = partials.into_iter().map(|p| p.value).collect();
+    let value = step::run_stages_keyed(Box::new(values), &combine, key)?;
+    step::encode(&Partial { combine, value })
+}
+
 /// An inner node of a reduction tree: combines encoded [`Partial`]s.
 fn run_combine(parts: Vec<Part>) -> Part {
-    let combined = (|| {
-        let partials = parts
-            .iter()
-            .map(step::decode::<Partial>)
-            .collect::<std::result::Result<Vec<_>, _>>()?;
-        let combine = partials
-            .first()
-            .map(|p| p.combine.clone())
-            .ok_or("a reduction tree node has no inputs")?;
-        let values: Vec<Part> = partials.into_iter().map(|p| p.value).collect();
-        let value = step::run_stages(Box::new(values), &combine)?;
-        step::encode(&Partial { combine, value })
-    })();
-    match combined {
+    match combine_partials(&parts, step::fingerprint()) {
         Ok(p) => p,
         Err(e) => panic!("{e}"),
     }
 }
 
-type Lower = dyn Fn(Option<&Client>) -> Result<Delayed<Part>> + Send + Sync;
+/// The last combine of a reduction, at the client: saves the cluster a
+/// task, a transfer between workers and a round trip. A panic in a user
+/// function is caught and becomes the error, as it would in a task.
+fn combine_here(parts: &[Part], key: u64) -> Result<Partial> {
+    let combined = match parts {
+        [one] => Ok(one.clone()),
+        _ => std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            combine_partials(parts, key)
+        }))
+        .unwrap_or_else(|panic| Err(crate::error::panic_text(&*panic))),
+    };
+    step::decode::<Partial>(&combined.map_err(step_error)?).map_err(step_error)
+}
+
+/// Lowers a reduction: with `whole`, the tree up to its root; otherwise
+/// only up to the level of at most `split_every` nodes that the client
+/// combines.
+type Lower = dyn Fn(Option<&Client>, bool) -> Result<Vec<Delayed<Part>>> + Send + Sync;
 type Finish<A> = dyn Fn(Part) -> Result<A> + Send + Sync;
 
 /// A lazy single value computed from a bag (dask's `Item`), such as
@@ -74,17 +94,23 @@ impl<A> Clone for Item<A> {
 
 impl<A> Item<A> {
     /// Runs the reduction and returns its value.
+    /// The tree's last combine (of at most [`SPLIT_EVERY`] partial results)
+    /// runs at the client.
     pub fn compute(&self, client: &Client) -> Result<A> {
-        let root = (self.lower)(Some(client))?;
-        let part = root.compute(client)?;
-        let partial: Partial = step::decode(&part).map_err(step_error)?;
+        let top = (self.lower)(Some(client), false)?;
+        let parts = delayed::compute(client, &top)?;
+        let partial = combine_here(&parts, client.fingerprint())?;
         (self.finish)(partial.value)
     }
 
     /// Writes the reduction's task graph as Graphviz DOT (and SVG when
-    /// Graphviz is installed).
+    /// Graphviz is installed); its root stands for the last combine, which
+    /// [`compute`](Self::compute) runs at the client.
     pub fn visualize(&self, path: impl AsRef<Path>) -> Result<delayed::Visualization> {
-        (self.lower)(None)?.visualize(path)
+        let mut root = (self.lower)(None, true)?;
+        root.pop()
+            .ok_or_else(|| Error::invalid("a bag has at least one partition"))?
+            .visualize(path)
     }
 
     /// The same reduction with its value changed by `f` at the client.
@@ -113,24 +139,28 @@ impl<T: 'static> Bag<T> {
     fn reduce_by<A: DeserializeOwned + 'static>(&self, spec: Spec, split_every: usize) -> Item<A> {
         let bag = self.clone();
         let split_every = split_every.max(2);
-        let lower = move |client: Option<&Client>| {
+        let aggregate = format!(
+            "{}-aggregate",
+            spec.per_partition
+                .first()
+                .map_or("reduction", |s| s.label.as_str())
+        );
+        let lower = move |client: Option<&Client>, whole: bool| {
             let key = client.map(Client::fingerprint).unwrap_or(0);
             let combine: Vec<Stage> = spec.combine.iter().map(|s| s.ship(key)).collect();
             let mut tail = spec.per_partition.clone();
             tail.push(StageDef::with(wrap_step, &combine, "partial"));
             let mut level = bag.lower(client, &|_| tail.clone())?;
-            while level.len() > 1 {
+            while level.len() > if whole { 1 } else { split_every } {
                 level = level
                     .chunks(split_every)
                     .map(|c| match c {
                         [one] => one.clone(),
-                        _ => delayed(run_combine, c.to_vec()),
+                        _ => delayed(run_combine, c.to_vec()).labelled(&aggregate),
                     })
                     .collect();
             }
-            level
-                .pop()
-                .ok_or_else(|| Error::invalid("a bag has at least one partition"))
+            Ok(level)
         };
         Item {
             lower: Arc::new(lower),

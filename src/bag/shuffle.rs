@@ -5,43 +5,54 @@
 //!
 //! # How
 //!
-//! 1. **Split.** One task per input partition runs the bag's chain, cuts its
-//!    records into one encoded bucket per output partition and keeps the
-//!    buckets on its worker (a worker variable); only a count goes back.
+//! 1. **Split.** One task per input partition runs the bag's chain and cuts
+//!    its records into one encoded bucket per output partition. The
+//!    non-empty buckets stay in its worker's object store under keys no task
+//!    has, so they count against the worker's memory limit and may be
+//!    spilled like results; only a count goes back.
 //! 2. **Exchange.** An SPMD section over the workers (`Client::spmd`): each
 //!    worker sends every bucket to the worker that owns its output
-//!    partition (output `j` belongs to the `j % workers`-th worker) with one
-//!    `Group::alltoall`, an `MPI_Alltoallv` under mpirun and its in-process
-//!    equivalent in the embedded cluster. Each record crosses the network
-//!    at most once, as part of a bucket, and buckets for the sending worker
-//!    itself stay in memory.
-//! 3. **Load.** One task per output partition, pinned to its owner, turns
-//!    the received buckets into an ordinary result; the bag's later steps
-//!    (the grouping of `groupby`) run in tasks that read it.
+//!    partition (output `j` belongs to the `j % workers`-th worker) through
+//!    `Group::alltoallv_vec`, an `MPI_Alltoallv` under mpirun and its
+//!    in-process equivalent in the embedded cluster. It goes in rounds: in
+//!    each, a worker sends each peer buckets worth about one output
+//!    partition divided by the number of peers (at least one bucket), taking
+//!    them out of its store as it packs them, and keeps what arrives in its
+//!    store. Each record crosses the network at most once, as part of a
+//!    bucket; buckets for the sending worker itself do not move.
+//! 3. **Load.** One task per output partition, pinned to its owner, takes
+//!    its buckets out of the store and turns them into an ordinary result;
+//!    the bag's later steps (the grouping of `groupby`) run in tasks that
+//!    read it.
 //!
 //! # Memory
 //!
-//! Memory grows linearly with the data: during the exchange a worker holds
-//! its own input buckets (about the data of the partitions it split),
-//! their send buffer (a second copy, built while the buckets are released
-//! one by one), and what it receives (about its share of the output), so
-//! at peak roughly two to three times its share of the data. The outputs
-//! stay on their workers while the shuffled bag (or a bag made from it)
-//! lives, like a persisted bag's.
+//! Memory grows linearly with the data. A worker holds its input buckets
+//! (about the encoded data of the partitions it split) until they leave, and
+//! its received buckets (its share of the output) from then on; as buckets
+//! leave while others arrive, the store holds at most about the larger of
+//! the two. On top of that a round holds its send buffer and what it
+//! receives, each about one output partition, so the extra memory of the
+//! exchange is about two partitions' worth per worker (measured by
+//! [`Bag::shuffle_stats`]'s `peak_bytes`). Loading an output copies it once
+//! more while it is made. The outputs stay on their workers while the
+//! shuffled bag (or a bag made from it) lives, like a persisted bag's.
 
-use super::step::{self, boxed, check_fn, items, state, take, Part, StageDef};
+use super::step::{self, boxed, boxed_batches, check_fn, items, take, Part, StageDef};
 use super::{Bag, Input, Inputs, Source};
 use crate::delayed::{self, delayed, Delayed};
+use crate::key::Key;
 use crate::task::shipping::{conjure_fn, Step};
-use crate::worker::executor::{current_worker, set_worker_var, var_bytes};
-use crate::{Client, Error, Future, Group, Result, TaskOptions};
+use crate::worker::executor::{
+    current_worker, free_private, keep_private, private_len, take_private,
+};
+use crate::{Client, Error, Future, Group, Op, Result, TaskOptions};
 use serde::de::DeserializeOwned;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::any::Any;
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::hash::{Hash, Hasher};
 use std::marker::PhantomData;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 type Upstream = dyn Fn(Option<&Client>, &dyn Fn(usize) -> Vec<StageDef>) -> Result<Vec<Delayed<Part>>>
@@ -57,34 +68,61 @@ pub(crate) struct Shuffle {
     /// The step that buckets a partition (state: the [`SplitState`]).
     split: Step,
     outputs: Mutex<Option<Vec<Future<Part>>>>,
-    /// Bytes that crossed between workers, once run.
-    moved: AtomicU64,
+    /// What the exchange did, once run.
+    stats: Mutex<Option<ShuffleStats>>,
+}
+
+/// What a shuffle's exchange did (see [`Bag::shuffle_stats`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShuffleStats {
+    /// Encoded bytes of every bucket, all workers together.
+    pub total_bytes: u64,
+    /// Bytes that crossed between workers (the buckets that changed worker).
+    pub moved_bytes: u64,
+    /// Most bytes one worker held for the exchange at once: its buckets in
+    /// the store, sent and received, plus the round's buffers.
+    pub peak_bytes: u64,
+    /// Most bytes of buckets one worker held when the exchange began (its
+    /// input share) or when it ended (its output share), whichever is more.
+    pub share_bytes: u64,
+    /// Rounds of the exchange.
+    pub rounds: u64,
 }
 
 /// What a split step needs: the shuffle, the input partition and the number
 /// of outputs.
 type SplitState = (u64, u64, u64);
 
-static NEXT_SHUFFLE: AtomicU64 = AtomicU64::new(1);
+static NEXT_SHUFFLE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
-fn input_var(id: u64, p: u64) -> String {
-    format!("rankflow.bag.shuffle.{id}.in.{p}")
+/// The store key of the bucket of input `p` for output `j` of shuffle `id`:
+/// a hash no task key shares (in practice), the same on every rank.
+fn bucket_key(id: u64, p: u64, j: u64) -> Key {
+    Key(hash_of(&("rankflow.bag.shuffle", id, p, j)))
 }
 
-fn output_var(id: u64, j: u64) -> String {
-    format!("rankflow.bag.shuffle.{id}.out.{j}")
-}
-
-/// Keeps `buckets` on this worker for the exchange and leaves their record
-/// count.
+/// Keeps the non-empty `buckets` in this worker's store for the exchange
+/// and leaves their record count.
 fn keep_buckets(
     id: u64,
     p: u64,
-    buckets: Vec<Part>,
+    buckets: Vec<Option<Part>>,
     n: u64,
 ) -> std::result::Result<Box<dyn Any>, String> {
-    set_worker_var(&input_var(id, p), &buckets).map_err(|e| e.message().to_string())?;
+    for (j, bucket) in buckets.into_iter().enumerate() {
+        if let Some(b) = bucket {
+            keep_private(bucket_key(id, p, j as u64), b.0).map_err(|e| e.message().to_string())?;
+        }
+    }
     Ok(Box::new(step::encode(&n)?))
+}
+
+/// Encodes a bucket, `None` when it is empty.
+fn encode_bucket<T: Serialize>(b: &[T]) -> std::result::Result<Option<Part>, String> {
+    if b.is_empty() {
+        return Ok(None);
+    }
+    step::encode(b).map(Some)
 }
 
 /// Split step of `groupby`: bucket by a hash of the key.
@@ -94,7 +132,7 @@ where
     K: Hash,
     KF: Fn(&T) -> K + Copy + 'static,
 {
-    let (id, p, nout): SplitState = state(st)?;
+    let (id, p, nout): SplitState = step::state(st)?;
     let key = conjure_fn::<KF>();
     let mut buckets: Vec<Vec<T>> = (0..nout).map(|_| Vec::new()).collect();
     let mut n = 0;
@@ -104,7 +142,7 @@ where
     }
     let parts = buckets
         .iter()
-        .map(step::encode)
+        .map(|b| encode_bucket(b))
         .collect::<std::result::Result<Vec<_>, _>>()?;
     keep_buckets(id, p, parts, n)
 }
@@ -114,12 +152,12 @@ fn even_split<T: Serialize + 'static>(
     v: Box<dyn Any>,
     st: &[u8],
 ) -> std::result::Result<Box<dyn Any>, String> {
-    let (id, p, nout): SplitState = state(st)?;
+    let (id, p, nout): SplitState = step::state(st)?;
     let all: Vec<T> = items::<T>(v)?.collect();
     let n = all.len() as u64;
     let parts = super::split_evenly(all.len(), nout as usize)
         .into_iter()
-        .map(|r| step::encode(&all[r]))
+        .map(|r| encode_bucket(&all[r]))
         .collect::<std::result::Result<Vec<_>, _>>()?;
     keep_buckets(id, p, parts, n)
 }
@@ -132,86 +170,154 @@ fn hash_of<K: Hash>(k: &K) -> u64 {
     h.finish()
 }
 
+/// One `u64` over the group, combined with `op`.
+fn allreduce_u64(group: &Group, x: u64, op: Op) -> Result<u64> {
+    let mut out = [0u64];
+    group.allreduce_into(&[x], &mut out, op)?;
+    Ok(out[0])
+}
+
+/// Bytes of a bucket's frame header in an exchange buffer: output,
+/// input, length.
+const FRAME: usize = 24;
+
+/// What one worker's exchange reports.
+#[derive(Serialize, Deserialize)]
+struct Exchanged {
+    rank: u64,
+    moved: u64,
+    held: u64,
+    peak: u64,
+    share: u64,
+    rounds: u64,
+}
+
 /// The exchange, on every worker: sends each kept bucket to the owner of
-/// its output partition with one all-to-all and keeps what arrives, by
-/// output partition. Returns this worker's rank and the bytes it sent to
-/// other workers.
-fn exchange(group: &Group, (id, nin, nout): (u64, u64, u64)) -> Result<(u64, u64)> {
+/// its output partition, in rounds of about one output partition per
+/// worker, and keeps what arrives in the store.
+fn exchange(group: &Group, (id, nin, nout): (u64, u64, u64)) -> Result<Exchanged> {
     let size = group.size() as u64;
     let me = group.rank() as u64;
-    let mut send: Vec<Vec<(u64, u64, Part)>> = (0..size).map(|_| Vec::new()).collect();
+    let mut queues: Vec<VecDeque<(u64, u64, u64)>> = (0..size).map(|_| VecDeque::new()).collect();
+    let mut held = 0u64;
     for p in 0..nin {
-        let name = input_var(id, p);
-        let Ok(buckets) = crate::worker_var::<Vec<Part>>(&name) else {
-            continue;
-        };
-        set_worker_var(&name, &Vec::<Part>::new())?;
-        for (j, bucket) in buckets.into_iter().enumerate() {
-            let j = j as u64;
-            send[(j % size) as usize].push((j, p, bucket));
+        for j in 0..nout {
+            if let Some(len) = private_len(bucket_key(id, p, j))? {
+                held += len;
+                if j % size != me {
+                    queues[(j % size) as usize].push_back((j, p, len));
+                }
+            }
         }
     }
-    let moved: u64 = send
-        .iter()
-        .enumerate()
-        .filter(|(dest, _)| *dest as u64 != me)
-        .flat_map(|(_, v)| v.iter().map(|(_, _, b)| b.0.len() as u64))
-        .sum();
-    let received = group.alltoall(send)?;
-    let mut by_output: HashMap<u64, Vec<(u64, Part)>> = HashMap::new();
-    for (j, p, bucket) in received.into_iter().flatten() {
-        by_output.entry(j).or_default().push((p, bucket));
-    }
-    for j in (0..nout).filter(|j| j % size == me) {
-        let mut chunks = by_output.remove(&j).unwrap_or_default();
-        chunks.sort_by_key(|(p, _)| *p);
-        let chunks: Vec<Part> = chunks.into_iter().map(|(_, b)| b).collect();
-        set_worker_var(&output_var(id, j), &chunks)?;
+    let total = allreduce_u64(group, held, Op::Sum)?;
+    let partition = (total / nout.max(1)).max(1);
+    let per_peer = (partition / (size - 1).max(1)).max(1);
+    let (mut moved, mut peak, mut rounds, start) = (0u64, held, 0u64, held);
+    loop {
+        let left = queues.iter().any(|q| !q.is_empty());
+        if allreduce_u64(group, u64::from(left), Op::Max)? == 0 {
+            break;
+        }
+        rounds += 1;
+        let mut flat: Vec<u8> = Vec::new();
+        let mut counts = vec![0usize; size as usize];
+        let mut payload = 0u64;
+        for (dest, queue) in queues.iter_mut().enumerate() {
+            let before = flat.len();
+            let mut sent = 0u64;
+            while sent < per_peer {
+                let Some((j, p, _)) = queue.pop_front() else {
+                    break;
+                };
+                let bytes = take_private(bucket_key(id, p, j))?.ok_or_else(|| {
+                    Error::invalid(format!("shuffle {id}: bucket {p}->{j} vanished"))
+                })?;
+                for x in [j, p, bytes.len() as u64] {
+                    flat.extend_from_slice(&x.to_le_bytes());
+                }
+                flat.extend_from_slice(&bytes);
+                sent += bytes.len() as u64;
+            }
+            payload += sent;
+            counts[dest] = flat.len() - before;
+        }
+        moved += payload;
+        held -= payload;
+        let (recv, _) = group.alltoallv_vec::<u8>(&flat, &counts)?;
+        peak = peak.max(held + (flat.len() + recv.len()) as u64);
+        drop(flat);
+        let mut at = 0;
+        while at + FRAME <= recv.len() {
+            let word = |i: usize| {
+                let mut b = [0u8; 8];
+                b.copy_from_slice(&recv[at + 8 * i..at + 8 * i + 8]);
+                u64::from_le_bytes(b)
+            };
+            let (j, p, len) = (word(0), word(1), word(2) as usize);
+            let body = at + FRAME..at + FRAME + len;
+            let bytes = recv
+                .get(body)
+                .ok_or_else(|| Error::invalid(format!("shuffle {id}: a cut bucket arrived")))?;
+            keep_private(bucket_key(id, p, j), bytes.to_vec())?;
+            held += len as u64;
+            at += FRAME + len;
+        }
+        peak = peak.max(held + recv.len() as u64);
     }
     let rank =
         current_worker().ok_or_else(|| Error::invalid("the exchange ran outside a worker"))?;
-    Ok((rank as u64, moved))
+    Ok(Exchanged {
+        rank: rank as u64,
+        moved,
+        held,
+        peak,
+        share: start.max(held),
+        rounds,
+    })
 }
 
-/// Empties the kept buckets of shuffle `id` on every worker, after a split
+/// Drops the kept buckets of shuffle `id` on every worker, after a split
 /// failed.
-fn forget_inputs(_: &Group, (id, nin): (u64, u64)) -> Result<()> {
+fn forget_buckets(_: &Group, (id, nin, nout): (u64, u64, u64)) -> Result<()> {
     for p in 0..nin {
-        let name = input_var(id, p);
-        if crate::worker_var::<Vec<Part>>(&name).is_ok() {
-            set_worker_var(&name, &Vec::<Part>::new())?;
+        for j in 0..nout {
+            free_private(bucket_key(id, p, j))?;
         }
     }
     Ok(())
 }
 
-/// Output partition `j`'s received buckets (an encoded `Vec<Part>`), as a
-/// result on its owner; the worker variable is emptied.
-fn load_output((id, j): (u64, u64)) -> Part {
-    let name = output_var(id, j);
-    let bytes = match var_bytes("shuffle", &name) {
-        Ok(b) => b,
-        Err(e) => panic!("shuffle output {j}: {}", e.message()),
-    };
-    if let Err(e) = set_worker_var(&name, &Vec::<Part>::new()) {
-        panic!("shuffle output {j}: {}", e.message());
+/// Output partition `j`'s received buckets (an encoded `Vec<Part>` in
+/// input order), as a result on its owner; the buckets leave the store.
+fn load_output((id, nin, j): (u64, u64, u64)) -> Part {
+    let mut chunks = Vec::new();
+    for p in 0..nin {
+        match take_private(bucket_key(id, p, j)) {
+            Ok(Some(b)) => chunks.push(Part(Arc::try_unwrap(b).unwrap_or_else(|b| (*b).clone()))),
+            Ok(None) => {}
+            Err(e) => panic!("shuffle output {j}: {}", e.message()),
+        }
     }
-    Part(bytes.to_vec())
+    match step::encode(&chunks) {
+        Ok(p) => p,
+        Err(e) => panic!("shuffle output {j}: {e}"),
+    }
 }
 
 /// Source of a shuffled bag: the received buckets, each an encoded
-/// `Vec<T>`, in input partition order.
+/// `Vec<T>`, in input partition order, one batch per bucket.
 fn chunks_source<T: DeserializeOwned + 'static>(
     v: Box<dyn Any>,
     _: &[u8],
 ) -> std::result::Result<Box<dyn Any>, String> {
     let part: Part = take(v, "shuffle")?;
     let chunks: Vec<Part> = step::decode(&part)?;
-    let mut all = Vec::new();
-    for c in &chunks {
-        all.extend(step::decode::<Vec<T>>(c)?);
-    }
-    Ok(boxed(all.into_iter()))
+    let all = chunks
+        .iter()
+        .map(step::decode::<Vec<T>>)
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    Ok(boxed_batches(all.into_iter()))
 }
 
 /// The stand-in `visualize` draws for a shuffle not run yet.
@@ -224,7 +330,8 @@ impl Shuffle {
     /// shuffle the first time (with a client).
     pub(crate) fn outputs(&self, client: Option<&Client>) -> Result<Vec<Input>> {
         let Some(client) = client else {
-            let ups = (self.upstream)(None, &|_| Vec::new())?;
+            let split = self.split;
+            let ups = (self.upstream)(None, &|_| vec![StageDef::new(split, "split")])?;
             return Ok((0..self.nout)
                 .map(|_| Input::Node(delayed(shuffle, ups.clone())))
                 .collect());
@@ -236,7 +343,7 @@ impl Shuffle {
         Ok(outputs
             .iter()
             .flatten()
-            .map(|f| Input::Node(delayed::from_future(f.clone())))
+            .map(|f| Input::Node(delayed::from_future(f.clone()).labelled("shuffled")))
             .collect())
     }
 
@@ -245,24 +352,30 @@ impl Shuffle {
         let split = self.split;
         let tail = move |p: usize| {
             let st: SplitState = (id, p as u64, nout);
-            vec![StageDef::with(split, &st, "shuffle split")]
+            vec![StageDef::with(split, &st, "split")]
         };
         let parts = (self.upstream)(Some(client), &tail)?;
         let nin = parts.len() as u64;
         if let Err(e) = delayed::compute(client, &parts) {
             // Buckets of the partitions that did split would stay on their
             // workers otherwise.
-            client.spmd(forget_inputs, (id, nin))?;
+            client.spmd(forget_buckets, (id, nin, nout))?;
             return Err(e);
         }
         let owners = client.spmd(exchange, (id, nin, nout))?;
-        self.moved
-            .store(owners.iter().map(|(_, m)| m).sum(), Ordering::Relaxed);
+        let stats = ShuffleStats {
+            total_bytes: owners.iter().map(|o| o.held).sum(),
+            moved_bytes: owners.iter().map(|o| o.moved).sum(),
+            peak_bytes: owners.iter().map(|o| o.peak).max().unwrap_or(0),
+            share_bytes: owners.iter().map(|o| o.share).max().unwrap_or(0),
+            rounds: owners.iter().map(|o| o.rounds).max().unwrap_or(0),
+        };
+        *self.stats.lock().unwrap_or_else(|p| p.into_inner()) = Some(stats);
         (0..nout)
             .map(|j| {
-                let (rank, _) = owners[(j % owners.len() as u64) as usize];
+                let rank = owners[(j % owners.len() as u64) as usize].rank;
                 let options = TaskOptions::new().pure(false).workers(&[rank as usize]);
-                client.submit_with_options(load_output, (id, j), &options)
+                client.submit_with_options(load_output, (id, nin, j), &options)
             })
             .collect()
     }
@@ -273,11 +386,12 @@ impl<T: Serialize + DeserializeOwned + 'static> Bag<T> {
         let up = self.clone();
         let shuffle = Arc::new(Shuffle {
             nout,
-            id: NEXT_SHUFFLE.fetch_add(1, Ordering::Relaxed) ^ (std::process::id() as u64) << 32,
+            id: NEXT_SHUFFLE.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+                ^ (std::process::id() as u64) << 32,
             upstream: Box::new(move |client, tail| up.lower(client, tail)),
             split,
             outputs: Mutex::new(None),
-            moved: AtomicU64::new(0),
+            stats: Mutex::new(None),
         });
         let bag = Bag {
             source: Arc::new(Source {
@@ -316,9 +430,16 @@ impl<T: Serialize + DeserializeOwned + 'static> Bag<T> {
     /// Bytes that crossed between workers in the shuffle that made this bag,
     /// once computed (0 before, or for a bag not made by a shuffle).
     pub fn shuffled_bytes(&self) -> u64 {
+        self.shuffle_stats().map_or(0, |s| s.moved_bytes)
+    }
+
+    /// What the shuffle that made this bag did (bytes moved, peak memory
+    /// per worker, rounds), once computed; `None` before, or for a bag not
+    /// made by a shuffle.
+    pub fn shuffle_stats(&self) -> Option<ShuffleStats> {
         match &self.source.inputs {
-            Inputs::Shuffle(s) => s.moved.load(Ordering::Relaxed),
-            Inputs::Fixed(_) => 0,
+            Inputs::Shuffle(s) => *s.stats.lock().unwrap_or_else(|p| p.into_inner()),
+            Inputs::Fixed(_) => None,
         }
     }
 }

@@ -3,8 +3,11 @@
 //! [`run_partition`], on values held in memory.
 //!
 //! A partition's records flow between the steps of a chain as an
-//! [`Items<T>`], a boxed iterator: a `map` then a `filter` pull one record
-//! at a time through both, with no vector in between. The first step of a
+//! [`Items<T>`], a boxed iterator of batches of up to [`BATCH`] records: a
+//! `map` then a `filter` pull one batch at a time through both, so a
+//! partition never lives whole in between, and the per-record loops are
+//! plain monomorphised code (one dynamic call per batch and step, not per
+//! record). The first step of a
 //! chain turns the task's input bytes into records (decoding a list, making
 //! a range, reading a file); the last turns the result back into bytes
 //! ([`Part`]). User closures are zero-sized types, so the step monomorphised
@@ -100,17 +103,41 @@ impl StageDef {
     }
 }
 
-/// A partition's records on their way through a chain.
-pub(crate) struct Items<T>(pub Box<dyn Iterator<Item = T>>);
+/// Records per batch between two steps of a chain.
+pub(crate) const BATCH: usize = 4096;
+
+/// A partition's records on their way through a chain, in batches.
+pub(crate) struct Items<T>(pub Box<dyn Iterator<Item = Vec<T>>>);
+
+/// The records of an iterator, [`BATCH`] at a time.
+struct Batched<I>(I);
+
+impl<I: Iterator> Iterator for Batched<I> {
+    type Item = Vec<I::Item>;
+    fn next(&mut self) -> Option<Vec<I::Item>> {
+        let batch: Vec<I::Item> = self.0.by_ref().take(BATCH).collect();
+        (!batch.is_empty()).then_some(batch)
+    }
+}
 
 /// The fingerprint to check step references against, on the running worker.
-fn fingerprint() -> u64 {
+pub(crate) fn fingerprint() -> u64 {
     crate::worker::executor::current_fingerprint().unwrap_or(0)
 }
 
-/// Applies `stages` in order to `first`; the last must leave a [`Part`].
+/// Applies `stages` in order to `first` on the running worker; the last
+/// must leave a [`Part`].
 pub(crate) fn run_stages(first: Box<dyn Any>, stages: &[Stage]) -> Result<Part, String> {
-    let key = fingerprint();
+    run_stages_keyed(first, stages, fingerprint())
+}
+
+/// [`run_stages`] checking step references against the executable
+/// fingerprint `key` (the client's, for a combine it runs itself).
+pub(crate) fn run_stages_keyed(
+    first: Box<dyn Any>,
+    stages: &[Stage],
+    key: u64,
+) -> Result<Part, String> {
     let mut value = first;
     for stage in stages {
         value = (stage.step.get(key)?)(value, &stage.state.0)?;
@@ -141,16 +168,35 @@ pub(crate) fn take<V: 'static>(value: Box<dyn Any>, what: &str) -> Result<V, Str
     })
 }
 
-/// Takes the records a previous step left.
-pub(crate) fn items<T: 'static>(
+/// Takes the records a previous step left, in batches.
+pub(crate) fn batches<T: 'static>(
     value: Box<dyn Any>,
-) -> Result<Box<dyn Iterator<Item = T>>, String> {
+) -> Result<Box<dyn Iterator<Item = Vec<T>>>, String> {
     take::<Items<T>>(value, "records").map(|i| i.0)
 }
 
-/// Wraps records for the next step.
+/// Takes the records a previous step left, one by one.
+pub(crate) fn items<T: 'static>(
+    value: Box<dyn Any>,
+) -> Result<std::iter::Flatten<Box<dyn Iterator<Item = Vec<T>>>>, String> {
+    batches(value).map(Iterator::flatten)
+}
+
+/// Wraps records for the next step, cutting them into batches.
 pub(crate) fn boxed<T: 'static>(it: impl Iterator<Item = T> + 'static) -> Box<dyn Any> {
+    boxed_batches(Batched(it))
+}
+
+/// Wraps batches of records for the next step.
+pub(crate) fn boxed_batches<T: 'static>(
+    it: impl Iterator<Item = Vec<T>> + 'static,
+) -> Box<dyn Any> {
     Box::new(Items::<T>(Box::new(it)))
+}
+
+/// Wraps a whole partition's records for the next step.
+pub(crate) fn boxed_vec<T: 'static>(all: Vec<T>) -> Box<dyn Any> {
+    boxed_batches(std::iter::once(all))
 }
 
 /// Decodes a step's state.
@@ -179,7 +225,7 @@ pub(crate) fn decode_vec<T: DeserializeOwned + 'static>(
 ) -> Result<Box<dyn Any>, String> {
     let part: Part = take(v, "decode")?;
     let items: Vec<T> = decode(&part)?;
-    Ok(boxed(items.into_iter()))
+    Ok(boxed_vec(items))
 }
 
 /// Source: the input is an encoded range `(start, end)` of `u64`.
@@ -197,7 +243,9 @@ pub(crate) fn map_step<T: 'static, U: 'static, F: Fn(T) -> U + Copy + 'static>(
     _: &[u8],
 ) -> Result<Box<dyn Any>, String> {
     let f = conjure_fn::<F>();
-    Ok(boxed(items::<T>(v)?.map(f)))
+    Ok(boxed_batches(
+        batches::<T>(v)?.map(move |b| b.into_iter().map(f).collect::<Vec<U>>()),
+    ))
 }
 
 /// `filter(f)`.
@@ -206,7 +254,10 @@ pub(crate) fn filter_step<T: 'static, F: Fn(&T) -> bool + Copy + 'static>(
     _: &[u8],
 ) -> Result<Box<dyn Any>, String> {
     let f = conjure_fn::<F>();
-    Ok(boxed(items::<T>(v)?.filter(move |x| f(x))))
+    Ok(boxed_batches(batches::<T>(v)?.map(move |mut b| {
+        b.retain(f);
+        b
+    })))
 }
 
 /// `flat_map(f)`.
@@ -218,7 +269,9 @@ where
     F: Fn(T) -> I + Copy + 'static,
 {
     let f = conjure_fn::<F>();
-    Ok(boxed(items::<T>(v)?.flat_map(f)))
+    Ok(boxed_batches(batches::<T>(v)?.map(move |b| {
+        b.into_iter().flat_map(f).collect::<Vec<I::Item>>()
+    })))
 }
 
 /// `map_partitions(f)`.
@@ -231,7 +284,7 @@ where
 {
     let f = conjure_fn::<F>();
     let all: Vec<T> = items::<T>(v)?.collect();
-    Ok(boxed(f(all).into_iter()))
+    Ok(boxed_vec(f(all)))
 }
 
 /// Checks at compile time that a user function is zero-sized.

@@ -7,7 +7,7 @@
 //! on any cluster). The glob is expanded at the client: `*` and `?` in the
 //! file name part of the pattern (not in directories).
 
-use super::step::{self, boxed, items, state, take, Part, StageDef};
+use super::step::{self, boxed_vec, items, state, take, Part, StageDef};
 use super::{bag_from, step_error, Bag, Input};
 use crate::delayed;
 use crate::{Client, Error, ErrorKind, Result};
@@ -175,7 +175,7 @@ fn lines_source(v: Box<dyn Any>, _: &[u8]) -> std::result::Result<Box<dyn Any>, 
         lines.push(line);
         Ok(())
     })?;
-    Ok(boxed(lines.into_iter()))
+    Ok(boxed_vec(lines))
 }
 
 fn json_source<T: DeserializeOwned + 'static>(
@@ -199,7 +199,7 @@ fn json_source<T: DeserializeOwned + 'static>(
         }
         Ok(())
     })?;
-    Ok(boxed(records.into_iter()))
+    Ok(boxed_vec(records))
 }
 
 /// Writes the records, one per line, to the path in the state; gzip when

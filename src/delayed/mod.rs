@@ -212,6 +212,16 @@ impl<T: DeserializeOwned + Send + 'static> Delayed<T> {
 }
 
 impl<T> Delayed<T> {
+    /// The same call with the label `visualize` shows for it (a
+    /// collection's name for what the task does); a node already shared
+    /// keeps its label.
+    pub(crate) fn labelled(mut self, label: impl Into<String>) -> Self {
+        if let Some(node) = Arc::get_mut(&mut self.node) {
+            node.label = label.into();
+        }
+        self
+    }
+
     /// The number of calls in the graph that computing this runs.
     pub fn len(&self) -> usize {
         postorder(std::slice::from_ref(&self.node)).len()

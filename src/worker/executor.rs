@@ -119,6 +119,55 @@ pub(crate) fn var_bytes(what: &str, name: &str) -> crate::Result<Arc<Vec<u8>>> {
     }
 }
 
+/// Calls `f` with the store of the worker running the calling task or SPMD
+/// section; `what` names the caller in errors.
+fn with_store<R>(what: &str, f: impl FnOnce(&Store) -> R) -> crate::Result<R> {
+    CURRENT_EXECUTOR.with(|e| match e.borrow().as_ref() {
+        Some(ex) => Ok(f(&ex.store)),
+        None => Err(crate::Error::invalid(format!(
+            "{what} called outside a task"
+        ))),
+    })
+}
+
+/// Inside a task or an SPMD section: keeps `bytes` in this worker's store
+/// under `key`, a key no task has (a bag shuffle's buckets), so that they
+/// count against the memory limit and may be spilled like results. The
+/// caller frees them with [`take_private`] or [`free_private`].
+pub(crate) fn keep_private(key: Key, bytes: Vec<u8>) -> crate::Result<()> {
+    with_store("keep_private", |s| s.put(key, Arc::new(bytes)))
+}
+
+/// Inside a task or an SPMD section: removes `key` (kept by
+/// [`keep_private`]) from this worker's store and returns its bytes, `None`
+/// when it is not there; an error when it was spilled and cannot be read
+/// back.
+pub(crate) fn take_private(key: Key) -> crate::Result<Option<Arc<Vec<u8>>>> {
+    with_store("take_private", |s| {
+        let bytes = s.get(key);
+        let lost = bytes.is_none() && s.lost(key);
+        s.free(key);
+        if lost {
+            return Err(crate::Error::invalid(format!(
+                "worker {}: kept bytes {key} were spilled and cannot be read back",
+                current_worker().unwrap_or(0)
+            )));
+        }
+        Ok(bytes)
+    })?
+}
+
+/// Inside a task or an SPMD section: the length of `key`'s bytes if this
+/// worker's store holds it (in memory or on disk).
+pub(crate) fn private_len(key: Key) -> crate::Result<Option<u64>> {
+    with_store("private_len", |s| s.len_of(key))
+}
+
+/// Inside a task or an SPMD section: drops `key` from this worker's store.
+pub(crate) fn free_private(key: Key) -> crate::Result<()> {
+    with_store("free_private", |s| s.free(key))
+}
+
 /// Inside a task, a `run` function or an SPMD section: how many results (and
 /// placed arguments) this worker's store holds, and their bytes (what dask
 /// users read from `dask_worker.data`). For checking that data is freed.

@@ -200,6 +200,11 @@ impl Store {
         self.lock().entries.contains_key(&key)
     }
 
+    /// The length of `key`'s value, if held, without reading it back.
+    pub fn len_of(&self, key: Key) -> Option<u64> {
+        self.lock().entries.get(&key).map(|e| e.len)
+    }
+
     /// The value of `key`, if held; read back from disk if it was spilled
     /// (which may spill others). A value that cannot be read back is logged
     /// and dropped.
