@@ -6,7 +6,8 @@
 
 use super::step::{self, check_fn, items, state, take, Part, Stage, StageDef};
 use super::{step_error, Bag, SPLIT_EVERY};
-use crate::delayed::{self, delayed, Delayed};
+use crate::compute::{Batch, Computable, Pending, Wait};
+use crate::delayed::{self, delayed, Delayed, Done};
 use crate::task::shipping::conjure_fn;
 use crate::{Client, Error, Result};
 use serde::de::DeserializeOwned;
@@ -74,11 +75,11 @@ impl<A> Clone for Item<A> {
 
 impl<A> Item<A> {
     /// Runs the reduction and returns its value.
-    pub fn compute(&self, client: &Client) -> Result<A> {
-        let root = (self.lower)(Some(client))?;
-        let part = root.compute(client)?;
-        let partial: Partial = step::decode(&part).map_err(step_error)?;
-        (self.finish)(partial.value)
+    pub fn compute(&self, client: &Client) -> Result<A>
+    where
+        A: 'static,
+    {
+        crate::compute(client, self)
     }
 
     /// Writes the reduction's task graph as Graphviz DOT (and SVG when
@@ -97,6 +98,23 @@ impl<A> Item<A> {
             lower: self.lower,
             finish: Arc::new(move |p| f(finish(p)?)),
         }
+    }
+}
+
+/// The reduction's value.
+impl<A: 'static> Computable for Item<A> {
+    type Output = A;
+    fn scan(&self, _: &mut Batch<'_>) {}
+    fn lower(&self, batch: &mut Batch<'_>) -> Result<Pending<A>> {
+        let root = (self.lower)(batch.client())?.lower(batch)?;
+        let finish = self.finish.clone();
+        Ok(Pending::new(move |done: &Done| {
+            let ready = root.take(done)?;
+            Ok(Box::new(move || {
+                let partial: Partial = step::decode(&ready.wait()?).map_err(step_error)?;
+                finish(partial.value)
+            }) as Wait<A>)
+        }))
     }
 }
 
