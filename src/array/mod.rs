@@ -502,7 +502,10 @@ impl<T: Element> DArray<T> {
     /// The graph goes in one submission; each chunk is copied into the
     /// result as it is fetched and dropped then (and released on its
     /// worker), so the client holds the result and one chunk, not every
-    /// chunk as well.
+    /// chunk as well. [`rankflow::compute`](crate::compute()) computes
+    /// several arrays (and other collections) at once. An error naming the
+    /// chunk's shape, bytes and the limit, before anything is submitted, if
+    /// a chunk of the graph is larger than a worker's memory limit.
     pub fn compute(&self, client: &Client) -> Result<ArrayD<T>> {
         crate::compute(client, self)
     }
