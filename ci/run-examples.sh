@@ -38,6 +38,7 @@ EXAMPLES=(
     "array_chunks"
     "array_mean 4000"
     "pi_array 5000000"
+    "compute_many 2000"
     "memoize"
     "errors"
     "manage_tasks"

@@ -94,6 +94,7 @@ struct ReadmeExamples;
 
 mod cli;
 mod client;
+pub mod compute;
 // The transport, codec and wire protocol stay reachable for the benchmark
 // examples and whole-cluster tests, but are not part of the documented API.
 pub mod array;
@@ -126,6 +127,7 @@ pub use client::{AsCompleted, Client, Future, FutureStatus, WaitFor, WaitResult}
 pub use comm::group::local::EAGER_LIMIT;
 pub use comm::group::{wait_all, Group, LocOp, Probe, RecvRequest, Request, SendRequest, Status};
 pub use comm::plain::{Op, Plain};
+pub use compute::{compute, Computable};
 pub use config::{Config, Mode};
 pub use error::{Error, ErrorKind, Result};
 pub use launch::{initialize, spmd, LOCAL_SPMD_RANKS, MIN_RANKS};

@@ -13,7 +13,7 @@ use super::eval::{eval0, eval1, eval2, eval3, Held, Plan, Reducing, Task};
 use super::expr::{Expr, Raw};
 use super::reduce::{combine, Reduction};
 use crate::delayed::{delayed, Delayed};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 /// The most stored chunks one chunk task takes.
@@ -31,6 +31,9 @@ type Inputs = Vec<(InputKey, Delayed<Block>)>;
 pub(crate) struct Lowering {
     lowered: HashMap<usize, Vec<Delayed<Block>>>,
     materialized: usize,
+    /// Expressions several results of one batch use: computed as tasks of
+    /// their own (one per chunk) that those results read, not fused.
+    shared: HashSet<usize>,
 }
 
 fn id(a: &Raw) -> usize {
@@ -38,6 +41,54 @@ fn id(a: &Raw) -> usize {
 }
 
 impl Lowering {
+    /// A lowering for computing `roots` together: an expression several
+    /// of them use is computed once, as tasks of its own (one per chunk)
+    /// that they read, rather than fused into each. Only the topmost such
+    /// expressions are: one that is shared only through a shared one is
+    /// fused into its tasks (and constants, cheaper to make where they are
+    /// used, never are).
+    pub fn shared(roots: &[Raw]) -> Self {
+        let mut shared: HashMap<usize, Raw> = HashMap::new();
+        loop {
+            let mut uses: HashMap<usize, (usize, &Raw)> = HashMap::new();
+            for root in roots {
+                for (n, a) in reach(root, true, &shared) {
+                    uses.entry(n).or_insert((0, a)).0 += 1;
+                }
+            }
+            for a in shared.values() {
+                for (n, a) in reach(a, false, &shared) {
+                    uses.entry(n).or_insert((0, a)).0 += 1;
+                }
+            }
+            let candidates: Vec<(usize, Raw)> = uses
+                .into_iter()
+                .filter(|(n, (count, a))| {
+                    *count > 1
+                        && !shared.contains_key(n)
+                        && !matches!(&*a.expr, Expr::Fill(_) | Expr::Ramp { .. })
+                })
+                .map(|(n, (_, a))| (n, a.clone()))
+                .collect();
+            if candidates.is_empty() {
+                break;
+            }
+            let below: HashSet<usize> = candidates
+                .iter()
+                .flat_map(|(_, a)| reach(a, false, &shared).into_keys())
+                .collect();
+            let top: Vec<(usize, Raw)> = candidates
+                .into_iter()
+                .filter(|(n, _)| !below.contains(n))
+                .collect();
+            shared.extend(top);
+        }
+        Lowering {
+            shared: shared.into_keys().collect(),
+            ..Lowering::default()
+        }
+    }
+
     /// A delayed block per chunk of `a`, row-major.
     pub fn blocks(&mut self, a: &Raw) -> Vec<Delayed<Block>> {
         if let Some(done) = self.lowered.get(&id(a)) {
@@ -58,7 +109,7 @@ impl Lowering {
             _ => grid(&a.chunks)
                 .into_iter()
                 .map(|(_, start, shape)| {
-                    let (plan, inputs) = self.plan(a, &start, &shape);
+                    let (plan, inputs) = self.expand(a, &start, &shape);
                     submit(Task { plan, reduce: None }, inputs)
                 })
                 .collect(),
@@ -117,6 +168,27 @@ impl Lowering {
     /// The plan for the region `start..start + shape` of `a`, which lies
     /// inside one chunk of every stored array it reads.
     fn plan(&mut self, a: &Raw, start: &[usize], shape: &[usize]) -> (Plan, Inputs) {
+        if self.shared.contains(&id(a)) {
+            return self.read(a, start, shape);
+        }
+        self.expand(a, start, shape)
+    }
+
+    /// The region `start..start + shape` of `a`'s own chunk tasks, read
+    /// by the task being planned.
+    fn read(&mut self, a: &Raw, start: &[usize], shape: &[usize]) -> (Plan, Inputs) {
+        let blocks = self.blocks(a);
+        let (chunk, within, _) = chunk_of(a, start, shape);
+        let plan = Plan::Input {
+            index: 0,
+            start: within,
+            shape: shape.to_vec(),
+        };
+        (plan, vec![((id(a), chunk), blocks[chunk].clone())])
+    }
+
+    /// [`plan`](Self::plan) with `a`'s own expression fused into the task.
+    fn expand(&mut self, a: &Raw, start: &[usize], shape: &[usize]) -> (Plan, Inputs) {
         let (start, shape) = (start.to_vec(), shape.to_vec());
         match &*a.expr {
             Expr::Local(array) => (
@@ -167,14 +239,7 @@ impl Lowering {
                 self.plan(child, &start, &shape)
             }
             Expr::Stored(_) | Expr::Reduce { .. } | Expr::Rechunk(_) => {
-                let blocks = self.blocks(a);
-                let (chunk, within, _) = chunk_of(a, &start, &shape);
-                let plan = Plan::Input {
-                    index: 0,
-                    start: within,
-                    shape,
-                };
-                (plan, vec![((id(a), chunk), blocks[chunk].clone())])
+                self.read(a, &start, &shape)
             }
             Expr::Unary(op, child) => {
                 let (plan, inputs) = self.plan(child, &start, &shape);
@@ -337,6 +402,42 @@ impl Lowering {
             shape: shape.to_vec(),
         };
         (plan, vec![((0, self.materialized), block)])
+    }
+}
+
+/// The expressions `a` reads, directly or not, without looking inside
+/// those in `shared` (computed as tasks of their own), and `a` itself when
+/// `itself`.
+fn reach<'a>(a: &'a Raw, itself: bool, shared: &HashMap<usize, Raw>) -> HashMap<usize, &'a Raw> {
+    let mut out: HashMap<usize, &'a Raw> = HashMap::new();
+    if itself {
+        out.insert(id(a), a);
+    }
+    let mut stack: Vec<&'a Raw> = children(&a.expr);
+    while let Some(b) = stack.pop() {
+        if out.insert(id(b), b).is_none() && !shared.contains_key(&id(b)) {
+            stack.extend(children(&b.expr));
+        }
+    }
+    out
+}
+
+/// The expressions `e` reads.
+pub(crate) fn children(e: &Expr) -> Vec<&Raw> {
+    match e {
+        Expr::Local(_)
+        | Expr::Stored(_)
+        | Expr::Fill(_)
+        | Expr::Ramp { .. }
+        | Expr::Random { .. } => Vec::new(),
+        Expr::Unary(_, a)
+        | Expr::Transpose(_, a)
+        | Expr::Cast(a)
+        | Expr::Rechunk(a)
+        | Expr::Slice { array: a, .. }
+        | Expr::Reduce { array: a, .. } => vec![a],
+        Expr::Binary(_, a, b) => vec![a, b],
+        Expr::Where(c, a, b) => vec![c, a, b],
     }
 }
 

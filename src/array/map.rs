@@ -60,6 +60,7 @@ where
     F: Fn(BlockInfo) -> ArrayD<T> + Copy + Send + Sync + 'static,
 {
     let chunks = chunks.into().resolve_sized(shape, T::DTYPE.size())?;
+    super::memory::check_new(&chunks, T::DTYPE)?;
     let blocks = grid(&chunks)
         .into_iter()
         .map(|(index, start, shape)| {

@@ -47,6 +47,7 @@
 //! NumPy's does); sums and products of integers are `i64`, means, variances
 //! and standard deviations `f64`, as in NumPy.
 
+mod batch;
 mod block;
 mod chunks;
 mod dtype;
@@ -54,23 +55,28 @@ mod eval;
 mod expr;
 mod lower;
 mod map;
+mod memory;
 pub mod random;
 mod reduce;
+mod rows;
 
 pub use chunks::{ChunkSpec, AUTO_CHUNK_BYTES};
 pub use dtype::{DType, Element, Float, Numeric};
 pub use expr::Operand;
 pub use map::{from_fn, BlockInfo};
 pub use reduce::Reduction;
+pub use rows::from_worker_rows;
 
 use crate::delayed::{self, delayed};
-use crate::ndarray::{Array, ArrayD, Dimension, IxDyn, SliceInfoElem};
+use crate::ndarray::{Array, ArrayD, Dimension, SliceInfoElem};
 use crate::{Client, Error, Result};
 use block::Block;
 use dtype::Arith;
 use eval::{BinOp, Cmp, Unary};
-use expr::{binary, broadcast, unary, Expr, Raw};
-use lower::Lowering;
+pub(crate) use expr::Raw;
+use expr::{binary, broadcast, unary, Expr};
+pub(crate) use lower::Lowering;
+pub(crate) use memory::note_workers;
 use std::fmt;
 use std::marker::PhantomData;
 
@@ -195,6 +201,7 @@ impl<T: Element> DArray<T> {
 
     fn leaf(shape: &[usize], chunks: ChunkSpec, expr: Expr) -> Result<Self> {
         let chunks = chunks.resolve_sized(shape, T::DTYPE.size())?;
+        memory::check_new(&chunks, T::DTYPE)?;
         Ok(DArray::wrap(Raw::new(
             shape.to_vec(),
             chunks,
@@ -376,6 +383,7 @@ impl<T: Element> DArray<T> {
     /// stored chunks. An error if the chunks do not fit the shape.
     pub fn rechunk(&self, chunks: impl Into<ChunkSpec>) -> Result<DArray<T>> {
         let chunks = chunks.into().resolve_sized(self.shape(), T::DTYPE.size())?;
+        memory::check_new(&chunks, T::DTYPE)?;
         Ok(DArray::wrap(Raw::new(
             self.raw.shape.clone(),
             chunks,
@@ -494,27 +502,12 @@ impl<T: Element> DArray<T> {
     /// The graph goes in one submission; each chunk is copied into the
     /// result as it is fetched and dropped then (and released on its
     /// worker), so the client holds the result and one chunk, not every
-    /// chunk as well.
+    /// chunk as well. [`rankflow::compute`](crate::compute()) computes
+    /// several arrays (and other collections) at once. An error naming the
+    /// chunk's shape, bytes and the limit, before anything is submitted, if
+    /// a chunk of the graph is larger than a worker's memory limit.
     pub fn compute(&self, client: &Client) -> Result<ArrayD<T>> {
-        let blocks = Lowering::default().blocks(&self.raw);
-        let futures = delayed::submit_all(client, &blocks)?;
-        drop(blocks);
-        let mut out: Option<ArrayD<T>> = None;
-        for ((_, start, shape), future) in chunks::grid(&self.raw.chunks).into_iter().zip(futures) {
-            let values = T::unwrap(future.result()?.finish());
-            drop(future);
-            let out = out.get_or_insert_with(|| {
-                ArrayD::from_elem(
-                    IxDyn(&self.raw.shape),
-                    values.first().copied().expect("a chunk is not empty"),
-                )
-            });
-            out.slice_mut(eval::region(&start, &shape).as_slice())
-                .assign(&values);
-        }
-        Ok(out.unwrap_or_else(|| {
-            ArrayD::from_shape_vec(IxDyn(&self.raw.shape), Vec::new()).expect("an empty array")
-        }))
+        crate::compute(client, self)
     }
 
     /// Writes the task graph computing this array as Graphviz DOT to
@@ -530,6 +523,7 @@ impl<T: Element> DArray<T> {
     /// same values whose chunks stay on the workers while it (or an array
     /// made from it) lives; expressions over it start from those chunks.
     pub fn persist(&self, client: &Client) -> Result<DArray<T>> {
+        memory::check_graph([&self.raw], client.workers())?;
         let blocks = Lowering::default()
             .blocks(&self.raw)
             .iter()
@@ -687,8 +681,7 @@ fn count(blocks: Vec<Block>) -> usize {
 impl<T: Element> DScalar<T> {
     /// Runs the graph on `client` and returns the value.
     pub fn compute(&self, client: &Client) -> Result<T> {
-        let value = self.0.compute(client)?;
-        Ok(value[IxDyn(&[])])
+        crate::compute(client, self)
     }
 
     /// The number of tasks computing this runs.

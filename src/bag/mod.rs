@@ -46,7 +46,8 @@ pub use reduce::Item;
 pub use shuffle::ShuffleStats;
 pub use text::{read_json, read_json_with, read_text, ReadOptions};
 
-use crate::delayed::{self, delayed, Delayed};
+use crate::compute::{Batch, Computable, Pending, Wait};
+use crate::delayed::{self, delayed, Delayed, Done};
 use crate::{Client, Error, Result};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -362,13 +363,7 @@ pub(crate) fn step_error(e: String) -> Error {
 impl<T: Serialize + DeserializeOwned + 'static> Bag<T> {
     /// Computes every partition and returns all records in partition order.
     pub fn compute(&self, client: &Client) -> Result<Vec<T>> {
-        let parts = self.lower(Some(client), &|_| vec![collect_stage::<T>()])?;
-        let done = delayed::compute(client, &parts)?;
-        let mut out = Vec::new();
-        for p in &done {
-            out.extend(step::decode::<Vec<T>>(p).map_err(step_error)?);
-        }
-        Ok(out)
+        crate::compute(client, self)
     }
 
     /// Computes every partition and keeps the results on the workers
@@ -418,6 +413,26 @@ impl<T: Serialize + DeserializeOwned + 'static> Bag<T> {
             )));
         }
         Ok(out)
+    }
+}
+
+/// Every record, in partition order.
+impl<T: Serialize + DeserializeOwned + 'static> Computable for Bag<T> {
+    type Output = Vec<T>;
+    fn scan(&self, _: &mut Batch<'_>) {}
+    fn lower(&self, batch: &mut Batch<'_>) -> Result<Pending<Vec<T>>> {
+        let parts = self.lower(batch.client(), &|_| vec![collect_stage::<T>()])?;
+        let parts = parts.lower(batch)?;
+        Ok(Pending::new(move |done: &Done| {
+            let ready = parts.take(done)?;
+            Ok(Box::new(move || {
+                let mut out = Vec::new();
+                for p in &ready.wait()? {
+                    out.extend(step::decode::<Vec<T>>(p).map_err(step_error)?);
+                }
+                Ok(out)
+            }) as Wait<Vec<T>>)
+        }))
     }
 }
 

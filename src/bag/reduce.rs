@@ -6,7 +6,8 @@
 
 use super::step::{self, check_fn, items, state, take, Part, Stage, StageDef};
 use super::{step_error, Bag, SPLIT_EVERY};
-use crate::delayed::{self, delayed, Delayed};
+use crate::compute::{Batch, Computable, Pending, Wait};
+use crate::delayed::{self, delayed, Delayed, Done};
 use crate::task::shipping::conjure_fn;
 use crate::{Client, Error, Result};
 use serde::de::DeserializeOwned;
@@ -96,11 +97,11 @@ impl<A> Item<A> {
     /// Runs the reduction and returns its value.
     /// The tree's last combine (of at most [`SPLIT_EVERY`] partial results)
     /// runs at the client.
-    pub fn compute(&self, client: &Client) -> Result<A> {
-        let top = (self.lower)(Some(client), false)?;
-        let parts = delayed::compute(client, &top)?;
-        let partial = combine_here(&parts, client.fingerprint())?;
-        (self.finish)(partial.value)
+    pub fn compute(&self, client: &Client) -> Result<A>
+    where
+        A: 'static,
+    {
+        crate::compute(client, self)
     }
 
     /// Writes the reduction's task graph as Graphviz DOT (and SVG when
@@ -123,6 +124,24 @@ impl<A> Item<A> {
             lower: self.lower,
             finish: Arc::new(move |p| f(finish(p)?)),
         }
+    }
+}
+
+/// The reduction's value.
+impl<A: 'static> Computable for Item<A> {
+    type Output = A;
+    fn scan(&self, _: &mut Batch<'_>) {}
+    fn lower(&self, batch: &mut Batch<'_>) -> Result<Pending<A>> {
+        let key = batch.client().map(Client::fingerprint).unwrap_or(0);
+        let top = (self.lower)(batch.client(), false)?.lower(batch)?;
+        let finish = self.finish.clone();
+        Ok(Pending::new(move |done: &Done| {
+            let ready = top.take(done)?;
+            Ok(Box::new(move || {
+                let partial = combine_here(&ready.wait()?, key)?;
+                finish(partial.value)
+            }) as Wait<A>)
+        }))
     }
 }
 

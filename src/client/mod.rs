@@ -113,6 +113,9 @@ impl Client {
                     }
                     None => log::info!("{} workers registered", workers.len()),
                 }
+                // So that arrays made on this thread check their chunks
+                // against the workers' memory.
+                crate::array::note_workers(Some(&workers));
                 let inner = Arc::new(Inner {
                     transport: Mutex::new(Some(transport)),
                     outbox,
@@ -548,6 +551,7 @@ impl Client {
         let Some(finisher) = self.finisher.take() else {
             return Ok(());
         };
+        crate::array::note_workers(None);
         let asked = self
             .inner
             .flush_releases()

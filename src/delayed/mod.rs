@@ -40,9 +40,11 @@
 mod args;
 mod dot;
 
+pub use crate::compute::{compute, Computable};
 pub use args::{DelayedArgs, HeldArgs};
 pub use dot::Visualization;
 
+use crate::compute::{Batch, Pending, Wait};
 use crate::{Client, Error, Future, Result, TaskFn};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -124,7 +126,7 @@ pub struct Done(HashMap<u64, Box<dyn Any + Send + Sync>>);
 
 impl Done {
     /// The future of `node`, which was submitted before its dependents.
-    fn future<T: 'static>(&self, node: &Node) -> Result<Future<T>> {
+    pub(crate) fn future<T: 'static>(&self, node: &Node) -> Result<Future<T>> {
         self.0
             .get(&node.id)
             .and_then(|f| f.downcast_ref::<Future<T>>())
@@ -222,6 +224,11 @@ impl<T> Delayed<T> {
         self
     }
 
+    /// The graph node (for the collections' lowering).
+    pub(crate) fn node(&self) -> Arc<Node> {
+        self.node.clone()
+    }
+
     /// The number of calls in the graph that computing this runs.
     pub fn len(&self) -> usize {
         postorder(std::slice::from_ref(&self.node)).len()
@@ -269,7 +276,7 @@ fn postorder(roots: &[Arc<Node>]) -> Vec<Arc<Node>> {
 
 /// Submits every node reachable from `roots`, dependencies first, to the
 /// scheduler in one message.
-fn submit_graph(client: &Client, roots: &[Arc<Node>]) -> Result<Done> {
+pub(crate) fn submit_graph(client: &Client, roots: &[Arc<Node>]) -> Result<Done> {
     client.in_one_message(|| {
         let mut done = Done::default();
         for node in postorder(roots) {
@@ -280,91 +287,75 @@ fn submit_graph(client: &Client, roots: &[Arc<Node>]) -> Result<Done> {
     })
 }
 
-/// The futures of `nodes`, their graphs submitted in one message (for
-/// collections that take each result as it comes).
-pub(crate) fn submit_all<T: DeserializeOwned + Send + 'static>(
-    client: &Client,
-    nodes: &[Delayed<T>],
-) -> Result<Vec<Future<T>>> {
-    let roots: Vec<Arc<Node>> = nodes.iter().map(|d| d.node.clone()).collect();
-    let done = submit_graph(client, &roots)?;
-    nodes.iter().map(|d| done.future(&d.node)).collect()
-}
-
 /// The graph of `nodes` written as [`Delayed::visualize`] writes one.
 pub(crate) fn visualize_all<T>(nodes: &[Delayed<T>], path: &Path) -> Result<Visualization> {
     let roots: Vec<Arc<Node>> = nodes.iter().map(|d| d.node.clone()).collect();
     dot::write(&postorder(&roots), path)
 }
 
-/// What [`compute`] can compute at once: a `&Delayed<T>`, a slice or `Vec`
-/// of them, or a tuple of up to four `&Delayed`s.
-pub trait Computable {
-    /// The results, in the same shape.
-    type Output;
-    #[doc(hidden)]
-    fn roots(&self) -> Vec<Arc<Node>>;
-    #[doc(hidden)]
-    fn collect(&self, done: &Done) -> Result<Self::Output>;
+impl<T: DeserializeOwned + Send + 'static> Delayed<T> {
+    /// This node's result, taken from a submitted batch.
+    fn pending(&self) -> Pending<T> {
+        let node = self.node.clone();
+        Pending::new(move |done: &Done| {
+            let future = done.future::<T>(&node)?;
+            Ok(Box::new(move || future.result()) as Wait<T>)
+        })
+    }
 }
 
-impl<T: DeserializeOwned + Send + 'static> Computable for &Delayed<T> {
+impl<T: DeserializeOwned + Send + 'static> Computable for Delayed<T> {
     type Output = T;
-    fn roots(&self) -> Vec<Arc<Node>> {
-        vec![self.node.clone()]
-    }
-    fn collect(&self, done: &Done) -> Result<T> {
-        done.future::<T>(&self.node)?.result()
+    fn scan(&self, _: &mut Batch<'_>) {}
+    fn lower(&self, batch: &mut Batch<'_>) -> Result<Pending<T>> {
+        batch.root(self.node.clone());
+        Ok(self.pending())
     }
 }
 
-impl<T: DeserializeOwned + Send + 'static> Computable for &[Delayed<T>] {
+impl<T: DeserializeOwned + Send + 'static> Computable for [Delayed<T>] {
     type Output = Vec<T>;
-    fn roots(&self) -> Vec<Arc<Node>> {
-        self.iter().map(|d| d.node.clone()).collect()
-    }
-    fn collect(&self, done: &Done) -> Result<Vec<T>> {
-        self.iter()
-            .map(|d| done.future::<T>(&d.node)?.result())
-            .collect()
+    fn scan(&self, _: &mut Batch<'_>) {}
+    fn lower(&self, batch: &mut Batch<'_>) -> Result<Pending<Vec<T>>> {
+        let parts: Vec<Pending<T>> = self
+            .iter()
+            .map(|d| {
+                batch.root(d.node.clone());
+                d.pending()
+            })
+            .collect();
+        Ok(all(parts))
     }
 }
 
-impl<T: DeserializeOwned + Send + 'static> Computable for &Vec<Delayed<T>> {
+impl<T: DeserializeOwned + Send + 'static> Computable for Vec<Delayed<T>> {
     type Output = Vec<T>;
-    fn roots(&self) -> Vec<Arc<Node>> {
-        self.as_slice().roots()
-    }
-    fn collect(&self, done: &Done) -> Result<Vec<T>> {
-        self.as_slice().collect(done)
+    fn scan(&self, _: &mut Batch<'_>) {}
+    fn lower(&self, batch: &mut Batch<'_>) -> Result<Pending<Vec<T>>> {
+        self.as_slice().lower(batch)
     }
 }
 
-macro_rules! computable_tuple {
-    ($($C:ident $i:tt),+) => {
-        impl<$($C: Computable),+> Computable for ($($C,)+) {
-            type Output = ($($C::Output,)+);
-            fn roots(&self) -> Vec<Arc<Node>> {
-                let mut all = Vec::new();
-                $(all.extend(self.$i.roots());)+
-                all
-            }
-            fn collect(&self, done: &Done) -> Result<Self::Output> {
-                Ok(($(self.$i.collect(done)?,)+))
-            }
-        }
-    };
+/// The values of `parts`, in order.
+pub(crate) fn all<T: 'static>(parts: Vec<Pending<T>>) -> Pending<Vec<T>> {
+    Pending::new(move |done: &Done| {
+        let ready = parts
+            .into_iter()
+            .map(|p| p.take(done))
+            .collect::<Result<Vec<_>>>()?;
+        let wait: Wait<Vec<T>> = Box::new(move || ready.into_iter().map(|r| r.wait()).collect());
+        Ok(wait)
+    })
 }
 
-computable_tuple!(A 0, B 1);
-computable_tuple!(A 0, B 1, C 2);
-computable_tuple!(A 0, B 1, C 2, D 3);
+/// The number of calls reachable from `roots`.
+pub(crate) fn count_graph(roots: &[Arc<Node>]) -> usize {
+    postorder(roots).len()
+}
 
-/// Computes several delayed values at once (dask's `dask.compute(a, b)`):
-/// their graphs go to the cluster together and parts they share run once.
-pub fn compute<C: Computable>(client: &Client, what: C) -> Result<C::Output> {
-    let done = submit_graph(client, &what.roots())?;
-    what.collect(&done)
+/// The graph of `roots` written as [`Delayed::visualize`] writes one.
+pub(crate) fn visualize_nodes(roots: &[Arc<Node>], path: &Path) -> Result<Visualization> {
+    dot::write(&postorder(roots), path)
 }
 
 #[cfg(test)]
