@@ -17,7 +17,7 @@
 //! | local scratch directory (each worker spills to a directory of its own here, removed at exit) | `local_directory` | `RANKFLOW_LOCAL_DIR` | `TMPDIR` (Slurm and PBS point it at job scratch) | `/tmp` |
 //! | log level | `log_level` | `RANKFLOW_LOG`, then `RUST_LOG` | — | `warn` |
 //! | workers of the embedded cluster, ranks of a local `spmd` | `local_workers` | `RANKFLOW_LOCAL_WORKERS` | — | cores available, at least 1 (a local `spmd`: 4) |
-//! | end the job when a worker has not answered the scheduler for this long | `watchdog` | `RANKFLOW_WATCHDOG` (seconds, `off`) | — | off |
+//! | end the job when a worker has not answered the scheduler, or the scheduler the client, for this long | `watchdog` | `RANKFLOW_WATCHDOG` (seconds, `off`) | — | off |
 //! | largest message accepted | `max_message_bytes` | `RANKFLOW_MAX_MESSAGE` | — | 1 GiB |
 //! | task events recorded all the time (a performance report turns them on for its block anyway) | `task_events` | `RANKFLOW_TASK_EVENTS` (`on`, `off`) | — | off |
 //! | task events the scheduler keeps, per kind | `event_history` | `RANKFLOW_EVENT_HISTORY` | — | 100,000 |

@@ -201,12 +201,14 @@ fn launch_local(settings: &Settings) -> Result<Client> {
             },
         )?);
     }
-    Client::connect(
+    let client = Client::connect(
         Box::new(client_end),
         LOCAL_FINGERPRINT,
         Finisher::Local(threads),
         Some(Group::from_backend(Backend::Local(client_member))),
-    )
+    )?;
+    client.watch_scheduler(watchdog);
+    Ok(client)
 }
 
 /// Runs a role of the embedded cluster on its own thread. If it fails or
@@ -372,7 +374,10 @@ fn launch_mpi(settings: &Settings) -> Result<Client> {
             Finisher::Mpi(universe),
             members,
         ) {
-            Ok(client) => Ok(client),
+            Ok(client) => {
+                client.watch_scheduler(settings.watchdog);
+                Ok(client)
+            }
             Err(e) if e.kind() == ErrorKind::BinaryMismatch => Err(e),
             Err(e) => abort(&e),
         };

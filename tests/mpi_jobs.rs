@@ -177,6 +177,28 @@ fn a_stuck_worker_ends_the_job_naming_it() {
 }
 
 #[test]
+fn a_stuck_scheduler_ends_the_job_naming_rank_0() {
+    let mut cmd = mpirun(3);
+    cmd.arg(example("exit_paths"))
+        .arg("ok")
+        .env("RANKFLOW_WATCHDOG", "1")
+        .env("RANKFLOW_TEST_STALL_SCHEDULER", "30")
+        .env("RUST_BACKTRACE", "0");
+    let out = run_with_deadline(cmd, DEADLINE);
+    let text = out.all_output();
+    assert_ne!(out.code, Some(0), "{text}");
+    assert!(
+        text.contains("the scheduler (rank 0) has not answered the client"),
+        "{text}"
+    );
+    assert!(
+        out.elapsed < Duration::from_secs(20),
+        "{:?}: {text}",
+        out.elapsed
+    );
+}
+
+#[test]
 fn direct_interface_and_spmd_sections_on_four_ranks() {
     for name in ["direct_view", "spmd_allreduce"] {
         let mut cmd = mpirun(4);

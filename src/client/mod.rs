@@ -76,6 +76,21 @@ impl Finisher {
             }
         }
     }
+
+    /// Ends the job without the scheduler, which is stuck (`why`): under
+    /// MPI it aborts every rank, as finalizing would wait for rank 0; the
+    /// embedded cluster's threads are left to end on their own.
+    fn abandon(self, why: &str) {
+        match self {
+            Finisher::Local(_) => log::debug!("leaving the cluster's threads: {why}"),
+            #[cfg(feature = "mpi")]
+            Finisher::Mpi(universe) => {
+                use mpi::traits::Communicator;
+                eprintln!("[rank 1 client] error: {why}; aborting the MPI job");
+                universe.world().abort(1)
+            }
+        }
+    }
 }
 
 /// A handle on a running cluster.
@@ -187,6 +202,13 @@ impl Client {
     fn wait_pong(&self, id: u64) -> Result<()> {
         self.inner.wait_until(None, |st| st.pongs.remove(&id))?;
         Ok(())
+    }
+
+    /// Watches the scheduler while this client waits for the cluster: one
+    /// that answers nothing for `after` (the `watchdog` setting) closes the
+    /// cluster with an error naming rank 0.
+    pub(crate) fn watch_scheduler(&self, after: Option<Duration>) {
+        self.inner.lock().watchdog = after;
     }
 
     /// Round trip to the scheduler and back.
@@ -552,6 +574,15 @@ impl Client {
             return Ok(());
         };
         crate::array::note_workers(None);
+        let stuck = {
+            let st = self.inner.lock();
+            st.scheduler_stuck
+                .then(|| st.closed.clone().unwrap_or_default())
+        };
+        if let Some(why) = stuck {
+            finisher.abandon(&why);
+            return Err(Error::new(ErrorKind::ShutDown, why));
+        }
         let asked = self
             .inner
             .flush_releases()

@@ -87,7 +87,18 @@ pub(crate) struct State {
     pub batch: Option<Batch>,
     /// Functions whose names the scheduler has been sent.
     pub named: HashSet<crate::task::shipping::FnRef>,
+    /// The watchdog time for the scheduler (see `watch_scheduler`).
+    pub watchdog: Option<Duration>,
+    /// When the scheduler was last heard from.
+    pub heard_scheduler: Option<Instant>,
+    /// When the unanswered watchdog ping to the scheduler went out.
+    pub watch_ping: Option<Instant>,
+    /// The watchdog found the scheduler stuck (`closed` says how).
+    pub scheduler_stuck: bool,
 }
+
+/// The id of the client's watchdog pings to the scheduler.
+const WATCH_PING: u64 = u64::MAX;
 
 /// Tasks and placed arguments one thread registered inside
 /// `Client::in_one_message`, not sent yet.
@@ -314,6 +325,7 @@ impl Inner {
             return;
         }
         if envelope.source == SCHEDULER {
+            st.heard_scheduler = Some(Instant::now());
             match codec::decode::<SchedulerToClient>(&envelope.payload) {
                 Ok(SchedulerToClient::Pong { id }) => {
                     st.pongs.insert(id);
@@ -481,14 +493,52 @@ impl Inner {
                 while let Ok(Some(more)) = t.recv_timeout(Some(Duration::ZERO)) {
                     self.handle(&mut st, more);
                 }
-                Ok(())
             }
-            Ok(None) => Ok(()),
+            Ok(None) => {}
             Err(e) => {
                 self.lock().closed = Some(e.to_string());
-                Err(e)
+                return Err(e);
             }
         }
+        self.watch_scheduler()
+    }
+
+    /// The client's watchdog for a stuck scheduler, while a thread waits
+    /// for the cluster: when the scheduler has been silent for a quarter of
+    /// the watchdog time, ping it; when a ping has gone unanswered (nothing
+    /// at all from the scheduler) for the whole watchdog time, the cluster
+    /// is closed with an error naming rank 0. Silence while nobody waits
+    /// does not count: the clock starts with the ping.
+    fn watch_scheduler(&self) -> Result<()> {
+        let mut st = self.lock();
+        let Some(after) = st.watchdog else {
+            return Ok(());
+        };
+        let now = Instant::now();
+        let heard = st.heard_scheduler;
+        match st.watch_ping {
+            Some(p) if heard.is_some_and(|h| h >= p) => st.watch_ping = None,
+            Some(p) if now.duration_since(p) > after => {
+                let why = format!(
+                    "the scheduler (rank 0) has not answered the client for {:.1} s \
+                     (watchdog {:.1} s): it is alive but stuck",
+                    now.duration_since(p).as_secs_f64(),
+                    after.as_secs_f64()
+                );
+                log::error!("{why}");
+                st.closed = Some(why.clone());
+                st.scheduler_stuck = true;
+                return Err(Error::new(ErrorKind::ShutDown, why));
+            }
+            Some(_) => {}
+            None if heard.is_none_or(|h| now.duration_since(h) > after / 4) => {
+                st.watch_ping = Some(now);
+                drop(st);
+                self.send_scheduler(&ClientToScheduler::Ping { id: WATCH_PING })?;
+            }
+            None => {}
+        }
+        Ok(())
     }
 
     /// Receives whatever has already arrived, without waiting.

@@ -465,6 +465,7 @@ pub fn run_watched(
         }
     };
     let mut dog = watchdog.map(|after| Watchdog::new(after, FIRST_WORKER..transport.size()));
+    let mut stall = stall_hook();
     loop {
         let dog_wait = dog.as_ref().filter(|_| state.running()).map(|d| d.every);
         let monitor_wait = monitor.as_ref().and_then(|m| m.wait());
@@ -511,6 +512,11 @@ pub fn run_watched(
             }
         };
         log::debug!("event {event:?}");
+        if let (Event::Client(ClientToScheduler::Ping { .. }), Some(t)) = (&event, stall) {
+            stall = None;
+            log::warn!("test hook: the scheduler's loop stops for {t:?}");
+            std::thread::sleep(t);
+        }
         if let Some(m) = monitor.as_mut() {
             match &event {
                 Event::Worker(rank, WorkerToScheduler::Finished { outcomes }) => {
@@ -541,6 +547,20 @@ pub fn run_watched(
                     return Err(Error::new(ErrorKind::BinaryMismatch, reason));
                 }
             }
+        }
+    }
+}
+
+/// A test hook for the client's watchdog of the scheduler:
+/// `RANKFLOW_TEST_STALL_SCHEDULER` (seconds) makes the scheduler's loop stop
+/// that long at the first ping from the client, as a stuck scheduler would.
+fn stall_hook() -> Option<std::time::Duration> {
+    let v = std::env::var("RANKFLOW_TEST_STALL_SCHEDULER").ok()?;
+    match v.trim().parse::<f64>() {
+        Ok(s) if s > 0.0 && s <= 600.0 => Some(std::time::Duration::from_secs_f64(s)),
+        _ => {
+            log::warn!("ignoring RANKFLOW_TEST_STALL_SCHEDULER={v:?} (seconds, at most 600)");
+            None
         }
     }
 }
