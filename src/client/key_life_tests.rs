@@ -189,3 +189,52 @@ fn submit_sizes(recorder: &Recorder) -> Vec<usize> {
         })
         .collect()
 }
+
+fn twice(x: u64) -> u64 {
+    x * 2
+}
+
+#[test]
+fn each_function_is_named_once_just_before_its_first_submit() {
+    let recorder = Arc::new(Recorder::default());
+    let c = client(recorder.clone());
+    let a = c.map(ident, 0..3u64).unwrap();
+    let b = c.map(twice, 0..3u64).unwrap();
+    let again = c.map(ident, 3..6u64).unwrap();
+    let both = c
+        .in_one_message(|| {
+            let x = c.submit(twice, 9u64)?;
+            let y = c.submit(ident, 9u64)?;
+            Ok((x, y))
+        })
+        .unwrap();
+    let log = recorder.log.lock().unwrap();
+    let kinds: Vec<String> = log
+        .sent
+        .iter()
+        .map(|m| match m {
+            ClientToScheduler::Names { names } => {
+                let short: Vec<String> = names
+                    .iter()
+                    .map(|(_, path)| crate::task::names::short_name(path))
+                    .collect();
+                format!("names {}", short.join(","))
+            }
+            ClientToScheduler::Submit { tasks, .. } => format!("submit {}", tasks.len()),
+            _ => "other".to_string(),
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "names ident",
+            "submit 3",
+            "names twice",
+            "submit 3",
+            "submit 3",
+            "submit 2"
+        ]
+    );
+    drop(log);
+    drop((a, b, again, both));
+}
