@@ -35,6 +35,34 @@ fn every_future_is_counted_once_with_how_it_ended() {
     c.shutdown().unwrap();
 }
 
+fn double(x: u64) -> u64 {
+    2 * x
+}
+
+#[test]
+fn each_function_is_counted_apart_in_order_of_first_appearance() {
+    let c = cluster();
+    let mut futures = c.map(double, 0..30u64).unwrap();
+    futures.extend(c.map(nap_or_fail, 0..60u64).unwrap());
+    futures.extend(c.scatter(vec![5u64]).unwrap());
+    let s = Progress::new().plain(true).run(&c, &futures).unwrap();
+    let per: Vec<(&str, usize, usize, usize)> = s
+        .functions
+        .iter()
+        .map(|f| (f.name.as_str(), f.total, f.done, f.erred))
+        .collect();
+    assert_eq!(
+        per,
+        [
+            ("double", 30, 30, 0),
+            ("nap_or_fail", 60, 60, 2),
+            ("data", 1, 1, 0)
+        ]
+    );
+    assert_eq!((s.total, s.finished, s.erred), (91, 89, 2));
+    c.shutdown().unwrap();
+}
+
 #[test]
 fn a_zero_interval_is_refused() {
     let c = cluster();
