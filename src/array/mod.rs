@@ -52,6 +52,7 @@ mod chunks;
 mod dtype;
 mod eval;
 mod expr;
+pub mod fastmath;
 mod lower;
 mod map;
 pub mod random;
