@@ -115,5 +115,12 @@ run "local bench_scheduler 20000 2,100,1000" "$BIN/bench_scheduler" 20000 2,100,
 
 run "mpirun -n 4 idle_cpu" mpirun -n 4 "$BIN/idle_cpu" 2
 
+# The collections benchmark at a small size, under mpirun only (its figures
+# are for the full size: mpirun -n 4 bench_collections with no arguments).
+for n in $RANKS; do
+    run "mpirun -n $n bench_collections 2000 500 1000000 250000 1" \
+        mpirun -n "$n" "$BIN/bench_collections" 2000 500 1000000 250000 1
+done
+
 echo "examples: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

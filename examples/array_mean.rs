@@ -7,6 +7,7 @@
 //!
 //! ```text
 //! mpirun -n 4 target/release/examples/array_mean [N] [CHUNK]   # N = 10000, CHUNK = 1000
+//! mpirun -n 4 target/release/examples/array_mean 20000   # 3.2 GB; prints the client's peak RSS
 //! ```
 //!
 //! The dask version:
@@ -23,6 +24,18 @@ use rankflow::{Config, Error};
 use std::time::Instant;
 
 const SEED: u64 = 10;
+
+/// A line of this process's /proc status (`VmHWM`, `VmRSS`) in MiB; 0
+/// where there is none (not Linux).
+fn status_mib(field: &str) -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            let line = s.lines().find(|l| l.starts_with(field))?.to_string();
+            line.split_whitespace().nth(1)?.parse::<f64>().ok()
+        })
+        .map_or(0.0, |kib| kib / 1024.0)
+}
 
 fn main() -> Result<(), Error> {
     let mut args = std::env::args().skip(1);
@@ -42,10 +55,27 @@ fn main() -> Result<(), Error> {
     println!("(x + x.t() - x.mean(axis 0)).mean(): {z}");
 
     let client = rankflow::initialize(Config::new())?;
+    let before = status_mib("VmRSS:");
     let start = Instant::now();
     let means = y.compute(&client)?;
     let cluster = start.elapsed();
     let centred = z.compute(&client)?;
+    // The client's peak memory: the chunks stay on the workers, so it
+    // grows by far less than one chunk (in the embedded cluster the
+    // workers share this process and it counts theirs too).
+    let peak = status_mib("VmHWM:");
+    let chunk_mib = (chunk * chunk * 8) as f64 / (1 << 20) as f64;
+    let own_process = client.workers().iter().all(|w| w.pid != std::process::id());
+    println!(
+        "client peak RSS (VmHWM) {peak:.1} MiB, {before:.1} MiB before computing \
+         (one chunk is {chunk_mib:.1} MiB, the array {:.1} MiB){}",
+        (n * n * 8) as f64 / (1 << 20) as f64,
+        if own_process {
+            ""
+        } else {
+            "; embedded cluster: the workers' memory counts too"
+        }
+    );
 
     // Serially, chunk by chunk, from the same (seed, chunk number) streams.
     let start = Instant::now();

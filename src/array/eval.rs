@@ -6,6 +6,7 @@
 
 use super::block::{serialize_view, Block, Chunk};
 use super::dtype::{with, with2, Arith, DType, Element, Num, Values};
+use super::fastmath::{self, Trig};
 use super::random::{self, Dist};
 use super::reduce::{partial, Reduction};
 use crate::ndarray::{ArrayD, IxDyn, Slice, SliceInfoElem, Zip};
@@ -215,26 +216,40 @@ impl Plan {
         }
     }
 
-    /// How many times each input is read.
-    fn count_reads(&mut self, reads: &mut [usize]) {
-        if let Plan::Input { index, .. } = self {
-            reads[*index] += 1;
+    /// How many times each input and each random chunk is read.
+    fn count_reads(&mut self, cx: &mut Context) {
+        match self {
+            Plan::Input { index, .. } => cx.inputs[*index].1 += 1,
+            Plan::Random {
+                dist,
+                seed,
+                chunk,
+                chunk_shape,
+                ..
+            } => {
+                let key = (*seed, *dist, *chunk, chunk_shape.clone());
+                match cx.randoms.iter_mut().find(|r| r.0 == key) {
+                    Some(r) => r.2 += 1,
+                    None => cx.randoms.push((key, None, 1)),
+                }
+            }
+            _ => {}
         }
         for child in self.children_mut() {
-            child.count_reads(reads);
+            child.count_reads(cx);
         }
     }
 
     /// The values, taking an input read whole for the last time instead of
     /// copying it.
-    fn eval(&self, inputs: &mut [(Values, usize)]) -> Values {
+    fn eval(&self, cx: &mut Context) -> Values {
         match self {
             Plan::Input {
                 index,
                 start,
                 shape,
             } => {
-                let (a, reads) = &mut inputs[*index];
+                let (a, reads) = &mut cx.inputs[*index];
                 *reads -= 1;
                 if a.shape() != shape.as_slice() {
                     a.slice(region(start, shape).as_slice())
@@ -273,25 +288,22 @@ impl Plan {
                 start,
                 shape,
             } => {
-                let block = random::block(*seed, *dist, *chunk, chunk_shape);
+                let block = cx.random(*seed, *dist, *chunk, chunk_shape);
                 Values::F64(if chunk_shape == shape {
                     block
                 } else {
                     block.slice(region(start, shape).as_slice()).to_owned()
                 })
             }
-            Plan::Unary(op, p) => {
-                let op = *op;
-                with!(p.eval(inputs), a: T => T::wrap(a.mapv_into(|x| T::unary(op, x))))
-            }
-            Plan::Binary(op, a, b) => binary(*op, a.eval(inputs), b.eval(inputs)),
+            Plan::Unary(op, p) => unary(*op, p.eval(cx)),
+            Plan::Binary(op, a, b) => binary(*op, a.eval(cx), b.eval(cx)),
             Plan::Where(c, a, b) => {
-                let Values::Bool(c) = c.eval(inputs) else {
+                let Values::Bool(c) = c.eval(cx) else {
                     panic!("a where_ condition that is not bool")
                 };
-                with2!(a.eval(inputs), b.eval(inputs), x, y: T => T::wrap(select(&c, x, y)))
+                with2!(a.eval(cx), b.eval(cx), x, y: T => T::wrap(select(&c, x, y)))
             }
-            Plan::Transpose(perm, p) => p.eval(inputs).permuted(perm),
+            Plan::Transpose(perm, p) => p.eval(cx).permuted(perm),
             Plan::Assemble {
                 dtype,
                 shape,
@@ -299,17 +311,17 @@ impl Plan {
                 pieces,
             } => {
                 let mut canvas = match base {
-                    Some(b) => b.eval(inputs),
+                    Some(b) => b.eval(cx),
                     None => Values::fill(Num::I(0), *dtype, shape),
                 };
                 for (piece, at) in pieces {
-                    let values = piece.eval(inputs);
+                    let values = piece.eval(cx);
                     let r = region(at, values.shape());
                     with2!(&mut canvas, values, c, v: _T => c.slice_mut(r.as_slice()).assign(&v));
                 }
                 canvas
             }
-            Plan::Cast(dtype, p) => p.eval(inputs).cast(*dtype),
+            Plan::Cast(dtype, p) => p.eval(cx).cast(*dtype),
             Plan::Strided {
                 start,
                 step,
@@ -325,9 +337,81 @@ impl Plan {
                         SliceInfoElem::from(Slice::new(s as isize, Some(end as isize), k as isize))
                     })
                     .collect();
-                plan.eval(inputs).slice(&elems)
+                plan.eval(cx).slice(&elems)
             }
         }
+    }
+}
+
+/// `op` applied to every value; `sin` and `cos` of `f64` over whole slices
+/// at a time ([`fastmath`]).
+fn unary(op: Unary, a: Values) -> Values {
+    match (op, a) {
+        (Unary::Sin | Unary::Cos, Values::F64(mut a)) => {
+            match a.as_slice_memory_order_mut() {
+                Some(values) if op == Unary::Sin => fastmath::sin_in_place(values),
+                Some(values) => fastmath::cos_in_place(values),
+                None => {
+                    let f = if op == Unary::Sin {
+                        Trig::Sin
+                    } else {
+                        Trig::Cos
+                    };
+                    a.mapv_inplace(|x| fastmath::one(x, f));
+                }
+            }
+            Values::F64(a)
+        }
+        (op, a) => with!(a, a: T => T::wrap(map_unary(op, a))),
+    }
+}
+
+/// `op` over every value, with one loop per operation: the operation is
+/// matched once, not per value, so each loop can be vector code.
+fn map_unary<T: Element>(op: Unary, a: ArrayD<T>) -> ArrayD<T> {
+    fn go<T: Element>(a: ArrayD<T>, f: impl Fn(T) -> T) -> ArrayD<T> {
+        a.mapv_into(f)
+    }
+    match op {
+        Unary::Neg => go(a, |x| T::unary(Unary::Neg, x)),
+        Unary::Sin => go(a, |x| T::unary(Unary::Sin, x)),
+        Unary::Cos => go(a, |x| T::unary(Unary::Cos, x)),
+        Unary::Tan => go(a, |x| T::unary(Unary::Tan, x)),
+        Unary::Exp => go(a, |x| T::unary(Unary::Exp, x)),
+        Unary::Ln => go(a, |x| T::unary(Unary::Ln, x)),
+        Unary::Sqrt => go(a, |x| T::unary(Unary::Sqrt, x)),
+        Unary::Abs => go(a, |x| T::unary(Unary::Abs, x)),
+        Unary::Powi(n) => go(a, |x| T::unary(Unary::Powi(n), x)),
+    }
+}
+
+/// A random chunk: its seed, distribution, number and shape.
+type RandomKey = (u64, Dist, u64, Vec<usize>);
+
+/// What a chunk task's plan reads: its stored inputs and the random chunks
+/// it makes, each with the number of reads left, so that the last read
+/// takes the values instead of copying them, and a random chunk read twice
+/// (`&x * &x`) is made once.
+struct Context {
+    inputs: Vec<(Values, usize)>,
+    randoms: Vec<(RandomKey, Option<ArrayD<f64>>, usize)>,
+}
+
+impl Context {
+    /// Random chunk number `chunk` of `shape`, made on its first read.
+    fn random(&mut self, seed: u64, dist: Dist, chunk: u64, shape: &[usize]) -> ArrayD<f64> {
+        let key = (seed, dist, chunk, shape.to_vec());
+        let Some((_, made, reads)) = self.randoms.iter_mut().find(|r| r.0 == key) else {
+            return random::block(seed, dist, chunk, shape);
+        };
+        *reads = reads.saturating_sub(1);
+        let block = made
+            .take()
+            .unwrap_or_else(|| random::block(seed, dist, chunk, shape));
+        if *reads > 0 {
+            *made = Some(block.clone());
+        }
+        block
     }
 }
 
@@ -346,22 +430,37 @@ fn binary(op: BinOp, a: Values, b: Values) -> Values {
     }
 }
 
-/// `a op b` with broadcasting, reusing one operand's memory where it has
+/// `a op b` with broadcasting, one loop per operation (see [`map_unary`]).
+fn arith<T: Element>(op: Arith, a: ArrayD<T>, b: ArrayD<T>) -> ArrayD<T> {
+    match op {
+        Arith::Add => arith_with(a, b, |x, y| T::arith(Arith::Add, x, y)),
+        Arith::Sub => arith_with(a, b, |x, y| T::arith(Arith::Sub, x, y)),
+        Arith::Mul => arith_with(a, b, |x, y| T::arith(Arith::Mul, x, y)),
+        Arith::Div => arith_with(a, b, |x, y| T::arith(Arith::Div, x, y)),
+        Arith::Pow => arith_with(a, b, |x, y| T::arith(Arith::Pow, x, y)),
+    }
+}
+
+/// `op(a, b)` with broadcasting, reusing one operand's memory where it has
 /// the result's shape.
-fn arith<T: Element>(op: Arith, mut a: ArrayD<T>, mut b: ArrayD<T>) -> ArrayD<T> {
+fn arith_with<T: Element>(
+    mut a: ArrayD<T>,
+    mut b: ArrayD<T>,
+    op: impl Fn(T, T) -> T + Copy,
+) -> ArrayD<T> {
     if b.ndim() == 0 {
         let v = b[IxDyn(&[])];
-        return a.mapv_into(|x| T::arith(op, x, v));
+        return a.mapv_into(|x| op(x, v));
     }
     if a.ndim() == 0 {
         let v = a[IxDyn(&[])];
-        return b.mapv_into(|y| T::arith(op, v, y));
+        return b.mapv_into(|y| op(v, y));
     }
     if b.broadcast(a.raw_dim()).is_some() {
-        a.zip_mut_with(&b, |x, &y| *x = T::arith(op, *x, y));
+        a.zip_mut_with(&b, |x, &y| *x = op(*x, y));
         a
     } else if a.broadcast(b.raw_dim()).is_some() {
-        b.zip_mut_with(&a, |y, &x| *y = T::arith(op, x, *y));
+        b.zip_mut_with(&a, |y, &x| *y = op(x, *y));
         b
     } else {
         let shape = broadcast_shape(a.shape(), b.shape());
@@ -369,7 +468,7 @@ fn arith<T: Element>(op: Arith, mut a: ArrayD<T>, mut b: ArrayD<T>) -> ArrayD<T>
             .broadcast(IxDyn(&shape))
             .expect("the planner checked broadcasting")
             .to_owned();
-        out.zip_mut_with(&b, |x, &y| *x = T::arith(op, *x, y));
+        out.zip_mut_with(&b, |x, &y| *x = op(*x, y));
         out
     }
 }
@@ -419,12 +518,13 @@ pub(crate) struct Task {
 
 impl Task {
     fn run(mut self, inputs: Vec<Block>) -> Block {
-        let mut reads = vec![0; inputs.len()];
-        self.plan.count_reads(&mut reads);
-        let mut inputs: Vec<(Values, usize)> =
-            inputs.into_iter().map(Block::finish).zip(reads).collect();
-        let values = self.plan.eval(&mut inputs);
-        drop(inputs);
+        let mut cx = Context {
+            inputs: inputs.into_iter().map(|b| (b.finish(), 0)).collect(),
+            randoms: Vec::new(),
+        };
+        self.plan.count_reads(&mut cx);
+        let values = self.plan.eval(&mut cx);
+        drop(cx);
         match &self.reduce {
             None => Block::values(values),
             Some(r) => partial(r, values),
@@ -450,4 +550,37 @@ pub(crate) fn eval2(task: Task, a: Block, b: Block) -> Block {
 /// A chunk task with three stored inputs.
 pub(crate) fn eval3(task: Task, a: Block, b: Block, c: Block) -> Block {
     task.run(vec![a, b, c])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_random_chunk_read_three_times_gives_the_same_values_each_time() {
+        let dist = Dist::Uniform {
+            low: -4.0,
+            high: 4.0,
+        };
+        let leaf = || {
+            Box::new(Plan::Random {
+                dist,
+                seed: 5,
+                chunk: 3,
+                chunk_shape: vec![4, 6],
+                start: vec![0, 0],
+                shape: vec![4, 6],
+            })
+        };
+        let square = Plan::Binary(BinOp::Arith(Arith::Mul), leaf(), leaf());
+        let plan = Plan::Binary(
+            BinOp::Arith(Arith::Add),
+            Box::new(square),
+            Box::new(Plan::Unary(Unary::Sin, leaf())),
+        );
+        let got = Task { plan, reduce: None }.run(Vec::new()).finish();
+        let x = random::block(5, dist, 3, &[4, 6]);
+        let want = x.mapv(|v| v * v + fastmath::one(v, Trig::Sin));
+        assert_eq!(got, Values::F64(want));
+    }
 }

@@ -53,6 +53,7 @@ mod chunks;
 mod dtype;
 mod eval;
 mod expr;
+pub mod fastmath;
 mod lower;
 mod map;
 mod memory;

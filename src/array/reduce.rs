@@ -90,8 +90,9 @@ fn sum<T: LinalgScalar>(a: &ArrayD<T>, axes: &[usize]) -> ArrayD<T> {
     if axes.len() == a.ndim() {
         return ArrayD::from_elem(IxDyn(&[]), a.sum());
     }
-    let mut out = a.clone();
-    for &ax in axes.iter().rev() {
+    let (&last, rest) = axes.split_last().expect("some axes are reduced");
+    let mut out = a.sum_axis(Axis(last));
+    for &ax in rest.iter().rev() {
         out = out.sum_axis(Axis(ax));
     }
     out
