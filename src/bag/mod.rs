@@ -19,7 +19,9 @@
 //!
 //! **Fusion.** `map`, `filter`, `flat_map` and `map_partitions` only add a
 //! step to the bag's chain; computing runs the whole chain in one task per
-//! partition, records streaming from step to step as an iterator. User
+//! partition, records streaming from step to step as an iterator of
+//! batches. `visualize` labels each such task by the operations fused into
+//! it (`range-map-filter-frequencies`), as dask names tasks. User
 //! functions are closures that capture nothing (or function items), like
 //! task functions: each step's code is named by its place in the
 //! executable, so a chain travels as a list of step offsets (see
@@ -27,10 +29,12 @@
 //!
 //! **Reductions** (`fold`, `sum`, `frequencies`, `topk`, ...) run their
 //! first step inside each partition's task and combine partial results in
-//! a tree, [`SPLIT_EVERY`] at a time; they return an [`Item`].
+//! a tree, [`SPLIT_EVERY`] at a time, the last combine at the client;
+//! they return an [`Item`].
 //!
 //! **Shuffles** (`groupby`, `repartition`) move records worker to worker
-//! with one all-to-all over the workers group: see the `shuffle` module.
+//! with all-to-alls over the workers group, in rounds: see the `shuffle`
+//! module and [`Bag::shuffle_stats`].
 //!
 //! Built on the public API: compute lowers the bag to a
 //! [`delayed`](mod@crate::delayed) graph and submits it in one batch; the
