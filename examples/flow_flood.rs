@@ -8,7 +8,9 @@
 //!    to the client, while the client pings the scheduler.
 //!
 //! Every result is checked, and no send window of any rank (client and
-//! workers) ever held more than its limit. Prints one JSON line with the
+//! workers) ever held more than its limit (a message larger than the window,
+//! such as a worker's answer to a fetch of many inputs at once, goes alone
+//! and is counted apart). Prints one JSON line with the
 //! counters. Needs two workers for parts 2 and 3.
 //!
 //! ```text
@@ -141,8 +143,9 @@ fn main() -> Result<(), Error> {
     }
     println!(
         "{{\"example\":\"flow_flood\",\"items\":{items},\"kib\":{kib},\"pings\":{pings},\
-         \"peak_window_bytes\":{},\"waits\":{waits},\"over_bound\":{over_bound}}}",
-        mine.peak_window_bytes
+         \"peak_window_bytes\":{},\"largest_alone\":{},\"waits\":{waits},\
+         \"over_bound\":{over_bound}}}",
+        mine.peak_window_bytes, mine.largest_alone
     );
     println!("flow_flood: ok");
     client.shutdown()

@@ -42,9 +42,9 @@ fn floods_stay_inside_their_windows_and_every_result_is_right() {
     )
     .unwrap();
     let len = 200 << 10;
-    let items = 120u64;
+    let items = 80u64;
 
-    // The client floods the workers with arguments (24 MiB through windows
+    // The client floods the workers with arguments (16 MiB through windows
     // of 1 MiB).
     let futures = client
         .map(sum_of, (0..items).map(|i| item(i, len)))

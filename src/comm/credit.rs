@@ -5,7 +5,7 @@
 
 #[cfg(test)]
 use super::flow::Window;
-use super::flow::{note_peak, note_wait, Limits, Windows};
+use super::flow::{note_wait, Limits, Windows};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard};
 
@@ -75,7 +75,7 @@ impl Credit {
         }
         st.windows.take(dest, n);
         if bounded {
-            note_peak(st.windows.used(dest));
+            st.windows.note_peak(dest);
         }
         Ok(())
     }

@@ -169,13 +169,28 @@ impl Windows {
     }
 
     /// What `peer`'s window holds now.
+    #[cfg(test)]
     pub fn used(&self, peer: usize) -> Window {
         self.used[peer]
+    }
+
+    /// Records `peer`'s window in the peaks of [`stats`] (for sends that
+    /// went through a window, not exempt ones): a message larger than the
+    /// window, alone in it, counts apart.
+    pub fn note_peak(&self, peer: usize) {
+        let w = self.used[peer];
+        if w.bytes > self.max_bytes && w.messages == 1 {
+            PEAK_ALONE.fetch_max(w.bytes, Ordering::Relaxed);
+        } else {
+            PEAK_BYTES.fetch_max(w.bytes, Ordering::Relaxed);
+        }
+        PEAK_MESSAGES.fetch_max(w.messages, Ordering::Relaxed);
     }
 }
 
 static PEAK_BYTES: AtomicUsize = AtomicUsize::new(0);
 static PEAK_MESSAGES: AtomicUsize = AtomicUsize::new(0);
+static PEAK_ALONE: AtomicUsize = AtomicUsize::new(0);
 static WAITS: AtomicU64 = AtomicU64::new(0);
 static OVER_BOUND: AtomicU64 = AtomicU64::new(0);
 
@@ -184,11 +199,15 @@ static OVER_BOUND: AtomicU64 = AtomicU64::new(0);
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct FlowStats {
     /// Most bytes one sender ever had queued or in flight to one
-    /// destination through a window.
+    /// destination through a window (a message larger than the window,
+    /// which goes alone, is counted in `largest_alone` instead).
     pub peak_window_bytes: usize,
     /// Most messages one sender ever had queued or in flight to one
     /// destination through a window.
     pub peak_window_messages: usize,
+    /// The largest message that went alone through a window smaller than
+    /// it (0 if none did).
+    pub largest_alone: usize,
     /// Sends that waited for their window.
     pub waits: u64,
     /// Messages let in over the readers' bound (a rank with a waiting
@@ -201,16 +220,10 @@ pub fn stats() -> FlowStats {
     FlowStats {
         peak_window_bytes: PEAK_BYTES.load(Ordering::Relaxed),
         peak_window_messages: PEAK_MESSAGES.load(Ordering::Relaxed),
+        largest_alone: PEAK_ALONE.load(Ordering::Relaxed),
         waits: WAITS.load(Ordering::Relaxed),
         over_bound: OVER_BOUND.load(Ordering::Relaxed),
     }
-}
-
-/// Records `window` in the peaks of [`stats`] (for sends that went through
-/// a window, not exempt ones).
-pub(crate) fn note_peak(window: Window) {
-    PEAK_BYTES.fetch_max(window.bytes, Ordering::Relaxed);
-    PEAK_MESSAGES.fetch_max(window.messages, Ordering::Relaxed);
 }
 
 /// Counts a message let in over the readers' bound.
@@ -265,5 +278,15 @@ mod tests {
         w.give_back(2, 1000);
         assert_eq!(w.used(1), Window::default());
         assert_eq!(w.used(2), Window::default());
+    }
+
+    #[test]
+    fn a_message_alone_over_the_window_counts_apart() {
+        let mut w = Windows::new(2, &limits(1 << 40, 3));
+        w.take(1, (1 << 40) + 5);
+        w.note_peak(1);
+        let s = stats();
+        assert!(s.largest_alone >= (1 << 40) + 5);
+        assert!(s.peak_window_bytes < 1 << 40, "{s:?}");
     }
 }

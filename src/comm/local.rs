@@ -222,7 +222,7 @@ impl Outbox for LocalOutbox {
         }
         if charged {
             st.windows.take(self.rank, n);
-            flow::note_peak(st.windows.used(self.rank));
+            st.windows.note_peak(self.rank);
         } else if !exempt {
             flow::note_over_bound();
         }
