@@ -58,6 +58,7 @@ EXAMPLES=(
     "shutdown_in_flight"
     "bench_startup"
     "bench_transfer 64 2"
+    "flow_flood 48 256"
     "bag_chars 200000 8"
     "bag_accounts 3 2000"
     "wordcount 4 5000"

@@ -75,7 +75,7 @@ mod measure {
         world.barrier()?;
 
         // rankflow: the progress thread owns MPI and backs off when idle.
-        let mut t = MpiTransport::start(1 << 20)?;
+        let mut t = MpiTransport::start(1 << 20, rankflow::comm::flow::Limits::default())?;
         let (waiting, sleeping) = match rank {
             0 => {
                 let pct = cpu_pct(|| {

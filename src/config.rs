@@ -19,6 +19,9 @@
 //! | workers of the embedded cluster, ranks of a local `spmd` | `local_workers` | `RANKFLOW_LOCAL_WORKERS` | — | cores available, at least 1 (a local `spmd`: 4) |
 //! | end the job when a worker has not answered the scheduler, or the scheduler the client, for this long | `watchdog` | `RANKFLOW_WATCHDOG` (seconds, `off`) | — | off |
 //! | largest message accepted | `max_message_bytes` | `RANKFLOW_MAX_MESSAGE` | — | 1 GiB |
+//! | bytes a rank may have queued or in flight to one destination before its sends wait (the scheduler's never wait; see `comm::flow`) | `send_window_bytes` | `RANKFLOW_SEND_WINDOW` | — | 256 MiB |
+//! | messages a rank may have queued or in flight to one destination before its sends wait | `send_window_messages` | `RANKFLOW_SEND_WINDOW_MESSAGES` | — | 4096 |
+//! | payloads over this size cross MPI in pieces of this size, so they never hold up control messages (1 KiB to 1 GiB) | `piece_bytes` | `RANKFLOW_PIECE_SIZE` | — | 64 MiB |
 //! | task events recorded all the time (a performance report turns them on for its block anyway) | `task_events` | `RANKFLOW_TASK_EVENTS` (`on`, `off`) | — | off |
 //! | task events the scheduler keeps, per kind | `event_history` | `RANKFLOW_EVENT_HISTORY` | — | 100,000 |
 //! | launch mode | `mode` | `RANKFLOW_MODE` (`auto`, `mpi`, `local`) | `auto` looks for `OMPI_COMM_WORLD_SIZE`, `PMI_SIZE`, `PMIX_RANK` | `auto` |
@@ -27,6 +30,7 @@
 //! A bad value is an [`Error`] of kind [`ErrorKind::Config`](crate::ErrorKind::Config)
 //! whose message names the variable and the value. Nothing here panics.
 
+mod flow;
 mod memory;
 mod watchdog;
 
@@ -68,6 +72,7 @@ pub struct Config {
     log_level: Option<String>,
     local_workers: Option<usize>,
     max_message_bytes: Option<usize>,
+    flow: flow::Builder,
     mode: Option<Mode>,
     dashboard_address: Option<String>,
     task_events: Option<bool>,
@@ -100,6 +105,8 @@ pub struct Settings {
     pub local_workers: usize,
     /// Largest message a rank accepts, in bytes.
     pub max_message_bytes: usize,
+    /// Send windows per destination and the piece size of large payloads.
+    pub flow: crate::comm::flow::Limits,
     /// Launch mode.
     pub mode: Mode,
     /// Where the scheduler rank serves the live dashboard; `None` when it is
@@ -178,6 +185,29 @@ impl Config {
     /// Largest message a rank accepts, in bytes.
     pub fn max_message_bytes(mut self, n: usize) -> Self {
         self.max_message_bytes = Some(n);
+        self
+    }
+
+    /// Bytes a rank may have queued or in flight to one destination before
+    /// its sends wait (default 256 MiB; a message larger than this still
+    /// goes, alone). The scheduler's sends never wait.
+    pub fn send_window_bytes(mut self, n: usize) -> Self {
+        self.flow.window_bytes = Some(n);
+        self
+    }
+
+    /// Messages a rank may have queued or in flight to one destination
+    /// before its sends wait (default 4096).
+    pub fn send_window_messages(mut self, n: usize) -> Self {
+        self.flow.window_messages = Some(n);
+        self
+    }
+
+    /// Payloads over this many bytes cross MPI in pieces of this size, so a
+    /// large one never holds up the messages behind it (default 64 MiB;
+    /// 1 KiB to 1 GiB).
+    pub fn piece_bytes(mut self, n: usize) -> Self {
+        self.flow.piece_bytes = Some(n);
         self
     }
 
@@ -363,6 +393,8 @@ impl Config {
             )));
         }
 
+        let flow = flow::resolve(self.flow, env, &mut sources)?;
+
         let mode = match self.mode {
             Some(m) => {
                 sources.push(("mode", "builder".to_string()));
@@ -408,6 +440,7 @@ impl Config {
             log_level,
             local_workers,
             max_message_bytes,
+            flow,
             mode,
             dashboard_address,
             task_events,
@@ -543,6 +576,9 @@ pub fn describe() -> Result<String> {
         ("log_level", s.log_level.clone()),
         ("local_workers", s.local_workers.to_string()),
         ("max_message_bytes", s.max_message_bytes.to_string()),
+        ("send_window_bytes", s.flow.window_bytes.to_string()),
+        ("send_window_messages", s.flow.window_messages.to_string()),
+        ("piece_bytes", s.flow.piece_bytes.to_string()),
         ("mode", format!("{:?}", s.mode).to_lowercase()),
         (
             "dashboard_address",

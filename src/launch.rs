@@ -145,7 +145,9 @@ fn launch_local(settings: &Settings) -> Result<Client> {
         "starting the embedded cluster: {} workers",
         settings.local_workers
     );
-    let mut ends = LocalTransport::world(size).into_iter();
+    // The scheduler's loop serves every rank and never waits on one.
+    let mut ends =
+        LocalTransport::world_with(size, settings.flow, &[crate::protocol::SCHEDULER]).into_iter();
     let (scheduler_end, client_end) = match (ends.next(), ends.next()) {
         (Some(s), Some(c)) => (s, c),
         _ => return Err(Error::transport("could not build the in-process world")),
@@ -358,7 +360,13 @@ fn launch_mpi(settings: &Settings) -> Result<Client> {
         }
         crate::task::check_linked_into_executable().map_err(Error::invalid)?;
         let fingerprint = crate::fingerprint::executable_once_per_node(&world)?;
-        let transport = MpiTransport::start(settings.max_message_bytes)?;
+        // The scheduler's loop serves every rank and never waits on one.
+        let limits = if role == Role::Scheduler {
+            settings.flow.unbounded()
+        } else {
+            settings.flow
+        };
+        let transport = MpiTransport::start(settings.max_message_bytes, limits)?;
         Ok((workers, members, fingerprint, transport))
     }));
     let (workers, members, fingerprint, mut transport) = match started {

@@ -14,18 +14,24 @@
 //! queue's level (MPI's eager protocol buffers them at the receiver): what is
 //! bounded here is what this layer holds, and large transfers.
 //!
-//! Sends are not bounded the same way. A sender that blocked while its own
-//! readers are behind could wait on a peer that waits on it (each one's
-//! queue full of the other's messages); instead a send hands its bytes to
-//! the progress thread at once, as `MPI_Isend` does.
+//! The progress thread also takes messages in over the bounds while one of
+//! the rank's own threads waits to send, and when the readers have taken
+//! nothing for a while although messages wait ([`InboundSender::stalled`]):
+//! that is what keeps the send windows of [`flow`](super::flow) free of
+//! deadlock (see its module docs).
+//!
+//! A message that crosses MPI in pieces counts while it is assembled
+//! ([`InboundSender::add_partial`]), so pieces stop when the queue is full;
+//! while the queue holds no whole message they always go on, so a message
+//! being assembled is never starved.
 
 use super::transport::Envelope;
 use crate::error::Result;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{channel, Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, OnceLock};
 use std::thread::Thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Most messages queued for the readers before the progress thread stops
 /// taking more off MPI.
@@ -44,12 +50,21 @@ struct Level {
     max_bytes: usize,
     /// The progress thread, to wake when the queue gets room again.
     waker: OnceLock<Thread>,
+    /// Nanoseconds after `epoch` when a reader last took a message, or when
+    /// the queue last went from empty to not empty.
+    since: AtomicU64,
+    epoch: Instant,
 }
 
 impl Level {
     fn has_room(&self) -> bool {
-        self.messages.load(Ordering::Acquire) < self.max_messages
-            && self.bytes.load(Ordering::Acquire) < self.max_bytes
+        let messages = self.messages.load(Ordering::Acquire);
+        messages == 0
+            || (messages < self.max_messages && self.bytes.load(Ordering::Acquire) < self.max_bytes)
+    }
+
+    fn now(&self) -> u64 {
+        u64::try_from(self.epoch.elapsed().as_nanos()).unwrap_or(u64::MAX)
     }
 }
 
@@ -81,6 +96,8 @@ pub fn inbound(max_messages: usize, max_bytes: usize) -> (InboundSender, Inbound
         max_messages: max_messages.max(1),
         max_bytes: max_bytes.max(1),
         waker: OnceLock::new(),
+        since: AtomicU64::new(0),
+        epoch: Instant::now(),
     });
     (
         InboundSender {
@@ -97,6 +114,24 @@ impl InboundSender {
         self.level.has_room()
     }
 
+    /// Whether messages wait and the readers have taken none for `after`.
+    pub fn stalled(&self, after: Duration) -> bool {
+        let since = self.level.since.load(Ordering::Acquire);
+        self.level.messages.load(Ordering::Acquire) > 0
+            && self.level.now().saturating_sub(since) >= after.as_nanos() as u64
+    }
+
+    /// Counts `n` bytes of a message being assembled from pieces.
+    pub fn add_partial(&self, n: usize) {
+        self.level.bytes.fetch_add(n, Ordering::AcqRel);
+    }
+
+    /// Stops counting `n` bytes of a message being assembled (it is whole
+    /// and about to be queued, or dropped).
+    pub fn sub_partial(&self, n: usize) {
+        self.level.bytes.fetch_sub(n, Ordering::AcqRel);
+    }
+
     /// Names the thread to wake when the queue gets room again.
     pub fn set_waker(&self, thread: Thread) {
         let _ = self.level.waker.set(thread);
@@ -107,7 +142,9 @@ impl InboundSender {
     /// end is gone, handing the message back.
     pub fn send(&self, item: Result<Envelope>) -> std::result::Result<(), Result<Envelope>> {
         let n = size(&item);
-        self.level.messages.fetch_add(1, Ordering::AcqRel);
+        if self.level.messages.fetch_add(1, Ordering::AcqRel) == 0 {
+            self.level.since.store(self.level.now(), Ordering::Release);
+        }
         self.level.bytes.fetch_add(n, Ordering::AcqRel);
         self.tx.send(item).map_err(|e| {
             self.level.messages.fetch_sub(1, Ordering::AcqRel);
@@ -128,6 +165,7 @@ impl InboundReceiver {
             Some(t) => self.rx.recv_timeout(t)?,
         };
         let was_full = !self.level.has_room();
+        self.level.since.store(self.level.now(), Ordering::Release);
         self.level.messages.fetch_sub(1, Ordering::AcqRel);
         self.level.bytes.fetch_sub(size(&item), Ordering::AcqRel);
         if was_full && self.level.has_room() {
@@ -197,6 +235,39 @@ mod tests {
         assert_eq!(rx.recv_timeout(None).unwrap().unwrap().payload.len(), 1);
         assert_eq!(rx.recv_timeout(None).unwrap().unwrap().payload.len(), 2);
         progress.join().unwrap();
+    }
+
+    #[test]
+    fn readers_that_take_nothing_for_a_while_are_stalled() {
+        let (tx, rx) = inbound(10, 1 << 20);
+        assert!(!tx.stalled(Duration::ZERO), "nothing waits");
+        tx.send(message(1)).unwrap();
+        assert!(!tx.stalled(Duration::from_secs(60)));
+        std::thread::sleep(Duration::from_millis(20));
+        assert!(tx.stalled(Duration::from_millis(10)));
+        tx.send(message(1)).unwrap();
+        rx.recv_timeout(None).unwrap().unwrap();
+        assert!(
+            !tx.stalled(Duration::from_millis(10)),
+            "a reader just took one"
+        );
+    }
+
+    #[test]
+    fn pieces_being_assembled_count_but_never_starve() {
+        let (tx, rx) = inbound(10, 1000);
+        tx.add_partial(2000);
+        assert!(tx.has_room(), "no whole message queued: pieces go on");
+        tx.send(message(10)).unwrap();
+        assert!(
+            !tx.has_room(),
+            "a message queued and the bytes over the bound"
+        );
+        rx.recv_timeout(None).unwrap().unwrap();
+        assert!(tx.has_room());
+        tx.sub_partial(2000);
+        tx.send(message(10)).unwrap();
+        assert!(tx.has_room());
     }
 
     #[test]

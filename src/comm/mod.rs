@@ -7,6 +7,9 @@
 //! | [`local`] | the in-process transport (embedded cluster, tests) |
 //! | `mpi_transport` | the MPI transport and its progress thread (feature `mpi`) |
 //! | [`backoff`] | how idle progress threads wait without burning a core |
+//! | [`flow`] | send windows per destination (backpressure) and why they cannot deadlock |
+//! | `credit` | a rank's send windows shared with its MPI progress thread (feature `mpi`) |
+//! | `pieces` | large payloads across MPI in pieces, reassembled in order (feature `mpi`) |
 //! | `inbound` | the bounded queue from a progress thread to its readers (feature `mpi`) |
 //! | `bytes` | byte payloads in serde messages as one byte string, not a `u8` at a time |
 //! | [`codec`] | serde encoding with size limits; raw bytes of plain numbers |
@@ -16,11 +19,16 @@
 pub mod backoff;
 pub(crate) mod bytes;
 pub mod codec;
+#[cfg(feature = "mpi")]
+pub(crate) mod credit;
+pub mod flow;
 pub mod group;
 #[cfg(feature = "mpi")]
 pub(crate) mod inbound;
 pub mod local;
 #[cfg(feature = "mpi")]
 pub mod mpi_transport;
+#[cfg(feature = "mpi")]
+pub(crate) mod pieces;
 pub mod plain;
 pub mod transport;

@@ -4,11 +4,17 @@
 //! Sends are non-blocking synchronous sends (`MPI_Issend`) on buffers the
 //! progress thread owns until MPI reports them complete, so two ranks sending
 //! large messages to each other never deadlock, and a completed send means the
-//! receiver has matched it. Receives probe for any source (`MPI_Improbe`) and
-//! receive the matched message whole, but only while the readers' queue has
-//! room ([`inbound`](super::inbound)): readers that fall behind leave further
-//! messages in MPI, with their senders. When idle the thread backs off (see
-//! [`backoff`](super::backoff)) instead of spinning.
+//! receiver has matched it. What a rank has queued or in flight to each
+//! destination is bounded by a send window ([`flow`](super::flow)): a send
+//! over it waits until earlier ones complete. Payloads over the piece size
+//! cross as pieces ([`pieces`](super::pieces)), so a multi-gigabyte message
+//! never holds up the messages behind it. Receives probe for any source
+//! (`MPI_Improbe`) and receive the matched message (or piece), but only
+//! while the readers' queue has room ([`inbound`](super::inbound)): readers
+//! that fall behind leave further messages in MPI, with their senders
+//! (except while a thread of this rank waits for a send window, or the
+//! readers have stalled: see [`flow`](super::flow) for why). When idle the
+//! thread backs off (see [`backoff`](super::backoff)) instead of spinning.
 //!
 //! # Termination
 //!
@@ -34,13 +40,16 @@
 //! [`Transport::close`] has joined it.
 
 use super::backoff::Backoff;
+use super::credit::Credit;
+use super::flow::{self, Limits};
 use super::inbound::{
     inbound, InboundReceiver, InboundSender, MAX_QUEUED_BYTES, MAX_QUEUED_MESSAGES,
 };
-use super::transport::{Envelope, Outbox, Rank, Tag, Transport};
+use super::pieces::{self, Assembler, TAG_PIECE, TAG_PIECES};
+use super::transport::{Envelope, Outbox, Rank, Tag, Transport, TAG_ABORT};
 use crate::error::{Error, Result};
 use mpi::collective::CommunicatorCollectives;
-use mpi::point_to_point::{Destination, MatchedReceiveVec, Source};
+use mpi::point_to_point::{Destination, MatchedReceiveVec, Message, Source, Status};
 use mpi::request::{Request, StaticScope};
 use mpi::topology::{Communicator, SimpleCommunicator};
 use mpi::traits::Equivalence;
@@ -77,6 +86,8 @@ struct MpiOutbox {
     /// The lock orders every accepted send before the `Close` command.
     commands: Mutex<Option<Sender<Command>>>,
     progress: Thread,
+    /// Send windows per destination, given back by the progress thread.
+    credit: Arc<Credit>,
     /// Messages to this rank itself skip MPI.
     to_self: InboundSender,
 }
@@ -85,17 +96,30 @@ impl MpiTransport {
     /// Starts the progress thread. MPI must be initialised with at least
     /// `MPI_THREAD_SERIALIZED`, and the calling thread must make no MPI calls
     /// until [`Transport::close`] returns. Messages over `max_message_bytes` are
-    /// received (MPI needs them drained) and reported as errors.
-    pub fn start(max_message_bytes: usize) -> Result<Self> {
+    /// received (MPI needs them drained) and reported as errors. `limits` sets
+    /// the send windows and the piece size ([`Limits::unbounded`] for a rank
+    /// whose sends must never wait).
+    pub fn start(max_message_bytes: usize, limits: Limits) -> Result<Self> {
         let world = SimpleCommunicator::world();
         let rank = world.rank() as Rank;
         let size = world.size() as usize;
         let (cmd_tx, cmd_rx) = channel();
         let (in_tx, in_rx) = inbound(MAX_QUEUED_MESSAGES, MAX_QUEUED_BYTES);
         let to_self = in_tx.clone();
+        let credit = Arc::new(Credit::new(size, &limits));
+        let progress = Progress {
+            commands: cmd_rx,
+            inbox: in_tx,
+            max_message_bytes,
+            credit: credit.clone(),
+            stall: limits.stall,
+            piece_bytes: limits
+                .piece_bytes
+                .clamp(flow::MIN_PIECE_BYTES, flow::MAX_PIECE_BYTES),
+        };
         let thread = std::thread::Builder::new()
             .name(format!("rankflow-progress-{rank}"))
-            .spawn(move || progress_loop(cmd_rx, in_tx, max_message_bytes))?;
+            .spawn(move || progress.run())?;
         let progress = thread.thread().clone();
         to_self.set_waker(progress.clone());
         Ok(MpiTransport {
@@ -107,6 +131,7 @@ impl MpiTransport {
                 size,
                 commands: Mutex::new(Some(cmd_tx)),
                 progress,
+                credit,
                 to_self,
             }),
             thread: Some(thread),
@@ -122,14 +147,21 @@ impl Outbox for MpiOutbox {
                 self.size
             )));
         }
-        let commands = self.commands.lock().unwrap_or_else(|e| e.into_inner());
-        let Some(commands) = commands.as_ref() else {
-            return Err(Error::transport(format!(
+        let closed = || {
+            Error::transport(format!(
                 "rank {} has closed its transport: nothing more can be sent",
                 self.rank
-            )));
+            ))
         };
         if dest == self.rank {
+            if self
+                .commands
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .is_none()
+            {
+                return Err(closed());
+            }
             return self
                 .to_self
                 .send(Ok(Envelope {
@@ -141,15 +173,29 @@ impl Outbox for MpiOutbox {
         }
         if payload.len() > super::codec::MAX_MESSAGE_CEILING {
             return Err(Error::codec(format!(
-                "message of {} bytes is over MPI's 2 GiB count limit",
-                payload.len()
+                "message of {} bytes is over the {}-byte ceiling on one message",
+                payload.len(),
+                super::codec::MAX_MESSAGE_CEILING
             )));
         }
-        commands
-            .send(Command::Send { dest, tag, payload })
-            .map_err(|_| Error::transport("the MPI progress thread has stopped"))?;
+        let n = payload.len();
+        // A failing rank's last word never waits for a window.
+        self.credit
+            .acquire(dest, n, tag == TAG_ABORT, || self.progress.unpark())
+            .map_err(|_| closed())?;
+        let commands = self.commands.lock().unwrap_or_else(|e| e.into_inner());
+        let sent = match commands.as_ref() {
+            Some(c) => c
+                .send(Command::Send { dest, tag, payload })
+                .map_err(|_| Error::transport("the MPI progress thread has stopped")),
+            None => Err(closed()),
+        };
+        drop(commands);
+        if sent.is_err() {
+            self.credit.give_back(dest, n);
+        }
         self.progress.unpark();
-        Ok(())
+        sent
     }
 }
 
@@ -164,6 +210,7 @@ impl MpiOutbox {
         if let Some(commands) = taken {
             let _ = commands.send(Command::Close);
         }
+        self.credit.close();
         self.progress.unpark();
     }
 }
@@ -220,38 +267,79 @@ impl Drop for MpiTransport {
     }
 }
 
-/// A send in flight: the request and the buffer it reads.
+/// A message in flight: its requests (one, or a header and its pieces) and
+/// the buffers they read.
 struct InFlight {
-    request: Request<'static, [u8], StaticScope>,
-    buffer: *mut [u8],
+    dest: Rank,
+    bytes: usize,
+    requests: Vec<Request<'static, [u8], StaticScope>>,
+    buffers: Vec<*mut [u8]>,
 }
 
 impl InFlight {
-    fn start(world: &SimpleCommunicator, dest: Rank, tag: Tag, payload: Vec<u8>) -> Self {
+    fn start(
+        world: &SimpleCommunicator,
+        dest: Rank,
+        tag: Tag,
+        payload: Vec<u8>,
+        piece_bytes: usize,
+    ) -> Self {
+        let bytes = payload.len();
+        let to = world.process_at_rank(dest as i32);
         let buffer: &'static mut [u8] = Box::leak(payload.into_boxed_slice());
-        let raw: *mut [u8] = buffer;
-        let request = world
-            .process_at_rank(dest as i32)
-            .immediate_synchronous_send_with_tag(StaticScope, &*buffer, i32::from(tag));
+        let mut buffers = vec![buffer as *mut [u8]];
+        let data: &'static [u8] = buffer;
+        let mut requests = Vec::new();
+        if bytes > piece_bytes {
+            let header: &'static mut [u8] =
+                Box::leak(pieces::header(bytes, tag).into_boxed_slice());
+            buffers.push(header as *mut [u8]);
+            requests.push(to.immediate_synchronous_send_with_tag(
+                StaticScope,
+                &*header,
+                i32::from(TAG_PIECES),
+            ));
+            for range in pieces::ranges(bytes, piece_bytes) {
+                requests.push(to.immediate_synchronous_send_with_tag(
+                    StaticScope,
+                    &data[range],
+                    i32::from(TAG_PIECE),
+                ));
+            }
+        } else {
+            requests.push(to.immediate_synchronous_send_with_tag(
+                StaticScope,
+                data,
+                i32::from(tag),
+            ));
+        }
         InFlight {
-            request,
-            buffer: raw,
+            dest,
+            bytes,
+            requests,
+            buffers,
         }
     }
 
-    /// Tests for completion; frees the buffer when MPI is done with it.
-    fn poll(self) -> Option<Self> {
-        match self.request.test() {
-            Ok(_) => {
-                // SAFETY: `buffer` came from `Box::leak` in `start`, and the only
-                // borrow of it was held by the request, which has completed and
-                // been consumed by `test`; MPI no longer reads it and nothing
-                // else points to it, so the box can be rebuilt and dropped once.
-                drop(unsafe { Box::from_raw(self.buffer) });
-                None
-            }
-            Err(request) => Some(InFlight { request, ..self }),
+    /// Tests for completion; frees the buffers when MPI is done with every
+    /// request, and returns the destination and size for the send window.
+    fn poll(mut self) -> std::result::Result<(Rank, usize), Self> {
+        self.requests = std::mem::take(&mut self.requests)
+            .into_iter()
+            .filter_map(|r| r.test().err())
+            .collect();
+        if !self.requests.is_empty() {
+            return Err(self);
         }
+        for buffer in self.buffers.drain(..) {
+            // SAFETY: every buffer came from `Box::leak` in `start`, and the
+            // only borrows of it were held by the requests, which have all
+            // completed and been consumed by `test`; MPI no longer reads it
+            // and nothing else points to it, so each box is rebuilt and
+            // dropped once.
+            drop(unsafe { Box::from_raw(buffer) });
+        }
+        Ok((self.dest, self.bytes))
     }
 }
 
@@ -265,85 +353,149 @@ enum Phase {
     Barrier(Request<'static, ()>),
 }
 
-fn progress_loop(commands: Receiver<Command>, inbox: InboundSender, max_message_bytes: usize) {
-    let world = SimpleCommunicator::world();
-    let mut in_flight: Vec<InFlight> = Vec::new();
-    let mut phase = Phase::Running;
-    let mut discarded = 0usize;
-    let mut backoff = Backoff::default();
-    loop {
-        let mut active = false;
-        while matches!(phase, Phase::Running) {
-            match commands.try_recv() {
-                Ok(Command::Send { dest, tag, payload }) => {
-                    in_flight.push(InFlight::start(&world, dest, tag, payload));
-                    active = true;
-                }
-                // The outbox refuses sends once it has queued `Close`, so
-                // every accepted send has been started by now.
-                Ok(Command::Close) | Err(TryRecvError::Disconnected) => {
-                    phase = Phase::Draining;
-                    active = true;
-                }
-                Err(TryRecvError::Empty) => break,
-            }
-        }
-        if !in_flight.is_empty() {
-            let before = in_flight.len();
-            in_flight = in_flight.into_iter().filter_map(InFlight::poll).collect();
-            active |= in_flight.len() != before;
-        }
-        // A bounded number per round, so queued sends are never starved,
-        // and none while the readers are behind (backpressure). After close
-        // nobody reads: what arrives is drained and dropped, whatever the
-        // queue holds.
-        for _ in 0..PROBES_PER_ROUND {
-            if matches!(phase, Phase::Running) && !inbox.has_room() {
-                break;
-            }
-            let Some(delivered) = receive_one(&world, max_message_bytes) else {
-                break;
-            };
-            active = true;
-            if matches!(phase, Phase::Running) {
-                let _ = inbox.send(delivered);
-            } else {
-                discarded += 1;
-            }
-        }
-        phase = match phase {
-            Phase::Draining if in_flight.is_empty() => {
-                active = true;
-                Phase::Barrier(world.immediate_barrier())
-            }
-            Phase::Barrier(request) => match request.test() {
-                Ok(_) => {
-                    if discarded > 0 {
-                        log::debug!("closed; {discarded} messages arrived after close");
+/// What the progress thread owns besides MPI.
+struct Progress {
+    commands: Receiver<Command>,
+    inbox: InboundSender,
+    max_message_bytes: usize,
+    credit: Arc<Credit>,
+    stall: Duration,
+    piece_bytes: usize,
+}
+
+/// Wakes this rank's waiting senders (with an error) however the progress
+/// thread ends, a panic included: nothing will give their windows back.
+struct CloseCredit(Arc<Credit>);
+
+impl Drop for CloseCredit {
+    fn drop(&mut self) {
+        self.0.close();
+    }
+}
+
+impl Progress {
+    fn run(self) {
+        let _close = CloseCredit(self.credit.clone());
+        let world = SimpleCommunicator::world();
+        let mut in_flight: Vec<InFlight> = Vec::new();
+        let mut assembler = Assembler::new(self.max_message_bytes);
+        let mut phase = Phase::Running;
+        let mut discarded = 0usize;
+        let mut backoff = Backoff::default();
+        loop {
+            let mut active = false;
+            while matches!(phase, Phase::Running) {
+                match self.commands.try_recv() {
+                    Ok(Command::Send { dest, tag, payload }) => {
+                        in_flight.push(InFlight::start(
+                            &world,
+                            dest,
+                            tag,
+                            payload,
+                            self.piece_bytes,
+                        ));
+                        active = true;
                     }
-                    return;
+                    // The outbox refuses sends once it has queued `Close`, so
+                    // every accepted send has been started by now.
+                    Ok(Command::Close) | Err(TryRecvError::Disconnected) => {
+                        phase = Phase::Draining;
+                        active = true;
+                    }
+                    Err(TryRecvError::Empty) => break,
                 }
-                Err(request) => Phase::Barrier(request),
-            },
-            other => other,
-        };
-        if active {
-            backoff.reset();
-        } else {
-            backoff.idle();
+            }
+            if !in_flight.is_empty() {
+                let mut pending = Vec::with_capacity(in_flight.len());
+                for f in in_flight {
+                    match f.poll() {
+                        Ok((dest, bytes)) => {
+                            self.credit.give_back(dest, bytes);
+                            active = true;
+                        }
+                        Err(f) => pending.push(f),
+                    }
+                }
+                in_flight = pending;
+            }
+            // A bounded number per round, so queued sends are never starved,
+            // and none while the readers are behind (backpressure), unless a
+            // thread of this rank waits for a send window or the readers
+            // have stalled (see `flow`). After close nobody reads: what
+            // arrives is drained and dropped, whatever the queue holds.
+            for _ in 0..PROBES_PER_ROUND {
+                let running = matches!(phase, Phase::Running);
+                let over = running && !self.inbox.has_room();
+                if over && !self.credit.someone_waits() && !self.inbox.stalled(self.stall) {
+                    break;
+                }
+                let before = assembler.in_progress();
+                let Some(got) = receive_one(&world, self.max_message_bytes, &mut assembler) else {
+                    break;
+                };
+                let after = assembler.in_progress();
+                if after > before {
+                    self.inbox.add_partial(after - before);
+                } else {
+                    self.inbox.sub_partial(before - after);
+                }
+                active = true;
+                if over {
+                    flow::note_over_bound();
+                }
+                match got {
+                    Some(delivered) if running => {
+                        let _ = self.inbox.send(delivered);
+                    }
+                    Some(_) => discarded += 1,
+                    None => {}
+                }
+            }
+            phase = match phase {
+                Phase::Draining if in_flight.is_empty() => {
+                    active = true;
+                    Phase::Barrier(world.immediate_barrier())
+                }
+                Phase::Barrier(request) => match request.test() {
+                    Ok(_) => {
+                        if discarded > 0 {
+                            log::debug!("closed; {discarded} messages arrived after close");
+                        }
+                        return;
+                    }
+                    Err(request) => Phase::Barrier(request),
+                },
+                other => other,
+            };
+            if active {
+                backoff.reset();
+            } else {
+                backoff.idle();
+            }
         }
     }
 }
 
-/// Receives one message if one has arrived: the envelope, or an error for a
-/// message over `max_message_bytes` or with a foreign tag (received anyway,
-/// as MPI needs it drained).
-fn receive_one(world: &SimpleCommunicator, max_message_bytes: usize) -> Option<Result<Envelope>> {
+/// Receives one message or piece if one has arrived: `Some(None)` for a
+/// piece that did not complete its message; else the envelope, or an error
+/// for a message over `max_message_bytes` or with a foreign tag (received
+/// anyway, as MPI needs it drained).
+fn receive_one(
+    world: &SimpleCommunicator,
+    max_message_bytes: usize,
+    assembler: &mut Assembler,
+) -> Option<Option<Result<Envelope>>> {
     let (message, status) = world.any_process().immediate_matched_probe()?;
     let count = status.count(u8::equivalent_datatype()).max(0) as usize;
-    let (payload, status) = (message, status).matched_receive_vec::<u8>();
     let source = status.source_rank() as Rank;
-    Some(if count > max_message_bytes {
+    if status.tag() == i32::from(TAG_PIECE) {
+        return Some(receive_piece(message, status, source, count, assembler));
+    }
+    let (payload, status) = (message, status).matched_receive_vec::<u8>();
+    if status.tag() == i32::from(TAG_PIECES) {
+        return Some(assembler.header(source, &payload));
+    }
+    Some(Some(if count > max_message_bytes {
         Err(Error::codec(format!(
             "rank {source} sent a message of {count} bytes, over the \
              {max_message_bytes}-byte limit (RANKFLOW_MAX_MESSAGE); it was dropped"
@@ -360,5 +512,26 @@ fn receive_one(world: &SimpleCommunicator, max_message_bytes: usize) -> Option<R
                 status.tag()
             ))),
         }
-    })
+    }))
+}
+
+/// Receives a piece straight into its message's buffer (or drops it when
+/// it has no place there).
+fn receive_piece(
+    message: Message,
+    status: Status,
+    source: Rank,
+    count: usize,
+    assembler: &mut Assembler,
+) -> Option<Result<Envelope>> {
+    match assembler.slot(source, count) {
+        Some(slot) => {
+            message.matched_receive_into(slot);
+            assembler.filled(source, count)
+        }
+        None => {
+            let _ = (message, status).matched_receive_vec::<u8>();
+            assembler.discarded(source, count)
+        }
+    }
 }

@@ -27,6 +27,9 @@ pub const TAG_ABORT: Tag = 2;
 /// never leaves the process.
 pub const TAG_LOCAL: Tag = 3;
 
+// Tags 4 and 5 carry large payloads in pieces inside the MPI transport
+// (`comm::pieces`); they never reach a reader.
+
 /// One received message.
 #[derive(Debug)]
 pub struct Envelope {
@@ -40,9 +43,11 @@ pub struct Envelope {
 
 /// The sending half of a transport: cheap to clone, usable from any thread.
 pub trait Outbox: Send + Sync {
-    /// Queues `payload` for `dest`. Returns once the transport owns the bytes;
-    /// delivery happens in order per (sender, receiver) pair. After the
-    /// transport is closed every send is an error, never a send.
+    /// Queues `payload` for `dest`. Returns once the transport owns the bytes,
+    /// which may mean waiting while this rank's send window to `dest` is
+    /// full ([`flow`](super::flow)); delivery happens in order per (sender,
+    /// receiver) pair. After the transport is closed every send is an
+    /// error, never a send.
     fn send(&self, dest: Rank, tag: Tag, payload: Vec<u8>) -> Result<()>;
 }
 
