@@ -281,6 +281,12 @@ fn templates_parse_and_use_their_directives() {
         ] {
             assert!(text.contains(needle), "{file} lacks {needle:?}");
         }
+        if file != "slurm.sh" {
+            assert!(
+                text.contains("bash jobscripts/check-hosts.sh --skip-self"),
+                "{file} does not check its hosts"
+            );
+        }
         assert_bash_parses(&path);
     }
 }
@@ -487,4 +493,38 @@ fn only_this_host_is_not_checked() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(ran);
     assert!(stdout(&out).contains("nothing to check"));
+}
+
+#[test]
+fn a_host_that_never_answers_ends_the_job_within_the_time_limit() {
+    let dir = TempDir::new("hang");
+    let agent = dir.write(
+        "agent",
+        "#!/bin/sh\n[ \"$1\" = node-b ] && exec sleep 60\nexit 0\n",
+        true,
+    );
+    let agent = agent.display().to_string();
+    let start = std::time::Instant::now();
+    let (out, ran) = run_with_fake_hosts(
+        "sge",
+        &[
+            ("PE_HOSTFILE", "$DIR/pe"),
+            ("OMPI_MCA_plm_rsh_agent", &agent),
+            ("RANKFLOW_CHECK_HOSTS_TIMEOUT", "1"),
+        ],
+        &[(
+            "pe",
+            "node-a 2 q@node-a UNDEFINED\nnode-b 2 q@node-b UNDEFINED\n",
+        )],
+    );
+    let took = start.elapsed();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(!ran);
+    assert!(
+        err.contains("host node-b does not answer (no answer within 1 s)"),
+        "{err}"
+    );
+    // timeout -k 2 1: the hung agent is gone well before its 60 s sleep ends.
+    assert!(took < std::time::Duration::from_secs(30), "took {took:?}");
 }
