@@ -7,7 +7,7 @@
 #
 #   bash jobscripts/check-hosts.sh --hostfile "$PBS_NODEFILE" && mpirun ...
 #
-# Usage: check-hosts.sh [--timeout SECONDS] [--agent COMMAND] (--hostfile FILE | HOST...)
+# Usage: check-hosts.sh [--timeout SECONDS] [--agent COMMAND] [--skip-self] (--hostfile FILE | HOST...)
 #   --hostfile FILE  one host per line (PBS_NODEFILE, SGE's and Open MPI's
 #                    hostfiles: "host", "host slots=N", "host:N" or "host N");
 #                    repeated hosts are checked once
@@ -16,15 +16,20 @@
 #                    ssh -o BatchMode=yes -o ConnectTimeout=SECONDS
 #   --timeout S      seconds each host has to answer (default 10); hosts are
 #                    checked at once, so the whole check takes about S
+#   --skip-self      leave out this host (its name, short name or localhost):
+#                    mpirun starts local ranks without the agent, and a
+#                    node need not accept ssh from itself; exits 0 when no
+#                    other host is left
 # Exits 0 when every host ran `true`, 1 naming each host that did not (and
 # why: timed out, or the agent's exit code and last line), 2 on bad usage.
 set -uo pipefail
 
 timeout_s=10
 agent=""
+skip_self=0
 hosts=()
 usage() {
-    echo "usage: check-hosts.sh [--timeout SECONDS] [--agent COMMAND] (--hostfile FILE | HOST...)" >&2
+    echo "usage: check-hosts.sh [--timeout SECONDS] [--agent COMMAND] [--skip-self] (--hostfile FILE | HOST...)" >&2
     exit 2
 }
 while [ $# -gt 0 ]; do
@@ -53,6 +58,10 @@ while [ $# -gt 0 ]; do
             done <"$2"
             shift 2
             ;;
+        --skip-self)
+            skip_self=1
+            shift
+            ;;
         -*) usage ;;
         *)
             hosts+=("$1")
@@ -74,6 +83,22 @@ fi
 dir="$(mktemp -d)"
 trap 'rm -rf "$dir"' EXIT
 mapfile -t unique < <(printf '%s\n' "${hosts[@]}" | awk '!seen[$0]++')
+if [ "$skip_self" = 1 ]; then
+    self="${HOSTNAME:-$(hostname 2>/dev/null || true)}"
+    others=()
+    for host in "${unique[@]}"; do
+        case "$host" in
+            localhost | 127.0.0.1 | "$self" | "${self%%.*}") continue ;;
+        esac
+        [ "${host%%.*}" = "$self" ] && continue
+        others+=("$host")
+    done
+    if [ ${#others[@]} -eq 0 ]; then
+        echo "check-hosts.sh: no host but this one ($self); nothing to check"
+        exit 0
+    fi
+    unique=("${others[@]}")
+fi
 for host in "${unique[@]}"; do
     (
         # The agent is a command line (it may carry options): split it.

@@ -42,5 +42,11 @@ export OMP_NUM_THREADS=1
 # rankflow's log level (error, warn, info, debug, trace); logs go to stderr.
 export RANKFLOW_LOG=info
 
+# Check that every other host of the job answers, and stop naming any that
+# does not (run from the repository, like the program below; scripts from
+# `rankflow jobscript` carry this check inside them).
+bash jobscripts/check-hosts.sh --skip-self \
+    --agent "${OMPI_MCA_plm_rsh_agent:-blaunch}" --hostfile "$LSB_DJOB_HOSTFILE"
+
 # mpirun reads the host list from LSF and starts 8 ranks, 4 per host.
 mpirun -n 8 ./target/release/examples/hello

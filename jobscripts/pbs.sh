@@ -44,5 +44,10 @@ export OMP_NUM_THREADS=1
 # rankflow's log level (error, warn, info, debug, trace); logs go to stderr.
 export RANKFLOW_LOG=info
 
+# Check that every other host of the job answers, and stop naming any that
+# does not (run from the repository, like the program below; scripts from
+# `rankflow jobscript` carry this check inside them).
+bash jobscripts/check-hosts.sh --skip-self --hostfile "$PBS_NODEFILE"
+
 # mpirun reads the node list from PBS and starts 8 ranks, 4 per node.
 mpirun -n 8 ./target/release/examples/hello

@@ -80,6 +80,18 @@ fn loopback_serves_pages_and_json_without_a_token() {
         json.contains("\"rank\":2") && json.contains("\"rank\":3"),
         "{json}"
     );
+    // Each worker is named with its host, in the JSON and on the workers page
+    // (which starts from the same snapshot and has a host column).
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_default();
+    if !host.is_empty() {
+        let named = format!("\"host\":\"{host}\"");
+        assert_eq!(json.matches(&named).count(), 2, "{json}");
+        let workers = get(port, "/workers", "");
+        assert!(workers.contains("<th>host</th>"), "{workers}");
+        assert!(workers.contains(&named), "{workers}");
+    }
     let stream = get(port, "/api/stream?since=0", "");
     assert_eq!(stream.matches("\"seq\":").count(), 50, "{stream}");
     assert!(status_line(&get(port, "/api/stream?since=x", "")).contains("400"));

@@ -281,6 +281,250 @@ fn templates_parse_and_use_their_directives() {
         ] {
             assert!(text.contains(needle), "{file} lacks {needle:?}");
         }
+        if file != "slurm.sh" {
+            assert!(
+                text.contains("bash jobscripts/check-hosts.sh --skip-self"),
+                "{file} does not check its hosts"
+            );
+        }
         assert_bash_parses(&path);
     }
+}
+
+/// A scratch directory under the temp directory, removed when dropped.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(tag: &str) -> Self {
+        let path = TempScript::new("").0.with_extension(tag);
+        std::fs::create_dir_all(&path).expect("could not make temp dir");
+        TempDir(path)
+    }
+
+    fn write(&self, name: &str, contents: &str, executable: bool) -> PathBuf {
+        let path = self.0.join(name);
+        std::fs::write(&path, contents).expect("could not write temp file");
+        if executable {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))
+                .expect("could not chmod");
+        }
+        path
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Runs a generated script for `system` in a directory with a fake `mpirun`
+/// (which leaves a marker file) and a fake launch agent that fails for
+/// `node-b`; `hosts` sets the batch system's host list through `env`.
+/// Returns the output and whether mpirun ran.
+fn run_with_fake_hosts(
+    system: &str,
+    env: &[(&str, &str)],
+    files: &[(&str, &str)],
+) -> (Output, bool) {
+    let dir = TempDir::new(system);
+    let script = stdout(&rankflow(&[
+        "jobscript",
+        "--system",
+        system,
+        "--nodes",
+        "2",
+        "--ntasks-per-node",
+        "2",
+        "--",
+        "./my_binary",
+    ]));
+    let script = dir.write("job.sh", &script, false);
+    dir.write(
+        "mpirun",
+        "#!/bin/sh\ntouch \"$(dirname \"$0\")/mpirun-ran\"\n",
+        true,
+    );
+    let agent = dir.write(
+        "agent",
+        "#!/bin/sh\n[ \"$1\" = node-b ] && { echo \"ssh: connect to host node-b: No route to host\" >&2; exit 255; }\nexit 0\n",
+        true,
+    );
+    for (name, contents) in files {
+        dir.write(name, contents, false);
+    }
+    let path = format!(
+        "{}:{}",
+        dir.0.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let mut cmd = Command::new("bash");
+    cmd.arg(&script)
+        .current_dir(&dir.0)
+        .env("PATH", path)
+        .env("OMPI_MCA_plm_rsh_agent", &agent)
+        .env("PBS_O_WORKDIR", &dir.0)
+        .env("RANKFLOW_CHECK_HOSTS_TIMEOUT", "20");
+    for var in [
+        "PBS_NODEFILE",
+        "PE_HOSTFILE",
+        "LSB_DJOB_HOSTFILE",
+        "LSB_HOSTS",
+        "RANKFLOW_CHECK_HOSTS",
+    ] {
+        cmd.env_remove(var);
+    }
+    for (k, v) in env {
+        let v = v.replace("$DIR", &dir.0.display().to_string());
+        cmd.env(k, v);
+    }
+    let out = cmd.output().expect("could not run bash");
+    let ran = dir.0.join("mpirun-ran").exists();
+    (out, ran)
+}
+
+#[test]
+fn generated_scripts_check_their_hosts_before_mpirun() {
+    for system in ["pbs", "sge", "lsf"] {
+        let script = stdout(&jobscript(system, &[]));
+        let check = script.find("check-hosts.sh --skip-self").expect(system);
+        let launch = script.find("\nmpirun -n 32").expect(system);
+        assert!(
+            check < launch,
+            "{system}: the check comes after mpirun\n{script}"
+        );
+        // Embedded, not called from the repository.
+        assert!(script.contains("RANKFLOW_CHECK_HOSTS_SCRIPT <<'RANKFLOW_CHECK_HOSTS_END'"));
+        assert!(!script.contains(env!("CARGO_MANIFEST_DIR")), "{system}");
+    }
+    let slurm = stdout(&jobscript("slurm", &[]));
+    assert!(!slurm.contains("check-hosts"), "{slurm}");
+}
+
+#[test]
+fn an_unreachable_host_stops_the_job_and_is_named() {
+    let cases: [(&str, &str, &str, &str); 4] = [
+        (
+            "pbs",
+            "PBS_NODEFILE",
+            "nodes",
+            "node-a\nnode-a\nnode-b\nnode-b\n",
+        ),
+        (
+            "sge",
+            "PE_HOSTFILE",
+            "pe_hostfile",
+            "node-a 2 all.q@node-a UNDEFINED\nnode-b 2 all.q@node-b UNDEFINED\n",
+        ),
+        (
+            "lsf",
+            "LSB_DJOB_HOSTFILE",
+            "djob",
+            "node-a\nnode-a\nnode-b\nnode-b\n",
+        ),
+        ("lsf", "LSB_HOSTS", "", "node-a node-a node-b node-b"),
+    ];
+    for (system, var, file, hosts) in cases {
+        let (value, files) = if file.is_empty() {
+            (hosts.to_string(), vec![])
+        } else {
+            (format!("$DIR/{file}"), vec![(file, hosts)])
+        };
+        let (out, ran) = run_with_fake_hosts(system, &[(var, &value)], &files);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(1), "{system} {var}: {err}");
+        assert!(!ran, "{system} {var}: mpirun ran although node-b is down");
+        assert!(err.contains("host node-b does not answer (exit 255: ssh: connect to host node-b: No route to host)"), "{system} {var}: {err}");
+        assert!(
+            !err.contains("host node-a does not"),
+            "{system} {var}: {err}"
+        );
+        assert!(err.contains("not starting mpirun"), "{system} {var}: {err}");
+
+        // With every host answering, the job goes on to mpirun.
+        let good = hosts.replace("node-b", "node-c");
+        let files: Vec<(&str, &str)> = files.iter().map(|(f, _)| (*f, good.as_str())).collect();
+        let value = if file.is_empty() { good.clone() } else { value };
+        let (out, ran) = run_with_fake_hosts(system, &[(var, &value)], &files);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{system} {var}: {}",
+            stderr(&out)
+        );
+        assert!(ran, "{system} {var}: mpirun did not run");
+        assert!(stdout(&out).contains("2 hosts answer"), "{system} {var}");
+    }
+}
+
+#[test]
+fn the_host_check_can_be_skipped_and_notes_a_missing_host_list() {
+    let (out, ran) = run_with_fake_hosts("pbs", &[], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(ran);
+    assert!(stderr(&out).contains("PBS_NODEFILE is not set; hosts not checked"));
+    let (out, ran) = run_with_fake_hosts(
+        "pbs",
+        &[
+            ("PBS_NODEFILE", "$DIR/nodes"),
+            ("RANKFLOW_CHECK_HOSTS", "0"),
+        ],
+        &[("nodes", "node-b\n")],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(ran && !stderr(&out).contains("node-b"));
+}
+
+#[test]
+fn only_this_host_is_not_checked() {
+    let me = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_else(|_| "localhost".into());
+    let nodes = format!("{me}\n{me}\nlocalhost\n");
+    let (out, ran) = run_with_fake_hosts(
+        "pbs",
+        &[
+            ("PBS_NODEFILE", "$DIR/nodes"),
+            ("OMPI_MCA_plm_rsh_agent", "false"),
+        ],
+        &[("nodes", &nodes)],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(ran);
+    assert!(stdout(&out).contains("nothing to check"));
+}
+
+#[test]
+fn a_host_that_never_answers_ends_the_job_within_the_time_limit() {
+    let dir = TempDir::new("hang");
+    let agent = dir.write(
+        "agent",
+        "#!/bin/sh\n[ \"$1\" = node-b ] && exec sleep 60\nexit 0\n",
+        true,
+    );
+    let agent = agent.display().to_string();
+    let start = std::time::Instant::now();
+    let (out, ran) = run_with_fake_hosts(
+        "sge",
+        &[
+            ("PE_HOSTFILE", "$DIR/pe"),
+            ("OMPI_MCA_plm_rsh_agent", &agent),
+            ("RANKFLOW_CHECK_HOSTS_TIMEOUT", "1"),
+        ],
+        &[(
+            "pe",
+            "node-a 2 q@node-a UNDEFINED\nnode-b 2 q@node-b UNDEFINED\n",
+        )],
+    );
+    let took = start.elapsed();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(!ran);
+    assert!(
+        err.contains("host node-b does not answer (no answer within 1 s)"),
+        "{err}"
+    );
+    // timeout -k 2 1: the hung agent is gone well before its 60 s sleep ends.
+    assert!(took < std::time::Duration::from_secs(30), "took {took:?}");
 }

@@ -39,6 +39,21 @@ fn hello_on_three_ranks() {
 }
 
 #[test]
+fn each_worker_log_names_its_host() {
+    let mut cmd = mpirun(4);
+    cmd.arg(example("hello")).env("RANKFLOW_LOG", "info");
+    let out = run_with_deadline(cmd, DEADLINE);
+    assert_eq!(out.code, Some(0), "{}", out.all_output());
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .expect("hostname");
+    for rank in [2, 3] {
+        let line = format!("[rank {rank} worker] INFO rankflow::worker: worker up on {host} (pid ");
+        assert!(out.stderr.contains(&line), "no {line:?} in\n{}", out.stderr);
+    }
+}
+
+#[test]
 fn bad_environment_value_is_named() {
     let mut cmd = mpirun(3);
     cmd.arg(example("hello"))

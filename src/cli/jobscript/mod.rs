@@ -46,6 +46,7 @@ use checks::{
 };
 
 mod checks;
+mod hostcheck;
 mod lsf;
 mod pbs;
 mod sge;
@@ -238,9 +239,11 @@ pub(super) struct Checked {
 ///
 /// The script starts with `#!/usr/bin/env bash`, then a comment, the
 /// directives of `spec.system`, `set -euo pipefail`, exports of
-/// `RANKFLOW_THREADS` and `OMP_NUM_THREADS` (both `cpus_per_task`), and the
-/// launch line: `srun <command>` on Slurm, `mpirun -n TOTAL <command>`
-/// elsewhere. See the [module docs](self) for the directives of each system.
+/// `RANKFLOW_THREADS` and `OMP_NUM_THREADS` (both `cpus_per_task`), a check
+/// that the launcher is on `PATH`, on PBS, SGE and LSF a check that every
+/// other host of the job answers (`jobscripts/check-hosts.sh`, embedded; the
+/// job exits 1 naming the hosts that do not), and the launch line:
+/// `srun <command>` on Slurm, `mpirun -n TOTAL <command>` elsewhere. See the [module docs](self) for the directives of each system.
 ///
 /// # Errors
 ///
@@ -319,6 +322,11 @@ pub fn render(spec: &JobSpec) -> Result<String> {
          or the MPI module is not loaded)\" >&2\n    exit 127\nfi\n",
         spec.system
     ));
+    if let Some(check) = hostcheck::block(spec.system) {
+        out.push('\n');
+        out.push_str(&check);
+        out.push('\n');
+    }
     out.push_str(&format!("{launch} {}\n", words.join(" ")));
     Ok(out)
 }

@@ -435,3 +435,16 @@ fn a_script_on_a_node_without_its_launcher_says_so_and_fails() {
     }
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[test]
+fn the_embedded_host_check_cannot_end_its_here_document_early() {
+    assert!(super::hostcheck::CHECK_HOSTS
+        .lines()
+        .all(|l| l != super::hostcheck::END));
+    let out = render(&spec(System::Pbs)).unwrap();
+    assert_eq!(
+        out.lines().filter(|l| *l == super::hostcheck::END).count(),
+        1,
+        "{out}"
+    );
+}
