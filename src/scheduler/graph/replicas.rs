@@ -48,11 +48,12 @@ impl TaskGraph {
             fx.replicated.push((id, Ok(holders.len())));
             return;
         }
-        let asked = self.copy_targets.entry(key).or_default().clone();
+        let mut asked = self.copy_targets.remove(&key).unwrap_or_default();
         for (to, from) in self.spread(&holders, &asked, want - holders.len()) {
-            self.copy_targets.entry(key).or_default().insert(to);
+            asked.insert(to);
             fx.acquire.push((to, key, from));
         }
+        self.copy_targets.insert(key, asked);
         self.replications.entry(key).or_default().push((id, want));
     }
 
