@@ -199,6 +199,8 @@ pub struct TaskGraph {
     tasks: HashMap<Key, Task>,
     /// Unanswered `replicate` requests, by key: (id, copies wanted).
     replications: HashMap<Key, Vec<(u64, usize)>>,
+    /// Workers asked to copy each key in `replications` (each asked once).
+    copy_targets: HashMap<Key, HashSet<usize>>,
     /// `replicate` requests for tasks not finished yet: (id, n).
     replicate_when_done: HashMap<Key, Vec<(u64, usize)>>,
     /// `who_has` requests waiting to hear that tasks finished.

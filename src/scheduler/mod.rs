@@ -16,8 +16,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::protocol::{
     ClientToScheduler, SchedulerToClient, SchedulerToWorker, WorkerInfo, WorkerToScheduler,
 };
-use crate::task::shipping::FnRef;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use watchdog::Watchdog;
 
@@ -68,8 +67,6 @@ pub struct Scheduler {
     /// `GetEvents` requests waiting for workers' `FlushedEvents`: by id, the
     /// workers still to answer and the request's start time.
     event_requests: BTreeMap<u64, (usize, u64)>,
-    /// Task functions' Rust paths, as the client sent them.
-    names: HashMap<FnRef, String>,
 }
 
 impl Scheduler {
@@ -88,13 +85,7 @@ impl Scheduler {
             dashboard: None,
             history: History::default(),
             event_requests: BTreeMap::new(),
-            names: HashMap::new(),
         }
-    }
-
-    /// The Rust paths of the task functions the client has named.
-    pub fn function_names(&self) -> &HashMap<FnRef, String> {
-        &self.names
     }
 
     /// The task events kept so far (a dashboard reads a
@@ -216,10 +207,8 @@ impl Scheduler {
                 }
                 out
             }
-            Event::Client(ClientToScheduler::Names { names }) => {
-                self.names.extend(names);
-                Vec::new()
-            }
+            // The dashboard's monitor keeps the names (see `run_watched`).
+            Event::Client(ClientToScheduler::Names { .. }) => Vec::new(),
             Event::Worker(rank, WorkerToScheduler::InputsGone { tasks, keys }) => {
                 self.with_graph(|g, fx| g.inputs_gone(rank, &tasks, &keys, fx))
             }
@@ -691,20 +680,16 @@ mod tests {
     }
 
     #[test]
-    fn function_names_are_kept() {
+    fn function_names_need_no_answer() {
         fn noop(_: usize, _: &[&[u8]]) -> std::result::Result<Vec<u8>, String> {
             Ok(Vec::new())
         }
         let mut s = Scheduler::new(3, 1);
-        let f = FnRef::new(9, noop, 1);
+        let f = crate::task::shipping::FnRef::new(9, noop, 1);
         let names = vec![(f, "demo::simulate".to_string())];
         assert!(s
             .handle(Event::Client(ClientToScheduler::Names { names }))
             .is_empty());
-        assert_eq!(
-            s.function_names().get(&f).map(String::as_str),
-            Some("demo::simulate")
-        );
     }
 
     #[test]

@@ -277,8 +277,13 @@ pub struct Monitor {
     /// `names` changed since it was last published.
     names_changed: bool,
     /// Tasks whose bars came from task events, until their `Finished`
-    /// arrives (events come before the `Finished` of the same flush).
+    /// arrives (a worker sends its events apart from its `Finished`, before
+    /// or after it).
     from_events: HashSet<Key>,
+    /// The seq of each estimated bar (from a `Finished`) whose task events
+    /// have not come: they replace it. Bounded: the oldest are forgotten
+    /// past `2 * STREAM_LIMIT`.
+    estimates: HashMap<Key, u64>,
     /// The scheduler's start, in µs since the Unix epoch.
     origin_us: u64,
     /// Each worker's last CPU report: its CPU time in µs, when it came, and
@@ -299,6 +304,7 @@ impl Monitor {
             names: Names::new(),
             names_changed: false,
             from_events: HashSet::new(),
+            estimates: HashMap::new(),
             origin_us: crate::diagnostics::events::us_of(shared.started),
             cpu: BTreeMap::new(),
             last_heartbeats: None,
@@ -337,7 +343,6 @@ impl Monitor {
             self.from_events.clear();
         }
         for t in &batch.tasks {
-            self.from_events.insert(t.key);
             let ms = |us: u64| us.saturating_sub(self.origin_us) as f64 / 1e3;
             let bar = StreamBar {
                 seq: 0,
@@ -349,9 +354,32 @@ impl Monitor {
                 stop_ms: ms(t.stop_us.max(t.start_us)),
                 erred: t.failed,
             };
-            self.push_bar(bar);
+            match self.estimates.remove(&t.key) {
+                Some(seq) => self.replace_bar(seq, bar),
+                None => {
+                    self.from_events.insert(t.key);
+                    self.push_bar(bar);
+                }
+            }
         }
         self.dirty = true;
+    }
+
+    /// Puts `bar` in place of the bar numbered `seq`, unpublished or
+    /// published. If a reader holds the stream, or the bar is gone (over
+    /// [`STREAM_LIMIT`]), the estimate stays: never two bars for a task.
+    fn replace_bar(&mut self, seq: u64, mut bar: StreamBar) {
+        bar.seq = seq;
+        let put = |bars: &mut VecDeque<StreamBar>| {
+            if let Ok(i) = bars.binary_search_by_key(&seq, |b| b.seq) {
+                bars[i] = bar;
+            }
+        };
+        if self.pending.front().is_some_and(|b| b.seq <= seq) {
+            put(&mut self.pending);
+        } else if let Ok(mut stream) = self.shared.stream.try_lock() {
+            put(&mut stream);
+        }
     }
 
     /// Notes a worker's CPU time (µs since its start), from its answer to a
@@ -411,6 +439,12 @@ impl Monitor {
             if self.from_events.remove(&key) {
                 continue;
             }
+            if self.estimates.len() >= 2 * STREAM_LIMIT {
+                // Tasks whose events never come (events not recorded):
+                // keep the newest.
+                let oldest = self.seq.saturating_sub(STREAM_LIMIT as u64);
+                self.estimates.retain(|_, &mut seq| seq > oldest);
+            }
             self.push_bar(StreamBar {
                 seq: 0,
                 key,
@@ -421,6 +455,7 @@ impl Monitor {
                 stop_ms: now,
                 erred,
             });
+            self.estimates.insert(key, self.seq);
         }
         self.dirty = true;
     }
@@ -640,6 +675,61 @@ mod tests {
         let other = FnRef::new(6, noop, 0);
         assert!(Shared::label(&names, Some(&other)).starts_with("fn "));
         assert_eq!(Shared::label(&names, None), "?");
+    }
+
+    #[test]
+    fn events_after_their_finished_replace_its_estimated_bar() {
+        use crate::diagnostics::events::{now_us, TaskEvent};
+        let shared = Shared::new();
+        let mut m = Monitor::new(shared.clone());
+        let graph = TaskGraph::new();
+        let f = FnRef::new(5, noop, 0);
+        let done = |k| Outcome::Done {
+            key: Key(k),
+            nbytes: 8,
+            micros: 2_000,
+        };
+        let now = now_us();
+        let event = |k| TaskEvent {
+            key: Key(k),
+            function: f,
+            worker: 3,
+            thread: 1,
+            start_us: now,
+            stop_us: now + 2_000,
+            failed: false,
+        };
+        let batch = |keys: &[u64]| EventBatch {
+            tasks: keys.iter().map(|&k| event(k)).collect(),
+            ..EventBatch::default()
+        };
+        // Task 1's events come before its estimate is published, task 2's
+        // after: both replace the estimate, in place.
+        m.record_finished(3, &[done(1), done(2)], &graph);
+        m.record_events(&batch(&[1]));
+        shared.latest();
+        m.publish(true, &BTreeMap::new(), &graph);
+        m.record_events(&batch(&[2]));
+        let bars = shared.stream_since(0, 100);
+        let seen: Vec<_> = bars.iter().map(|b| (b.seq, b.key, b.thread)).collect();
+        assert_eq!(
+            seen,
+            [(1, Key(1), Some(1)), (2, Key(2), Some(1))],
+            "{bars:?}"
+        );
+        assert!(m.from_events.is_empty(), "nothing waits for a Finished");
+        // Many tasks later, the bookkeeping stays bounded.
+        for k in 10..10 + 3 * STREAM_LIMIT as u64 {
+            m.record_finished(3, &[done(k)], &graph);
+            m.record_events(&batch(&[k]));
+        }
+        assert!(m.from_events.is_empty());
+        assert!(m.estimates.is_empty());
+        for k in 0..3 * STREAM_LIMIT as u64 {
+            m.record_finished(3, &[done(k + 1_000_000)], &graph);
+        }
+        assert!(m.estimates.len() <= 2 * STREAM_LIMIT, "without events");
+        assert_eq!(m.pending.len(), STREAM_LIMIT);
     }
 
     #[test]

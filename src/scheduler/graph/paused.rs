@@ -38,9 +38,10 @@ impl TaskGraph {
     }
 
     /// With every worker paused, one ready task to each worker that has
-    /// nothing outstanding (see the module docs).
+    /// nothing outstanding (see the module docs): first one deferred to it
+    /// (pinned to workers that were full), else one from the ready queue.
     pub(super) fn trickle(&mut self, fx: &mut Effects) {
-        if self.ready.is_empty() || !self.all_paused() {
+        if (self.ready.is_empty() && !self.any_deferred()) || !self.all_paused() {
             return;
         }
         let idle: Vec<usize> = self
@@ -50,6 +51,10 @@ impl TaskGraph {
             .map(|(&r, _)| r)
             .collect();
         for rank in idle {
+            if let Some(key) = self.pop_restricted(rank) {
+                self.assign(key, rank, fx);
+                continue;
+            }
             let mut aside = Vec::new();
             while let Some(queued) = self.ready.pop() {
                 let Some(task) = self.tasks.get(&queued.2) else {
@@ -146,5 +151,29 @@ mod tests {
         let mut fx = Effects::default();
         g.set_paused(9, true, &mut fx);
         assert!(!g.all_paused());
+    }
+
+    #[test]
+    fn with_every_worker_paused_an_idle_one_gets_a_task_deferred_to_it() {
+        let mut g = graph(&[2, 3]);
+        let pinned = |k| {
+            let mut s = spec(k, &[]);
+            s.workers = Some(vec![2]);
+            s
+        };
+        let mut fx = Effects::default();
+        g.submit((1..=3).map(pinned).collect(), vec![], &mut fx);
+        assert_eq!(assigned(&fx), vec![(2, 1), (2, 2)], "3 waits for 2");
+        assert_eq!(g.ready_waiting(), 0, "deferred to 2, not in the queue");
+        let mut fx = Effects::default();
+        g.set_paused(2, true, &mut fx);
+        g.set_paused(3, true, &mut fx);
+        assert!(fx.compute.is_empty(), "{fx:?}");
+        let mut fx = Effects::default();
+        g.finished(2, vec![done(1, 8)], &mut fx);
+        assert!(fx.compute.is_empty(), "2 is not idle yet: {fx:?}");
+        let mut fx = Effects::default();
+        g.finished(2, vec![done(2, 8)], &mut fx);
+        assert_eq!(assigned(&fx), vec![(2, 3)]);
     }
 }

@@ -352,6 +352,28 @@ impl TaskGraph {
         }
     }
 
+    /// Whether tasks wait deferred to workers that were full.
+    pub(super) fn any_deferred(&self) -> bool {
+        !self.place.restricted.is_empty()
+    }
+
+    /// The next task deferred to worker `rank` that is still ready, taken
+    /// off its queue (tasks no longer ready are dropped from it).
+    pub(super) fn pop_restricted(&mut self, rank: usize) -> Option<Key> {
+        let queue = self.place.restricted.get_mut(&rank)?;
+        while let Some((_, _, key)) = queue.pop() {
+            if self
+                .tasks
+                .get(&key)
+                .is_some_and(|t| t.state == State::Ready)
+            {
+                return Some(key);
+            }
+        }
+        self.place.restricted.remove(&rank);
+        None
+    }
+
     /// Hands restricted tasks to the workers that gained room for them.
     pub(super) fn serve_restricted(&mut self, scratch: &mut Scratch, fx: &mut Effects) {
         while let Some(rank) = self.place.woken.pop_first() {

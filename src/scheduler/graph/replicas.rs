@@ -48,17 +48,21 @@ impl TaskGraph {
             fx.replicated.push((id, Ok(holders.len())));
             return;
         }
-        for (to, from) in self.spread(&holders, want - holders.len()) {
+        let mut asked = self.copy_targets.remove(&key).unwrap_or_default();
+        for (to, from) in self.spread(&holders, &asked, want - holders.len()) {
+            asked.insert(to);
             fx.acquire.push((to, key, from));
         }
+        self.copy_targets.insert(key, asked);
         self.replications.entry(key).or_default().push((id, want));
     }
 
-    /// `n` workers not in `holders` to copy to, each with the holder to
-    /// copy from: each copy goes to the host with the fewest copies so far,
-    /// to its least loaded worker, and comes from a holder on that host
-    /// where there is one. O(workers log workers).
-    fn spread(&self, holders: &[usize], n: usize) -> Vec<(usize, usize)> {
+    /// `n` workers in neither `holders` nor `asked` to copy to, each with
+    /// the holder to copy from: each copy goes to a worker not paused while
+    /// there is one, to the host with the fewest copies so far, to its least
+    /// loaded worker, and comes from a holder on that host where there is
+    /// one. O(workers log workers).
+    fn spread(&self, holders: &[usize], asked: &HashSet<usize>, n: usize) -> Vec<(usize, usize)> {
         // Per host: copies held, and a holder there.
         let mut copies: HashMap<usize, (usize, usize)> = HashMap::new();
         for &h in holders {
@@ -67,30 +71,38 @@ impl TaskGraph {
             }
         }
         let holding: HashSet<usize> = holders.iter().copied().collect();
-        // Each host's candidates, most loaded first (popped from the end).
-        let mut by_host: HashMap<usize, Vec<(usize, usize)>> = HashMap::new();
-        for (&r, w) in self.workers.iter().filter(|(r, _)| !holding.contains(r)) {
-            by_host.entry(w.host).or_default().push((w.processing, r));
+        // Each host's candidates, paused and most loaded first (popped from
+        // the end).
+        let mut by_host: HashMap<usize, Vec<(bool, usize, usize)>> = HashMap::new();
+        let candidates = self
+            .workers
+            .iter()
+            .filter(|(r, _)| !holding.contains(r) && !asked.contains(r));
+        for (&r, w) in candidates {
+            by_host
+                .entry(w.host)
+                .or_default()
+                .push((w.paused, w.processing, r));
         }
         let mut next = BinaryHeap::new();
         for (&host, list) in by_host.iter_mut() {
             list.sort_unstable_by(|a, b| b.cmp(a));
-            if let Some(&(load, r)) = list.last() {
+            if let Some(&(paused, load, r)) = list.last() {
                 let held = copies.get(&host).map_or(0, |c| c.0);
-                next.push(Reverse((held, load, r, host)));
+                next.push(Reverse((paused, held, load, r, host)));
             }
         }
         let mut chosen = Vec::with_capacity(n);
         while chosen.len() < n {
-            let Some(Reverse((held, _, r, host))) = next.pop() else {
+            let Some(Reverse((_, held, _, r, host))) = next.pop() else {
                 break;
             };
             let from = copies.get(&host).map_or(holders[0], |c| c.1);
             chosen.push((r, from));
             let list = by_host.get_mut(&host).expect("a host with candidates");
             list.pop();
-            if let Some(&(load, r)) = list.last() {
-                next.push(Reverse((held + 1, load, r, host)));
+            if let Some(&(paused, load, r)) = list.last() {
+                next.push(Reverse((paused, held + 1, load, r, host)));
             }
         }
         chosen
@@ -118,15 +130,40 @@ impl TaskGraph {
             });
             if waiting.is_empty() {
                 self.replications.remove(&key);
+                self.copy_targets.remove(&key);
             }
         }
     }
 
     /// Worker `worker` could not copy `key`: rank `from` answered that it
-    /// no longer holds it (freed or lost meanwhile). The `replicate` calls
-    /// waiting for `key` are answered with an error now rather than never;
-    /// the client may call again.
+    /// no longer holds it (freed or lost meanwhile). Another worker not yet
+    /// asked copies it from another holder instead; when none is left, the
+    /// `replicate` calls waiting for `key` are answered with an error now
+    /// rather than never (the client may call again).
     pub fn acquire_failed(&mut self, worker: usize, key: Key, from: usize, fx: &mut Effects) {
+        if !self.replications.contains_key(&key) {
+            return;
+        }
+        let sources: Vec<usize> = self
+            .holders(key)
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|&h| h != from)
+            .collect();
+        if !sources.is_empty() {
+            let mut asked = self.copy_targets.remove(&key).unwrap_or_default();
+            asked.insert(worker);
+            asked.insert(from);
+            let retry = self.spread(&sources, &asked, 1);
+            for &(to, source) in &retry {
+                asked.insert(to);
+                fx.acquire.push((to, key, source));
+            }
+            self.copy_targets.insert(key, asked);
+            if !retry.is_empty() {
+                return;
+            }
+        }
         self.fail_replications(
             key,
             format!(
@@ -138,6 +175,7 @@ impl TaskGraph {
 
     /// Answers every `replicate` waiting for `key` with `why`.
     pub(super) fn fail_replications(&mut self, key: Key, why: String, fx: &mut Effects) {
+        self.copy_targets.remove(&key);
         for (id, _) in self.replications.remove(&key).unwrap_or_default() {
             fx.replicated.push((id, Err(why.clone())));
         }

@@ -443,10 +443,67 @@ fn a_replicate_whose_source_lost_the_key_is_answered_with_an_error() {
     assert_eq!(*id, 7);
     let why = answer.as_ref().unwrap_err();
     assert!(why.contains("worker 3") && why.contains("rank 2"), "{why}");
+    assert!(fx.acquire.is_empty(), "no other holder to copy from");
     // Answered once: a late `Acquired` does not answer it again.
     let mut fx = Effects::default();
     g.acquired(3, Key(1), &mut fx);
     assert!(fx.replicated.is_empty());
+}
+
+#[test]
+fn a_failed_copy_is_made_on_another_worker_from_another_holder() {
+    let mut g = graph(&[2, 3, 4, 5, 6]);
+    let mut fx = Effects::default();
+    g.submit(vec![spec(1, &[])], vec![], &mut fx);
+    g.finished(2, vec![done(1, 8)], &mut fx);
+    let mut fx = Effects::default();
+    g.replicate(7, Key(1), 3, &mut fx);
+    assert_eq!(fx.acquire.len(), 2, "{:?}", fx.acquire);
+    let (a, b) = (fx.acquire[0].0, fx.acquire[1].0);
+    let mut fx = Effects::default();
+    g.acquired(a, Key(1), &mut fx);
+    assert!(fx.replicated.is_empty());
+    // 2 lost it before b copied it: b's copy comes from a instead, to a
+    // worker not asked before.
+    let mut fx = Effects::default();
+    g.acquire_failed(b, Key(1), 2, &mut fx);
+    assert!(fx.replicated.is_empty(), "{:?}", fx.replicated);
+    assert_eq!(fx.acquire.len(), 1, "{:?}", fx.acquire);
+    let (c, key, from) = fx.acquire[0];
+    assert_eq!((key, from), (Key(1), a));
+    assert!(![2, a, b].contains(&c), "{c}");
+    let mut fx = Effects::default();
+    g.acquired(c, Key(1), &mut fx);
+    assert_eq!(fx.replicated, vec![(7, Ok(3))]);
+    // Each worker is asked once: a copy to every worker, one fails and no
+    // worker is left to ask: the request gets an error, once.
+    let mut fx = Effects::default();
+    g.replicate(8, Key(1), 5, &mut fx);
+    assert_eq!(fx.acquire.len(), 2, "{:?}", fx.acquire);
+    let (d, e) = (fx.acquire[0].0, fx.acquire[1].0);
+    let mut fx = Effects::default();
+    g.acquire_failed(d, Key(1), a, &mut fx);
+    assert!(fx.acquire.is_empty(), "{:?}", fx.acquire);
+    assert_eq!(fx.replicated.len(), 1, "{:?}", fx.replicated);
+    assert!(fx.replicated[0].1.is_err());
+    let mut fx = Effects::default();
+    g.acquire_failed(e, Key(1), a, &mut fx);
+    assert!(fx.replicated.is_empty() && fx.acquire.is_empty(), "{fx:?}");
+}
+
+#[test]
+fn copies_go_to_paused_workers_only_when_no_other_is_left() {
+    let mut g = graph(&[2, 3, 4]);
+    let mut fx = Effects::default();
+    g.submit(vec![spec(1, &[])], vec![], &mut fx);
+    g.finished(2, vec![done(1, 8)], &mut fx);
+    g.set_paused(3, true, &mut fx);
+    let mut fx = Effects::default();
+    g.replicate(7, Key(1), 2, &mut fx);
+    assert_eq!(fx.acquire, vec![(4, Key(1), 2)]);
+    let mut fx = Effects::default();
+    g.replicate(8, Key(1), 3, &mut fx);
+    assert_eq!(fx.acquire, vec![(3, Key(1), 2)], "the only one left");
 }
 
 #[test]
