@@ -151,6 +151,20 @@ fn rows_scattered_to_workers_become_an_array() {
 }
 
 #[test]
+fn rows_scattered_again_under_the_same_name_leave_the_array_as_it_was() {
+    let c = cluster(3);
+    for round in 0..5 {
+        let old = Array2::from_shape_fn((9, 2), |(i, j)| (round * 100 + i * 2 + j) as f64);
+        c.scatter_array("again", &old).unwrap();
+        let x = array::from_worker_rows::<f64>(&c, "again").unwrap();
+        let new = Array2::from_elem((9, 2), -1.0);
+        c.scatter_array("again", &new).unwrap();
+        assert_eq!(x.compute(&c).unwrap(), old.into_dyn(), "round {round}");
+    }
+    c.shutdown().unwrap();
+}
+
+#[test]
 fn rows_that_are_missing_or_of_another_type_are_an_error() {
     let c = cluster(2);
     let e = array::from_worker_rows::<f64>(&c, "nothing").unwrap_err();
@@ -191,5 +205,32 @@ fn a_chunk_larger_than_a_workers_memory_is_an_error_where_it_is_made() {
     assert!(early.persist(&c).is_err());
     c.shutdown().unwrap();
     // No client open on this thread now: no check until computed.
+    assert!(random::random(1, &[1000, 1000], [500, 500]).is_ok());
+}
+
+#[test]
+fn the_chunk_limit_is_the_open_clients_whichever_ends_first() {
+    let small = rankflow::initialize(
+        Config::new()
+            .mode(Mode::Local)
+            .local_workers(1)
+            .memory_limit(1 << 20),
+    )
+    .unwrap();
+    let big = rankflow::initialize(
+        Config::new()
+            .mode(Mode::Local)
+            .local_workers(1)
+            .memory_limit(1 << 30),
+    )
+    .unwrap();
+    // The client opened last rules while it is open.
+    assert!(random::random(1, &[1000, 1000], [500, 500]).is_ok());
+    big.shutdown().unwrap();
+    // Its end leaves the one still open in force, not no limit at all.
+    let e = random::random(1, &[1000, 1000], [500, 500]).unwrap_err();
+    assert!(e.message().contains("1048576 bytes"), "{e}");
+    // A client dropped without a shutdown leaves no limit behind.
+    drop(small);
     assert!(random::random(1, &[1000, 1000], [500, 500]).is_ok());
 }

@@ -2,22 +2,34 @@
 //! whole by one task, so one larger than a worker's memory limit
 //! ([`WorkerInfo::memory_limit`]) could only fail there, late and far from
 //! its cause. The calls that create arrays check their chunks against the
-//! smallest limit of the client open on the calling thread (recorded when
-//! it connects, forgotten when it shuts down), and `compute` and `persist`
-//! check every chunk of the graph against their client's workers, for
-//! arrays made before any client was open.
+//! smallest limit of the client most recently opened on the calling thread
+//! and still open (its [`OpenLimit`] lives as long as the client, wherever
+//! the client ends), and `compute` and `persist` check every chunk of the
+//! graph against their client's workers, for arrays made before any client
+//! was open.
 
 use super::dtype::DType;
 use super::expr::Raw;
 use super::{human_bytes, lower::children, tuple};
 use crate::{Error, Result, WorkerInfo};
-use std::cell::Cell;
+use std::cell::RefCell;
 use std::collections::HashSet;
+use std::sync::{Arc, Weak};
+
+/// A smallest worker memory limit: bytes, and that worker's rank.
+type Limit = Option<(u64, usize)>;
 
 thread_local! {
-    /// The smallest worker memory limit (bytes, and that worker's rank) of
-    /// the client open on this thread.
-    static LIMIT: Cell<Option<(u64, usize)>> = const { Cell::new(None) };
+    /// The clients opened on this thread, oldest first: whether each is
+    /// still open, and the smallest memory limit of its workers.
+    static OPEN: RefCell<Vec<(Weak<()>, Limit)>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Keeps the memory limit of a client's workers in force for arrays made on
+/// the thread that opened it, until dropped (with the client).
+#[derive(Debug)]
+pub(crate) struct OpenLimit {
+    _alive: Arc<()>,
 }
 
 /// The smallest memory limit among `workers`, and whose it is.
@@ -25,10 +37,28 @@ fn smallest(workers: &[WorkerInfo]) -> Option<(u64, usize)> {
     workers.iter().map(|w| (w.memory_limit, w.rank)).min()
 }
 
-/// Records the workers of a client opened on this thread (`None` when it
-/// shuts down).
-pub(crate) fn note_workers(workers: Option<&[WorkerInfo]>) {
-    LIMIT.with(|l| l.set(workers.and_then(smallest)));
+/// Records the workers of a client opened on this thread, for as long as
+/// the returned handle lives.
+pub(crate) fn note_workers(workers: &[WorkerInfo]) -> OpenLimit {
+    let alive = Arc::new(());
+    OPEN.with(|o| {
+        let mut open = o.borrow_mut();
+        open.retain(|(w, _)| w.strong_count() > 0);
+        open.push((Arc::downgrade(&alive), smallest(workers)));
+    });
+    OpenLimit { _alive: alive }
+}
+
+/// The limit of the client most recently opened on this thread and still
+/// open, if any.
+fn current_limit() -> Option<(u64, usize)> {
+    OPEN.with(|o| {
+        o.borrow()
+            .iter()
+            .rev()
+            .find(|(w, _)| w.strong_count() > 0)
+            .and_then(|&(_, limit)| limit)
+    })
 }
 
 /// An error if the largest chunk of `chunks` (of `dtype`) is over `limit`.
@@ -59,7 +89,7 @@ fn check(chunks: &[Vec<usize>], dtype: DType, limit: Option<(u64, usize)>) -> Re
 /// At an array's creation: its chunks against the limit of the client
 /// open on this thread, if any.
 pub(crate) fn check_new(chunks: &[Vec<usize>], dtype: DType) -> Result<()> {
-    check(chunks, dtype, LIMIT.with(Cell::get))
+    check(chunks, dtype, current_limit())
 }
 
 /// Before running `roots`: every expression's chunks against `workers`.

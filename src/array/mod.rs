@@ -77,7 +77,7 @@ use eval::{BinOp, Cmp, Unary};
 pub(crate) use expr::Raw;
 use expr::{binary, broadcast, unary, Expr};
 pub(crate) use lower::Lowering;
-pub(crate) use memory::note_workers;
+pub(crate) use memory::{note_workers, OpenLimit};
 use std::fmt;
 use std::marker::PhantomData;
 

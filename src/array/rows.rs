@@ -91,16 +91,22 @@ pub fn from_worker_rows<T: Element + Plain>(client: &Client, name: &str) -> Resu
                 .collect::<Vec<_>>()
         )));
     }
-    let blocks: Vec<Delayed<Block>> = client.in_one_message(|| {
+    let futures: Vec<_> = client.in_one_message(|| {
         rows.iter()
             .map(|&(rank, _)| {
                 let options = TaskOptions::new().pure(false).workers(&[rank]);
                 let arg = (name.to_string(), rank as u64);
-                let future = client.submit_with_options(rows_chunk::<T>, arg, &options)?;
-                Ok(delayed::from_future(future))
+                client.submit_with_options(rows_chunk::<T>, arg, &options)
             })
-            .collect()
+            .collect::<Result<_>>()
     })?;
+    // The chunks are copies of the rows as they are now: a later
+    // `scatter_array` of `name` goes to the workers directly and could
+    // otherwise overtake the tasks.
+    for f in &futures {
+        f.wait(None)?;
+    }
+    let blocks: Vec<Delayed<Block>> = futures.into_iter().map(delayed::from_future).collect();
     let shape: Vec<usize> = std::iter::once(rows.iter().map(|r| r.1).sum())
         .chain(trailing.iter().copied())
         .collect();

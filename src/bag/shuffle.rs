@@ -196,6 +196,10 @@ struct Exchanged {
 /// its output partition, in rounds of about one output partition per
 /// worker, and keeps what arrives in the store.
 fn exchange(group: &Group, (id, nin, nout): (u64, u64, u64)) -> Result<Exchanged> {
+    #[cfg(test)]
+    if tests::FAIL_EXCHANGE.load(std::sync::atomic::Ordering::SeqCst) == id {
+        return Err(Error::invalid(format!("shuffle {id}: made to fail")));
+    }
     let size = group.size() as u64;
     let me = group.rank() as u64;
     let mut queues: Vec<VecDeque<(u64, u64, u64)>> = (0..size).map(|_| VecDeque::new()).collect();
@@ -247,21 +251,9 @@ fn exchange(group: &Group, (id, nin, nout): (u64, u64, u64)) -> Result<Exchanged
         let (recv, _) = group.alltoallv_vec::<u8>(&flat, &counts)?;
         peak = peak.max(held + (flat.len() + recv.len()) as u64);
         drop(flat);
-        let mut at = 0;
-        while at + FRAME <= recv.len() {
-            let word = |i: usize| {
-                let mut b = [0u8; 8];
-                b.copy_from_slice(&recv[at + 8 * i..at + 8 * i + 8]);
-                u64::from_le_bytes(b)
-            };
-            let (j, p, len) = (word(0), word(1), word(2) as usize);
-            let body = at + FRAME..at + FRAME + len;
-            let bytes = recv
-                .get(body)
-                .ok_or_else(|| Error::invalid(format!("shuffle {id}: a cut bucket arrived")))?;
+        for (j, p, bytes) in frames(id, &recv)? {
             keep_private(bucket_key(id, p, j), bytes.to_vec())?;
-            held += len as u64;
-            at += FRAME + len;
+            held += bytes.len() as u64;
         }
         peak = peak.max(held + recv.len() as u64);
     }
@@ -275,6 +267,27 @@ fn exchange(group: &Group, (id, nin, nout): (u64, u64, u64)) -> Result<Exchanged
         share: start.max(held),
         rounds,
     })
+}
+
+/// The buckets (output, input, bytes) framed in `recv`, an exchange round's
+/// received buffer; an error if a frame's length runs past its end.
+fn frames(id: u64, recv: &[u8]) -> Result<Vec<(u64, u64, &[u8])>> {
+    let cut = || Error::invalid(format!("shuffle {id}: a cut bucket arrived"));
+    let mut out = Vec::new();
+    let mut at = 0;
+    while at + FRAME <= recv.len() {
+        let word = |i: usize| {
+            let mut b = [0u8; 8];
+            b.copy_from_slice(&recv[at + 8 * i..at + 8 * i + 8]);
+            u64::from_le_bytes(b)
+        };
+        let (j, p) = (word(0), word(1));
+        let len = usize::try_from(word(2)).map_err(|_| cut())?;
+        let end = (at + FRAME).checked_add(len).ok_or_else(cut)?;
+        out.push((j, p, recv.get(at + FRAME..end).ok_or_else(cut)?));
+        at = end;
+    }
+    Ok(out)
 }
 
 /// Drops the kept buckets of shuffle `id` on every worker, after a split
@@ -362,7 +375,15 @@ impl Shuffle {
             client.spmd(forget_buckets, (id, nin, nout))?;
             return Err(e);
         }
-        let owners = client.spmd(exchange, (id, nin, nout))?;
+        let owners = match client.spmd(exchange, (id, nin, nout)) {
+            Ok(owners) => owners,
+            Err(e) => {
+                // The buckets sent and received so far would stay on their
+                // workers for good; the exchange's error is the one to report.
+                let _ = client.spmd(forget_buckets, (id, nin, nout));
+                return Err(e);
+            }
+        };
         let stats = ShuffleStats {
             total_bytes: owners.iter().map(|o| o.held).sum(),
             moved_bytes: owners.iter().map(|o| o.moved).sum(),
@@ -454,4 +475,66 @@ fn group_step<T: 'static, K: Hash + Eq + 'static, KF: Fn(&T) -> K + Copy + 'stat
         groups.entry(key(&x)).or_default().push(x);
     }
     Ok(boxed(groups.into_iter()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Config, Mode};
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    /// The shuffle whose exchange fails on every worker, before any
+    /// message (`u64::MAX`: none).
+    pub(super) static FAIL_EXCHANGE: AtomicU64 = AtomicU64::new(u64::MAX);
+
+    fn held_here() -> (usize, u64) {
+        crate::stored_results().unwrap()
+    }
+
+    #[test]
+    fn a_failed_exchange_leaves_no_buckets_behind() {
+        let client = crate::initialize(Config::new().mode(Mode::Local).local_workers(2)).unwrap();
+        let b = crate::bag::range(2000, 4).unwrap().repartition(3).unwrap();
+        let Inputs::Shuffle(s) = &b.source.inputs else {
+            panic!("a shuffled bag")
+        };
+        FAIL_EXCHANGE.store(s.id, Ordering::SeqCst);
+        let e = b.sum().compute(&client).unwrap_err();
+        assert!(e.message().contains("made to fail"), "{e}");
+        drop(b);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            client.has_what().unwrap();
+            let held = client.run(held_here, None).unwrap();
+            if held.iter().all(|(_, (n, _))| *n == 0) {
+                break;
+            }
+            assert!(std::time::Instant::now() < deadline, "still held: {held:?}");
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        client.shutdown().unwrap();
+    }
+
+    fn frame(j: u64, p: u64, len: u64, body: &[u8]) -> Vec<u8> {
+        let mut v: Vec<u8> = [j, p, len].iter().flat_map(|x| x.to_le_bytes()).collect();
+        v.extend_from_slice(body);
+        v
+    }
+
+    #[test]
+    fn frames_read_back_what_was_framed() {
+        let mut buf = frame(3, 1, 2, b"ab");
+        buf.extend(frame(4, 0, 0, b""));
+        let got = frames(7, &buf).unwrap();
+        assert_eq!(got, vec![(3, 1, &b"ab"[..]), (4, 0, &b""[..])]);
+    }
+
+    #[test]
+    fn a_huge_or_cut_length_is_a_clear_error() {
+        for len in [u64::MAX, u64::MAX - 10, 3] {
+            let buf = frame(0, 0, len, b"ab");
+            let e = frames(7, &buf).unwrap_err();
+            assert!(e.message().contains("cut bucket"), "{}", e.message());
+        }
+    }
 }

@@ -66,6 +66,7 @@ fn client(recorder: Arc<Recorder>) -> Client {
     });
     Client {
         inner,
+        limit: None,
         finisher: None,
         members: None,
         workers: Vec::new(),

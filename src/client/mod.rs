@@ -99,6 +99,9 @@ impl Finisher {
 /// happen on the thread that initialised it. Its [`Future`]s can go anywhere.
 pub struct Client {
     inner: Arc<Inner>,
+    /// Its workers' memory limit, in force for arrays made on the thread
+    /// that opened it until it shuts down.
+    limit: Option<crate::array::OpenLimit>,
     finisher: Option<Finisher>,
     /// The client+workers group (the client is member 0), for broadcasts.
     members: Option<crate::Group>,
@@ -128,9 +131,6 @@ impl Client {
                     }
                     None => log::info!("{} workers registered", workers.len()),
                 }
-                // So that arrays made on this thread check their chunks
-                // against the workers' memory.
-                crate::array::note_workers(Some(&workers));
                 let inner = Arc::new(Inner {
                     transport: Mutex::new(Some(transport)),
                     outbox,
@@ -145,6 +145,9 @@ impl Client {
                 });
                 Ok(Client {
                     inner,
+                    // So that arrays made on this thread check their chunks
+                    // against the workers' memory while the client is open.
+                    limit: Some(crate::array::note_workers(&workers)),
                     finisher: Some(finisher),
                     members,
                     workers,
@@ -573,7 +576,7 @@ impl Client {
         let Some(finisher) = self.finisher.take() else {
             return Ok(());
         };
-        crate::array::note_workers(None);
+        self.limit.take();
         let stuck = {
             let st = self.inner.lock();
             st.scheduler_stuck

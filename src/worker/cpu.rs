@@ -51,27 +51,33 @@ fn thread_id() -> Option<u64> {
 
 /// CPU time (user + system) in µs that worker `rank` has used: its process's
 /// when it is the only worker in this process, else the sum of its
-/// registered threads'. `None` where `/proc` cannot be read.
+/// registered threads'. `None` where `/proc` cannot be read, or where other
+/// workers of this process have registered threads and `rank` has none.
 pub(crate) fn used_us(rank: usize) -> Option<u64> {
-    let tids: Vec<u64> = {
+    let tids: Option<Vec<u64>> = {
         let threads = THREADS.lock().unwrap_or_else(|e| e.into_inner());
         if threads.iter().all(|&(r, _)| r == rank) {
-            Vec::new()
+            None
         } else {
-            threads
-                .iter()
-                .filter(|&&(r, _)| r == rank)
-                .map(|&(_, t)| t)
-                .collect()
+            Some(
+                threads
+                    .iter()
+                    .filter(|&&(r, _)| r == rank)
+                    .map(|&(_, t)| t)
+                    .collect(),
+            )
         }
     };
-    let ticks = if tids.is_empty() {
-        ticks_in(&std::fs::read_to_string("/proc/self/stat").ok()?)?
-    } else {
-        tids.iter()
+    let ticks = match tids {
+        None => ticks_in(&std::fs::read_to_string("/proc/self/stat").ok()?)?,
+        // Other workers share this process and none of this one's threads
+        // is registered: the process's time would be theirs too.
+        Some(tids) if tids.is_empty() => return None,
+        Some(tids) => tids
+            .iter()
             .filter_map(|t| std::fs::read_to_string(format!("/proc/self/task/{t}/stat")).ok())
             .filter_map(|s| ticks_in(&s))
-            .sum()
+            .sum(),
     };
     Some(ticks * (1_000_000 / TICKS_PER_S))
 }
@@ -97,6 +103,15 @@ mod tests {
         assert_eq!(ticks_in(line), Some(267));
         assert_eq!(ticks_in("4242 (x) S 1 2"), None);
         assert_eq!(ticks_in("garbage"), None);
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn an_unregistered_worker_among_registered_ones_has_no_time() {
+        let (a, b) = (2_000_001, 2_000_002);
+        let _one = register_thread(a);
+        assert!(used_us(a).is_some());
+        assert_eq!(used_us(b), None);
     }
 
     #[cfg(target_os = "linux")]

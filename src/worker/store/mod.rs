@@ -232,7 +232,7 @@ impl Store {
                     entry.place = Place::Reloading;
                     let (serial, len) = (entry.serial, entry.len);
                     drop(g);
-                    let read = self.dir.read(key, len);
+                    let read = self.dir.read(key, serial, len);
                     return self.reloaded_back(key, serial, len, read);
                 }
             }
@@ -258,7 +258,11 @@ impl Store {
         match read {
             Ok(v) => {
                 let b = Arc::new(v);
-                if ours {
+                if !ours {
+                    // Freed (or replaced) while it was read: its file was
+                    // left for this read.
+                    self.dir.remove(key, serial);
+                } else {
                     let tick = inner.tick;
                     inner.tick += 1;
                     if let Some(entry) = inner.entries.get_mut(&key) {
@@ -277,17 +281,21 @@ impl Store {
                 self.spill_over(g);
                 Some(b)
             }
+            // Freed (or replaced) while it was read: its file was left for
+            // this read, and the reader gets nothing, as after a free.
+            Err(_) if !ours => {
+                self.dir.remove(key, serial);
+                None
+            }
             Err(e) => {
                 log::error!(
                     "worker {}: cannot read spilled result {key} back: {e}",
                     self.rank
                 );
-                if ours {
-                    inner.entries.remove(&key);
-                    self.dir.remove(key);
-                    inner.stats.on_disk -= len;
-                    inner.lost.insert(key);
-                }
+                inner.entries.remove(&key);
+                self.dir.remove(key, serial);
+                inner.stats.on_disk -= len;
+                inner.lost.insert(key);
                 None
             }
         }
@@ -341,8 +349,9 @@ impl Store {
 
     fn remove(&self, inner: &mut Inner, key: Key) {
         if let Some(e) = inner.entries.remove(&key) {
-            if e.filed {
-                self.dir.remove(key);
+            // A file being read back is removed by its reader when done.
+            if e.filed && !matches!(e.place, Place::Reloading) {
+                self.dir.remove(key, e.serial);
             }
             match e.place {
                 Place::Memory(_) => {
@@ -469,7 +478,7 @@ impl Store {
             let outcome = if v.filed {
                 Ok(())
             } else {
-                self.dir.write(v.key, &v.bytes)
+                self.dir.write(v.key, v.serial, &v.bytes)
             };
             let failed = outcome.is_err();
             written.push(outcome);
@@ -487,11 +496,10 @@ impl Store {
                 .get_mut(&v.key)
                 .filter(|e| e.serial == v.serial && matches!(e.place, Place::Spilling(_)));
             let Some(entry) = ours else {
-                // Freed or replaced while it was written: its file is of no
-                // use unless the key's new entry was filed since.
-                let kept = inner.entries.get(&v.key).is_some_and(|e| e.filed);
-                if matches!(outcome, Some(Ok(()))) && !v.filed && !kept {
-                    self.dir.remove(v.key);
+                // Freed or replaced while it was written: its file (its
+                // serial's, no other entry's) is of no use.
+                if matches!(outcome, Some(Ok(()))) && !v.filed {
+                    self.dir.remove(v.key, v.serial);
                 }
                 continue;
             };

@@ -1,6 +1,8 @@
-//! The files of spilled results: one file per key in a directory of this
-//! worker's own under `local_directory`, made at the first spill and removed
-//! when the worker leaves.
+//! The files of spilled results: one file per stored entry (`KEY-SERIAL.bin`,
+//! the serial telling apart the entries a key had over time, so that an
+//! entry freed and put again never shares a file with the old one) in a
+//! directory of this worker's own under `local_directory`, made at the first
+//! spill and removed when the worker leaves.
 
 use crate::task::Key;
 use std::io;
@@ -34,17 +36,18 @@ impl SpillDir {
         &self.path
     }
 
-    fn file(&self, key: Key) -> PathBuf {
-        self.path.join(format!("{key}.bin"))
+    /// The file of entry `serial` of `key`.
+    pub fn file(&self, key: Key, serial: u64) -> PathBuf {
+        self.path.join(format!("{key}-{serial}.bin"))
     }
 
-    /// Writes the bytes of `key`, making the directory first if needed.
-    pub fn write(&self, key: Key, bytes: &[u8]) -> io::Result<()> {
+    /// Writes the bytes of entry `serial` of `key`, making the directory first if needed.
+    pub fn write(&self, key: Key, serial: u64, bytes: &[u8]) -> io::Result<()> {
         if !self.made.load(Ordering::Acquire) {
             std::fs::create_dir_all(&self.path)?;
             self.made.store(true, Ordering::Release);
         }
-        let file = self.file(key);
+        let file = self.file(key, serial);
         if let Err(e) = std::fs::write(&file, bytes) {
             // A partial file (a full disk) is of no use.
             let _ = std::fs::remove_file(&file);
@@ -53,10 +56,10 @@ impl SpillDir {
         Ok(())
     }
 
-    /// Reads the bytes of `key` back (the file stays); `len` is the size
-    /// it was written with.
-    pub fn read(&self, key: Key, len: u64) -> io::Result<Vec<u8>> {
-        let file = self.file(key);
+    /// Reads the bytes of entry `serial` of `key` back (the file stays);
+    /// `len` is the size it was written with.
+    pub fn read(&self, key: Key, serial: u64, len: u64) -> io::Result<Vec<u8>> {
+        let file = self.file(key, serial);
         let bytes = std::fs::read(&file)?;
         if bytes.len() as u64 != len {
             return Err(io::Error::new(
@@ -71,9 +74,9 @@ impl SpillDir {
         Ok(bytes)
     }
 
-    /// Removes the file of `key`, if any.
-    pub fn remove(&self, key: Key) {
-        let _ = std::fs::remove_file(self.file(key));
+    /// Removes the file of entry `serial` of `key`, if any.
+    pub fn remove(&self, key: Key, serial: u64) {
+        let _ = std::fs::remove_file(self.file(key, serial));
     }
 
     /// Removes the directory and every file in it.

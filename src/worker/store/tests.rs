@@ -16,6 +16,12 @@ fn scratch(name: &str) -> PathBuf {
     dir
 }
 
+/// The spill file of `key`'s entry now held.
+fn file_of(s: &Store, key: Key) -> PathBuf {
+    let serial = s.lock().entries[&key].serial;
+    s.dir.file(key, serial)
+}
+
 fn value(k: u64, len: usize) -> Arc<Vec<u8>> {
     Arc::new((0..len).map(|i| (i as u64 * 31 + k) as u8).collect())
 }
@@ -51,8 +57,8 @@ fn spills_the_least_recently_used_and_reads_them_back() {
     drop(s.get(Key(1)));
     s.put(Key(4), value(4, 150));
     let spilled_dir = s.spill_dir();
-    assert!(spilled_dir.join(format!("{}.bin", Key(2))).exists());
-    assert!(!spilled_dir.join(format!("{}.bin", Key(1))).exists());
+    assert!(file_of(&s, Key(2)).exists());
+    assert!(!file_of(&s, Key(1)).exists());
     assert!(s.contains(Key(0)) && s.contains(Key(2)));
     // Every value comes back right, spilled or not.
     for k in 0..5 {
@@ -97,7 +103,7 @@ fn freeing_a_spilled_value_removes_its_file() {
     s.put(Key(7), value(7, 80));
     let st = s.stats();
     assert_eq!((st.spilled, st.on_disk, st.in_memory), (1, 80, 0));
-    let file = s.spill_dir().join(format!("{}.bin", Key(7)));
+    let file = file_of(&s, Key(7));
     assert!(file.exists());
     s.free(Key(7));
     assert!(!file.exists());
@@ -184,11 +190,11 @@ fn a_result_read_back_and_spilled_again_is_not_written_twice() {
             value(k, if k > 2 { 10 } else { 40 })
         );
     }
-    let file = |k| s.spill_dir().join(format!("{}.bin", Key(k)));
-    assert!(file(1).exists());
+    let file = file_of(&s, Key(1));
+    assert!(file.exists());
     s.free(Key(1));
     assert!(
-        !file(1).exists(),
+        !file.exists(),
         "freeing removes the file of a result read back"
     );
 }
@@ -253,11 +259,77 @@ fn readers_of_a_value_being_read_back_wait_for_it() {
     };
     std::thread::sleep(std::time::Duration::from_millis(50));
     assert!(!reader.is_finished(), "it waits for the read back");
-    let read = std::fs::read(s.spill_dir().join(format!("{}.bin", Key(1))));
+    let read = std::fs::read(file_of(&s, Key(1)));
     let mine = s.reloaded_back(Key(1), serial, 600, read).unwrap();
     assert_eq!(mine, value(1, 600));
     assert_eq!(reader.join().unwrap().unwrap(), value(1, 600));
     assert_eq!(s.stats().reloaded, 1, "read once");
+}
+
+/// Marks `key`'s entry as `get` leaves it while its file is read (lock let
+/// go), and returns its serial.
+fn start_reload(s: &Store, key: Key) -> u64 {
+    let mut g = s.lock();
+    let e = g.entries.get_mut(&key).unwrap();
+    assert!(matches!(e.place, Place::Disk));
+    e.place = Place::Reloading;
+    e.serial
+}
+
+#[test]
+fn a_key_freed_and_put_again_while_read_back_keeps_both_values_apart() {
+    let dir = scratch("reput");
+    let s = Store::new(2, policy(100, &dir));
+    s.put(Key(1), value(1, 80));
+    let old = start_reload(&s, Key(1));
+    // Freed and put again (a different value of the same length), which
+    // spills too, while the first read has not opened its file yet.
+    s.free(Key(1));
+    s.put(Key(1), value(9, 80));
+    assert_eq!(s.stats().spilled, 2);
+    let read = s.dir.read(Key(1), old, 80);
+    let got = s.reloaded_back(Key(1), old, 80, read);
+    assert_eq!(
+        got.unwrap(),
+        value(1, 80),
+        "the old reader reads the old value"
+    );
+    assert!(!s.dir.file(Key(1), old).exists(), "the old file goes");
+    assert_eq!(s.get(Key(1)).unwrap(), value(9, 80), "the new value stays");
+    assert!(!s.lost(Key(1)));
+    assert_eq!(s.stats().reloaded, 1);
+}
+
+#[test]
+fn a_reader_of_an_entry_freed_meanwhile_returns_cleanly() {
+    let dir = scratch("freeread");
+    let s = Store::new(2, policy(100, &dir));
+    s.put(Key(1), value(1, 80));
+    let old = start_reload(&s, Key(1));
+    s.free(Key(1));
+    s.put(Key(1), value(9, 60));
+    // The file went before the read (as a freed entry's may): no value, no
+    // loss recorded, the new entry untouched.
+    std::fs::remove_file(s.dir.file(Key(1), old)).unwrap();
+    let read = s.dir.read(Key(1), old, 80);
+    assert!(s.reloaded_back(Key(1), old, 80, read).is_none());
+    assert!(!s.lost(Key(1)));
+    assert_eq!(s.get(Key(1)).unwrap(), value(9, 60));
+    assert_eq!(s.summary(), (1, 60));
+}
+
+#[test]
+fn a_spill_settled_after_its_key_was_put_again_leaves_the_new_file() {
+    let dir = scratch("respill");
+    let s = Store::new(2, policy(100, &dir));
+    s.put(Key(1), value(1, 80));
+    let first = file_of(&s, Key(1));
+    s.free(Key(1));
+    s.put(Key(1), value(9, 80));
+    let second = file_of(&s, Key(1));
+    assert_ne!(first, second, "each entry has its own file");
+    assert!(!first.exists() && second.exists());
+    assert_eq!(s.get(Key(1)).unwrap(), value(9, 80));
 }
 
 #[test]
