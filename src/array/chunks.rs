@@ -17,19 +17,22 @@ pub enum ChunkSpec {
     Regular(Vec<usize>),
     /// The chunk lengths along each axis.
     PerAxis(Vec<Vec<usize>>),
-    /// Regular chunks of about [`AUTO_CHUNK_BYTES`], as near to the same
-    /// length on every axis as the shape allows.
+    /// Regular chunks of about [`AUTO_CHUNK_BYTES`], or an eighth of the
+    /// smallest worker memory limit when a client is open on the calling
+    /// thread and that is less, as near to the same length on every axis
+    /// as the shape allows.
     Auto,
 }
 
 /// The size [`ChunkSpec::Auto`] aims at: 32 MiB (tens of MiB amortise a
-/// task's cost and leave many chunks per worker).
+/// task's cost and leave many chunks per worker), or less where a worker's
+/// memory limit is small (an eighth of the smallest limit).
 pub const AUTO_CHUNK_BYTES: usize = 32 << 20;
 
-/// Chunk sizes of about `AUTO_CHUNK_BYTES` for `shape`: the shortest axes
-/// are taken whole while they fit, the rest share what is left equally.
-fn auto(shape: &[usize], elem_size: usize) -> Vec<usize> {
-    let mut budget = (AUTO_CHUNK_BYTES / elem_size.max(1)).max(1) as f64;
+/// Chunk sizes of about `target` bytes for `shape`: the shortest axes are
+/// taken whole while they fit, the rest share what is left equally.
+fn auto(shape: &[usize], elem_size: usize, target: usize) -> Vec<usize> {
+    let mut budget = (target / elem_size.max(1)).max(1) as f64;
     let mut order: Vec<usize> = (0..shape.len()).collect();
     order.sort_by_key(|&i| shape[i]);
     let mut sizes = vec![1; shape.len()];
@@ -87,7 +90,10 @@ impl ChunkSpec {
         elem_size: usize,
     ) -> Result<Vec<Vec<usize>>> {
         match self {
-            ChunkSpec::Auto => ChunkSpec::Regular(auto(shape, elem_size)).resolve(shape),
+            ChunkSpec::Auto => {
+                let target = super::memory::auto_chunk_bytes();
+                ChunkSpec::Regular(auto(shape, elem_size, target)).resolve(shape)
+            }
             ChunkSpec::Regular(sizes) => {
                 if sizes.len() != shape.len() {
                     return Err(Error::invalid(format!(

@@ -10,7 +10,7 @@
 
 use super::dtype::DType;
 use super::expr::Raw;
-use super::{human_bytes, lower::children, tuple};
+use super::{human_bytes, lower::children, tuple, AUTO_CHUNK_BYTES};
 use crate::{Error, Result, WorkerInfo};
 use std::cell::RefCell;
 use std::collections::HashSet;
@@ -86,6 +86,30 @@ fn check(chunks: &[Vec<usize>], dtype: DType, limit: Option<(u64, usize)>) -> Re
     Ok(())
 }
 
+/// The part of the smallest worker memory limit [`ChunkSpec::Auto`] aims
+/// its chunks at, when that is under [`AUTO_CHUNK_BYTES`]: an eighth, so a
+/// worker holds a few chunks and a task's inputs and result at once.
+///
+/// [`ChunkSpec::Auto`]: super::ChunkSpec::Auto
+const AUTO_LIMIT_FRACTION: u64 = 8;
+
+/// The chunk size [`ChunkSpec::Auto`] aims at: [`AUTO_CHUNK_BYTES`], or an
+/// eighth of the smallest memory limit of the client open on this thread
+/// if that is less.
+///
+/// [`ChunkSpec::Auto`]: super::ChunkSpec::Auto
+pub(crate) fn auto_chunk_bytes() -> usize {
+    let limit = LIMIT
+        .with(Cell::get)
+        .map(|(bytes, _)| bytes / AUTO_LIMIT_FRACTION);
+    match limit {
+        Some(part) => usize::try_from(part)
+            .unwrap_or(usize::MAX)
+            .clamp(1, AUTO_CHUNK_BYTES),
+        None => AUTO_CHUNK_BYTES,
+    }
+}
+
 /// At an array's creation: its chunks against the limit of the client
 /// open on this thread, if any.
 pub(crate) fn check_new(chunks: &[Vec<usize>], dtype: DType) -> Result<()> {
@@ -107,4 +131,40 @@ pub(crate) fn check_graph<'a>(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::array::ChunkSpec;
+
+    fn worker(rank: usize, memory_limit: u64) -> WorkerInfo {
+        WorkerInfo {
+            rank,
+            hostname: "here".into(),
+            pid: 1,
+            threads: 1,
+            memory_limit,
+        }
+    }
+
+    #[test]
+    fn automatic_chunks_fit_the_smallest_memory_limit() {
+        let shape = [10_000, 10_000];
+        // 4 MiB at the smallest worker: chunks of at most 512 KiB, which
+        // the memory check accepts (32 MiB chunks it would reject).
+        note_workers(Some(&[worker(2, 1 << 30), worker(3, 4 << 20)]));
+        assert_eq!(auto_chunk_bytes(), 512 << 10);
+        let chunks = ChunkSpec::Auto.resolve_sized(&shape, 8).unwrap();
+        assert_eq!((chunks[0][0], chunks[1][0]), (256, 256));
+        assert!(check_new(&chunks, DType::F64).is_ok());
+        // A large limit: 32 MiB still.
+        note_workers(Some(&[worker(2, 64 << 30)]));
+        assert_eq!(auto_chunk_bytes(), AUTO_CHUNK_BYTES);
+        // No client: 32 MiB.
+        note_workers(None);
+        assert_eq!(auto_chunk_bytes(), AUTO_CHUNK_BYTES);
+        let chunks = ChunkSpec::Auto.resolve_sized(&shape, 8).unwrap();
+        assert_eq!(chunks[0][0], 2048);
+    }
 }
