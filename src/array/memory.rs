@@ -99,9 +99,7 @@ const AUTO_LIMIT_FRACTION: u64 = 8;
 ///
 /// [`ChunkSpec::Auto`]: super::ChunkSpec::Auto
 pub(crate) fn auto_chunk_bytes() -> usize {
-    let limit = LIMIT
-        .with(Cell::get)
-        .map(|(bytes, _)| bytes / AUTO_LIMIT_FRACTION);
+    let limit = current_limit().map(|(bytes, _)| bytes / AUTO_LIMIT_FRACTION);
     match limit {
         Some(part) => usize::try_from(part)
             .unwrap_or(usize::MAX)
@@ -153,16 +151,17 @@ mod tests {
         let shape = [10_000, 10_000];
         // 4 MiB at the smallest worker: chunks of at most 512 KiB, which
         // the memory check accepts (32 MiB chunks it would reject).
-        note_workers(Some(&[worker(2, 1 << 30), worker(3, 4 << 20)]));
+        let small = note_workers(&[worker(2, 1 << 30), worker(3, 4 << 20)]);
         assert_eq!(auto_chunk_bytes(), 512 << 10);
         let chunks = ChunkSpec::Auto.resolve_sized(&shape, 8).unwrap();
         assert_eq!((chunks[0][0], chunks[1][0]), (256, 256));
         assert!(check_new(&chunks, DType::F64).is_ok());
+        drop(small);
         // A large limit: 32 MiB still.
-        note_workers(Some(&[worker(2, 64 << 30)]));
+        let large = note_workers(&[worker(2, 64 << 30)]);
         assert_eq!(auto_chunk_bytes(), AUTO_CHUNK_BYTES);
+        drop(large);
         // No client: 32 MiB.
-        note_workers(None);
         assert_eq!(auto_chunk_bytes(), AUTO_CHUNK_BYTES);
         let chunks = ChunkSpec::Auto.resolve_sized(&shape, 8).unwrap();
         assert_eq!(chunks[0][0], 2048);
