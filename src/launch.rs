@@ -421,7 +421,7 @@ fn launch_mpi(settings: &Settings) -> Result<Client> {
     match served {
         Ok(Ok(())) => {}
         // Every rank heard this abort and leaves the same way.
-        Ok(Err(e)) if e.kind() == ErrorKind::BinaryMismatch => {
+        Ok(Err(e)) if matches!(e.kind(), ErrorKind::BinaryMismatch | ErrorKind::Aborted) => {
             say(&format!("[rank {rank} {role}] error: {e}"));
             let _ = crate::comm::transport::Transport::close(Box::new(transport));
             drop(workers);

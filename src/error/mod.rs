@@ -29,6 +29,9 @@ pub enum ErrorKind {
     ShutDown,
     /// Ranks run different executables.
     BinaryMismatch,
+    /// The scheduler ended the job because another rank failed or stopped
+    /// answering; the message says which and why.
+    Aborted,
     /// A collective was called with arguments that cannot work (a scatter with
     /// the wrong number of items, a root outside the group, mismatched lengths).
     InvalidArgument,
@@ -140,6 +143,7 @@ impl fmt::Display for Error {
             ErrorKind::Protocol => "protocol error",
             ErrorKind::ShutDown => "cluster is shut down",
             ErrorKind::BinaryMismatch => "ranks run different executables",
+            ErrorKind::Aborted => "the job was aborted",
             ErrorKind::InvalidArgument => "invalid argument",
             ErrorKind::Io => "I/O error",
             ErrorKind::Timeout => "timed out",

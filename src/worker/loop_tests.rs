@@ -348,3 +348,18 @@ fn an_acquire_whose_source_answers_gone_is_reported_to_the_scheduler() {
     );
     assert!(w.acquiring.is_empty());
 }
+
+#[test]
+fn an_abort_from_the_scheduler_is_an_aborted_job_with_its_reason() {
+    let recorder = Arc::new(Recorder::default());
+    let mut w = worker(recorder);
+    let reason = "worker rank 3 has not answered the scheduler for 2.0 s".to_string();
+    let abort = SchedulerToWorker::Abort {
+        reason: reason.clone(),
+    };
+    let err = w.handle(envelope(SCHEDULER, &abort)).unwrap_err();
+    w.executor.stop();
+    assert_eq!(err.kind(), crate::error::ErrorKind::Aborted);
+    assert!(err.to_string().contains(&reason), "{err}");
+    assert!(!err.to_string().contains("different executables"), "{err}");
+}

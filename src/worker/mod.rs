@@ -194,8 +194,10 @@ impl Worker {
                     log::info!("worker shutting down");
                     return Ok(true);
                 }
+                // The reason says why: different executables at start-up, or
+                // a rank that died or stopped answering later.
                 Ok(SchedulerToWorker::Abort { reason }) => {
-                    return Err(Error::new(ErrorKind::BinaryMismatch, reason));
+                    return Err(Error::new(ErrorKind::Aborted, reason));
                 }
                 Ok(SchedulerToWorker::Compute { tasks }) => self.compute(tasks)?,
                 Ok(SchedulerToWorker::Acquire { key, from }) => {
