@@ -109,14 +109,6 @@ mod tests {
     use super::*;
     use std::sync::Arc;
 
-    fn limits(bytes: usize, messages: usize) -> Limits {
-        Limits {
-            window_bytes: bytes,
-            window_messages: messages,
-            ..Limits::default()
-        }
-    }
-
     #[test]
     fn unbounded_limits_never_wait() {
         let c = Credit::new(2, &Limits::default().unbounded());
@@ -128,7 +120,7 @@ mod tests {
 
     #[test]
     fn a_full_window_waits_until_credit_comes_back() {
-        let c = Arc::new(Credit::new(2, &limits(100, 10)));
+        let c = Arc::new(Credit::new(2, &Limits::window(100, 10)));
         c.acquire(1, 80, false, || panic!("the first send waited"))
             .unwrap();
         let (tx, rx) = std::sync::mpsc::channel();
@@ -156,7 +148,7 @@ mod tests {
 
     #[test]
     fn exempt_sends_do_not_wait_and_closing_frees_waiters() {
-        let c = Arc::new(Credit::new(2, &limits(10, 10)));
+        let c = Arc::new(Credit::new(2, &Limits::window(10, 10)));
         c.acquire(1, 10, false, || {}).unwrap();
         c.acquire(1, 10, true, || panic!("an exempt send waited"))
             .unwrap();

@@ -116,6 +116,16 @@ impl Limits {
     pub fn is_bounded(&self) -> bool {
         self.window_bytes != usize::MAX || self.window_messages != usize::MAX
     }
+
+    /// The default limits with a window of `bytes` and `messages` (tests).
+    #[cfg(test)]
+    pub(crate) fn window(bytes: usize, messages: usize) -> Self {
+        Limits {
+            window_bytes: bytes,
+            window_messages: messages,
+            ..Limits::default()
+        }
+    }
 }
 
 /// What one sender has queued or in flight to one peer.
@@ -240,17 +250,9 @@ pub(crate) fn note_wait() {
 mod tests {
     use super::*;
 
-    fn limits(bytes: usize, messages: usize) -> Limits {
-        Limits {
-            window_bytes: bytes,
-            window_messages: messages,
-            ..Limits::default()
-        }
-    }
-
     #[test]
     fn a_window_holds_its_bytes_and_messages_and_one_large_message() {
-        let mut w = Windows::new(3, &limits(100, 3));
+        let mut w = Windows::new(3, &Limits::window(100, 3));
         assert!(w.fits(1, 60));
         w.take(1, 60);
         assert!(w.fits(1, 40), "up to the bound");
@@ -282,7 +284,7 @@ mod tests {
 
     #[test]
     fn a_message_alone_over_the_window_counts_apart() {
-        let mut w = Windows::new(2, &limits(1 << 40, 3));
+        let mut w = Windows::new(2, &Limits::window(1 << 40, 3));
         w.take(1, (1 << 40) + 5);
         w.note_peak(1);
         let s = stats();
