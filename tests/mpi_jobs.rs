@@ -180,15 +180,7 @@ fn a_stuck_worker_ends_the_job_naming_it() {
         .arg("stuck")
         .env("RANKFLOW_WATCHDOG", "1")
         .env("RUST_BACKTRACE", "0");
-    let out = run_with_deadline(cmd, DEADLINE);
-    let text = out.all_output();
-    assert_ne!(out.code, Some(0), "{text}");
-    assert!(text.contains("worker rank 2 has not answered"), "{text}");
-    assert!(
-        out.elapsed < Duration::from_secs(20),
-        "{:?}: {text}",
-        out.elapsed
-    );
+    ends_non_zero_within_20_s_saying(cmd, "worker rank 2 has not answered");
 }
 
 #[test]
@@ -199,13 +191,16 @@ fn a_stuck_scheduler_ends_the_job_naming_rank_0() {
         .env("RANKFLOW_WATCHDOG", "1")
         .env("RANKFLOW_TEST_STALL_SCHEDULER", "30")
         .env("RUST_BACKTRACE", "0");
+    ends_non_zero_within_20_s_saying(cmd, "the scheduler (rank 0) has not answered the client");
+}
+
+/// Runs `cmd`, which must fail within 20 s with `message` in its output
+/// (a watchdog ending a job).
+fn ends_non_zero_within_20_s_saying(cmd: std::process::Command, message: &str) {
     let out = run_with_deadline(cmd, DEADLINE);
     let text = out.all_output();
     assert_ne!(out.code, Some(0), "{text}");
-    assert!(
-        text.contains("the scheduler (rank 0) has not answered the client"),
-        "{text}"
-    );
+    assert!(text.contains(message), "{text}");
     assert!(
         out.elapsed < Duration::from_secs(20),
         "{:?}: {text}",
