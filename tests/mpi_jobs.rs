@@ -67,8 +67,8 @@ fn bad_environment_value_is_named() {
     );
 }
 
-#[test]
-fn mismatched_binaries_are_refused_before_any_work() {
+/// Three ranks of `hello` and a fourth running another executable.
+fn mismatched_binaries() -> std::process::Command {
     let mut cmd = mpirun(3);
     cmd.arg(example("hello"))
         .arg(":")
@@ -76,7 +76,12 @@ fn mismatched_binaries_are_refused_before_any_work() {
         .arg("1")
         .arg(example("exit_paths"))
         .arg("ok");
-    let out = run_with_deadline(cmd, DEADLINE);
+    cmd
+}
+
+#[test]
+fn mismatched_binaries_are_refused_before_any_work() {
+    let out = run_with_deadline(mismatched_binaries(), DEADLINE);
     assert_ne!(out.code, Some(0));
     let text = out.all_output();
     assert!(text.contains("different executable"), "{text}");
@@ -281,14 +286,8 @@ fn without_a_build_id_the_executable_is_hashed_once_per_node() {
 
 #[test]
 fn without_a_build_id_mismatched_binaries_are_still_refused() {
-    let mut cmd = mpirun(3);
-    cmd.arg(example("hello"))
-        .arg(":")
-        .arg("-n")
-        .arg("1")
-        .arg(example("exit_paths"))
-        .arg("ok")
-        .env("RANKFLOW_FINGERPRINT_FILE", "1")
+    let mut cmd = mismatched_binaries();
+    cmd.env("RANKFLOW_FINGERPRINT_FILE", "1")
         .env("RANKFLOW_LOG", "debug");
     let out = run_with_deadline(cmd, DEADLINE);
     let text = out.all_output();
