@@ -17,38 +17,43 @@
 //! * **failing shuffle**: a groupby whose key function panics on one record
 //!   is an error at the client naming the panic, leaves no buckets on the
 //!   workers, and the next groupby is right.
+//! * **failing exchange**: the same with the shuffle's exchange failing on
+//!   one worker only, before its first message (a test hook,
+//!   `RANKFLOW_TEST_FAIL_EXCHANGE`): the other members do not wait for it.
 
 #![cfg(feature = "mpi")]
 
 mod common;
-use common::{mpirun, run_with_deadline, Finished};
+use common::{mpirun, run_with_deadline};
 use rankflow::comm::flow::stats;
-use rankflow::{bag, Config, Error, Group, Result};
+use rankflow::{bag, Config, Error, Group, Result, TaskOptions};
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 /// How long one job may take before it counts as a hang.
 const DEADLINE: Duration = Duration::from_secs(90);
 
-/// Runs program `name` of this file under `mpirun -n ranks`.
-fn launch(name: &str, ranks: usize) -> Finished {
+/// Launches `name` on `ranks` ranks with `env` set and checks it printed
+/// `name: ok`.
+fn passes_with(name: &str, ranks: usize, env: &[(&str, &str)]) {
     let mut cmd = mpirun(ranks);
     cmd.arg(std::env::current_exe().expect("this test binary"))
         .args(["--exact", name, "--ignored", "--nocapture"])
         .args(["--test-threads", "1"])
-        .env("RUST_BACKTRACE", "0");
-    run_with_deadline(cmd, DEADLINE)
-}
-
-/// Launches `name` on `ranks` ranks and checks it printed `name: ok`.
-fn passes(name: &str, ranks: usize) {
-    let out = launch(name, ranks);
+        .env("RUST_BACKTRACE", "0")
+        .envs(env.iter().copied());
+    let out = run_with_deadline(cmd, DEADLINE);
     assert_eq!(out.code, Some(0), "{}", out.all_output());
     assert!(
         out.stdout.contains(&format!("{name}: ok")),
         "{}",
         out.all_output()
     );
+}
+
+/// Launches `name` on `ranks` ranks and checks it printed `name: ok`.
+fn passes(name: &str, ranks: usize) {
+    passes_with(name, ranks, &[]);
 }
 
 // ---- flood: the stall rule -------------------------------------------------
@@ -277,8 +282,12 @@ fn user_tags_pass_the_transport_by_on_five_ranks() {
 
 const RECORDS: u64 = 20_000;
 
+/// The first record of the first partition fails at once, while
+/// the other partitions take a while: their splits are still running when
+/// the failure reaches the client.
 fn key(x: &u64) -> u64 {
-    assert!(*x != 12_345, "record 12345 is bad");
+    assert!(*x != 0, "record 0 is bad");
+    std::thread::sleep(Duration::from_micros(100));
     x % 13
 }
 
@@ -290,10 +299,26 @@ fn held_here() -> (usize, u64) {
     rankflow::stored_results().expect("inside a worker")
 }
 
+fn noop(_: usize) {}
+
+/// Waits until no worker holds anything (frees go out asynchronously).
+fn nothing_held(client: &rankflow::Client) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        client.has_what().unwrap();
+        let held = client.run(held_here, None).unwrap();
+        if held.iter().all(|(_, (items, _))| *items == 0) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "still held: {held:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 #[test]
 #[ignore = "a program: failing_shuffle_* runs it under mpirun"]
 fn failing_shuffle() {
-    let client = rankflow::initialize(Config::new()).unwrap();
+    let client = rankflow::initialize(Config::new().threads_per_worker(1)).unwrap();
     let records = bag::range(RECORDS, 8).unwrap();
     let started = Instant::now();
     let e = records
@@ -302,17 +327,18 @@ fn failing_shuffle() {
         .compute(&client)
         .unwrap_err();
     println!("failing_shuffle: error after {:?}: {e}", started.elapsed());
-    assert!(e.to_string().contains("record 12345 is bad"), "{e}");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        client.has_what().unwrap();
-        let held = client.run(held_here, None).unwrap();
-        if held.iter().all(|(_, (items, _))| *items == 0) {
-            break;
-        }
-        assert!(Instant::now() < deadline, "still held: {held:?}");
-        std::thread::sleep(Duration::from_millis(50));
+    assert!(e.to_string().contains("record 0 is bad"), "{e}");
+    // A split still running when the error came has ended once a task
+    // submitted after it has run on its worker (one thread each).
+    for w in client.workers().iter().map(|w| w.rank) {
+        let on = TaskOptions::new().workers(&[w]).pure(false);
+        client
+            .submit_with_options(noop, w, &on)
+            .unwrap()
+            .result()
+            .unwrap();
     }
+    nothing_held(&client);
     let sizes: HashMap<u64, usize> = records
         .groupby(good_key)
         .map(|(k, v): (u64, Vec<u64>)| (k, v.len()))
@@ -339,4 +365,48 @@ fn failing_shuffle_is_an_error_at_the_client_on_four_ranks() {
 #[test]
 fn failing_shuffle_is_an_error_at_the_client_on_five_ranks() {
     passes("failing_shuffle", 5);
+}
+
+// ---- a shuffle whose exchange fails on one worker ---------------------------
+
+/// The worker whose exchange the hook makes fail.
+const FAILING_WORKER: &str = "3";
+
+#[test]
+#[ignore = "a program: failing_exchange_* runs it under mpirun"]
+fn failing_exchange() {
+    let client = rankflow::initialize(Config::new()).unwrap();
+    let records = bag::range(RECORDS, 8).unwrap();
+    let started = Instant::now();
+    let e = records
+        .groupby(good_key)
+        .map(|(k, v): (u64, Vec<u64>)| (k, v.len()))
+        .compute(&client)
+        .unwrap_err();
+    println!("failing_exchange: error after {:?}: {e}", started.elapsed());
+    let named = format!("made to fail on worker {FAILING_WORKER}");
+    assert!(e.to_string().contains(&named), "{e}");
+    nothing_held(&client);
+    let total: usize = records.map(|x: u64| x + 1).compute(&client).unwrap().len();
+    assert_eq!(total as u64, RECORDS, "the cluster still serves");
+    println!("failing_exchange: ok");
+    client.shutdown().unwrap();
+}
+
+#[test]
+fn failing_exchange_is_an_error_at_the_client_on_four_ranks() {
+    passes_with(
+        "failing_exchange",
+        4,
+        &[("RANKFLOW_TEST_FAIL_EXCHANGE", FAILING_WORKER)],
+    );
+}
+
+#[test]
+fn failing_exchange_is_an_error_at_the_client_on_five_ranks() {
+    passes_with(
+        "failing_exchange",
+        5,
+        &[("RANKFLOW_TEST_FAIL_EXCHANGE", FAILING_WORKER)],
+    );
 }

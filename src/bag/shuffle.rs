@@ -19,7 +19,11 @@
 //!    partition divided by the number of peers (at least one bucket), taking
 //!    them out of its store as it packs them, and keeps what arrives in its
 //!    store. Each record crosses the network at most once, as part of a
-//!    bucket; buckets for the sending worker itself do not move.
+//!    bucket; buckets for the sending worker itself do not move. A worker
+//!    whose own part fails (a bucket its store cannot give back) says so
+//!    at the start of the next round instead of leaving: every member stops
+//!    there, the buckets are freed, and the shuffle is an error at the
+//!    client naming the worker, while the cluster goes on serving.
 //! 3. **Load.** One task per output partition, pinned to its owner, takes
 //!    its buckets out of the store and turns them into an ordinary result;
 //!    the bag's later steps (the grouping of `groupby`) run in tasks that
@@ -170,13 +174,6 @@ fn hash_of<K: Hash>(k: &K) -> u64 {
     h.finish()
 }
 
-/// One `u64` over the group, combined with `op`.
-fn allreduce_u64(group: &Group, x: u64, op: Op) -> Result<u64> {
-    let mut out = [0u64];
-    group.allreduce_into(&[x], &mut out, op)?;
-    Ok(out[0])
-}
-
 /// Bytes of a bucket's frame header in an exchange buffer: output,
 /// input, length.
 const FRAME: usize = 24;
@@ -190,18 +187,17 @@ struct Exchanged {
     peak: u64,
     share: u64,
     rounds: u64,
+    /// Why this worker's own part failed, if it did (see [`exchange`]).
+    failed: Option<String>,
 }
 
-/// The exchange, on every worker: sends each kept bucket to the owner of
-/// its output partition, in rounds of about one output partition per
-/// worker, and keeps what arrives in the store.
-fn exchange(group: &Group, (id, nin, nout): (u64, u64, u64)) -> Result<Exchanged> {
-    #[cfg(test)]
-    if tests::FAIL_EXCHANGE.load(std::sync::atomic::Ordering::SeqCst) == id {
-        return Err(Error::invalid(format!("shuffle {id}: made to fail")));
-    }
-    let size = group.size() as u64;
-    let me = group.rank() as u64;
+/// Each member's bucket queues: `(output, input, length)` per destination
+/// member, and the bytes of buckets this worker holds.
+type Queues = (Vec<VecDeque<(u64, u64, u64)>>, u64);
+
+/// The buckets this worker holds for shuffle `id`, queued by the member
+/// that owns their output.
+fn queue_buckets(id: u64, nin: u64, nout: u64, size: u64, me: u64) -> Result<Queues> {
     let mut queues: Vec<VecDeque<(u64, u64, u64)>> = (0..size).map(|_| VecDeque::new()).collect();
     let mut held = 0u64;
     for p in 0..nin {
@@ -214,13 +210,51 @@ fn exchange(group: &Group, (id, nin, nout): (u64, u64, u64)) -> Result<Exchanged
             }
         }
     }
-    let total = allreduce_u64(group, held, Op::Sum)?;
-    let partition = (total / nout.max(1)).max(1);
+    Ok((queues, held))
+}
+
+/// The exchange, on every worker: sends each kept bucket to the owner of
+/// its output partition, in rounds of about one output partition per
+/// worker, and keeps what arrives in the store.
+///
+/// A failure of this worker's own part (its store cannot give a bucket
+/// back, a received frame is cut) is not returned as an error, which would
+/// leave the other members waiting in the next collective (under mpirun the
+/// job would be aborted): it is told to every member at the next
+/// allreduce, which each round starts with, so that all of them stop at
+/// the same point and the shuffle is an error at the client. Only a failed
+/// collective is an error here.
+fn exchange(group: &Group, (id, nin, nout): (u64, u64, u64)) -> Result<Exchanged> {
+    let size = group.size() as u64;
+    let me = group.rank() as u64;
+    let rank = current_worker();
+    let mut failed = match rank {
+        None => Some("the exchange ran outside a worker".to_string()),
+        Some(r) => failure_hook(id, me, r),
+    };
+    let (mut queues, mut held) = match failed {
+        Some(_) => ((0..size).map(|_| VecDeque::new()).collect(), 0),
+        None => queue_buckets(id, nin, nout, size, me).unwrap_or_else(|e| {
+            failed = Some(e.message().to_string());
+            ((0..size).map(|_| VecDeque::new()).collect(), 0)
+        }),
+    };
+    let mut sums = [0u64; 2];
+    group.allreduce_into(&[held, u64::from(failed.is_some())], &mut sums, Op::Sum)?;
+    let partition = (sums[0] / nout.max(1)).max(1);
     let per_peer = (partition / (size - 1).max(1)).max(1);
     let (mut moved, mut peak, mut rounds, start) = (0u64, held, 0u64, held);
-    loop {
+    let mut anyone_failed = sums[1] > 0;
+    while !anyone_failed {
         let left = queues.iter().any(|q| !q.is_empty());
-        if allreduce_u64(group, u64::from(left), Op::Max)? == 0 {
+        let mut flags = [0u64; 2];
+        group.allreduce_into(
+            &[u64::from(left), u64::from(failed.is_some())],
+            &mut flags,
+            Op::Max,
+        )?;
+        anyone_failed = flags[1] > 0;
+        if anyone_failed || flags[0] == 0 {
             break;
         }
         rounds += 1;
@@ -230,13 +264,21 @@ fn exchange(group: &Group, (id, nin, nout): (u64, u64, u64)) -> Result<Exchanged
         for (dest, queue) in queues.iter_mut().enumerate() {
             let before = flat.len();
             let mut sent = 0u64;
-            while sent < per_peer {
+            while sent < per_peer && failed.is_none() {
                 let Some((j, p, _)) = queue.pop_front() else {
                     break;
                 };
-                let bytes = take_private(bucket_key(id, p, j))?.ok_or_else(|| {
-                    Error::invalid(format!("shuffle {id}: bucket {p}->{j} vanished"))
-                })?;
+                let bytes = match take_private(bucket_key(id, p, j)) {
+                    Ok(Some(b)) => b,
+                    Ok(None) => {
+                        failed = Some(format!("bucket {p}->{j} vanished"));
+                        break;
+                    }
+                    Err(e) => {
+                        failed = Some(e.message().to_string());
+                        break;
+                    }
+                };
                 for x in [j, p, bytes.len() as u64] {
                     flat.extend_from_slice(&x.to_le_bytes());
                 }
@@ -251,22 +293,45 @@ fn exchange(group: &Group, (id, nin, nout): (u64, u64, u64)) -> Result<Exchanged
         let (recv, _) = group.alltoallv_vec::<u8>(&flat, &counts)?;
         peak = peak.max(held + (flat.len() + recv.len()) as u64);
         drop(flat);
-        for (j, p, bytes) in frames(id, &recv)? {
-            keep_private(bucket_key(id, p, j), bytes.to_vec())?;
-            held += bytes.len() as u64;
+        if let Err(e) = keep_received(id, &recv, &mut held) {
+            failed.get_or_insert_with(|| e.message().to_string());
         }
         peak = peak.max(held + recv.len() as u64);
     }
-    let rank =
-        current_worker().ok_or_else(|| Error::invalid("the exchange ran outside a worker"))?;
     Ok(Exchanged {
-        rank: rank as u64,
+        rank: rank.unwrap_or(0) as u64,
         moved,
         held,
         peak,
         share: start.max(held),
         rounds,
+        failed,
     })
+}
+
+/// Keeps the buckets of a round's received buffer in the store, adding
+/// their bytes to `held`.
+fn keep_received(id: u64, recv: &[u8], held: &mut u64) -> Result<()> {
+    for (j, p, bytes) in frames(id, recv)? {
+        keep_private(bucket_key(id, p, j), bytes.to_vec())?;
+        *held += bytes.len() as u64;
+    }
+    Ok(())
+}
+
+/// Test hooks that make the exchange fail on one worker before its first
+/// message, as a bucket that cannot be read back would: under mpirun
+/// `RANKFLOW_TEST_FAIL_EXCHANGE` (a worker's rank) names the worker, for
+/// every shuffle; in unit tests the shuffle `tests::FAIL_EXCHANGE` names
+/// fails on the first member of the group.
+fn failure_hook(id: u64, member: u64, worker: usize) -> Option<String> {
+    #[cfg(test)]
+    if member == 0 && tests::FAIL_EXCHANGE.load(std::sync::atomic::Ordering::SeqCst) == id {
+        return Some(format!("made to fail on worker {worker}"));
+    }
+    let _ = (id, member);
+    let v = std::env::var("RANKFLOW_TEST_FAIL_EXCHANGE").ok()?;
+    (v.trim().parse::<usize>().ok()? == worker).then(|| format!("made to fail on worker {worker}"))
 }
 
 /// The buckets (output, input, bytes) framed in `recv`, an exchange round's
@@ -333,6 +398,24 @@ fn chunks_source<T: DeserializeOwned + 'static>(
     Ok(boxed_batches(all.into_iter()))
 }
 
+/// Runs the split tasks of `parts` and waits until every one has ended,
+/// failed or not; the first failure is the error. Returning at the first
+/// failure, as `compute` does, would let splits still running keep their
+/// buckets after the failure path forgot them, for good.
+fn split_all(client: &Client, parts: &[Delayed<Part>]) -> Result<()> {
+    let roots: Vec<_> = parts.iter().map(Delayed::node).collect();
+    let done = delayed::submit_graph(client, &roots)?;
+    let futures = roots
+        .iter()
+        .map(|n| done.future::<Part>(n))
+        .collect::<Result<Vec<_>>>()?;
+    drop(done);
+    for f in &futures {
+        f.wait(None)?;
+    }
+    futures.iter().try_for_each(|f| f.result().map(drop))
+}
+
 /// The stand-in `visualize` draws for a shuffle not run yet.
 fn shuffle(inputs: Vec<Part>) -> Part {
     Part(inputs.into_iter().flat_map(|p| p.0).collect())
@@ -369,7 +452,7 @@ impl Shuffle {
         };
         let parts = (self.upstream)(Some(client), &tail)?;
         let nin = parts.len() as u64;
-        if let Err(e) = delayed::compute(client, &parts) {
+        if let Err(e) = split_all(client, &parts) {
             // Buckets of the partitions that did split would stay on their
             // workers otherwise.
             client.spmd(forget_buckets, (id, nin, nout))?;
@@ -384,6 +467,18 @@ impl Shuffle {
                 return Err(e);
             }
         };
+        let failures: Vec<String> = owners
+            .iter()
+            .filter_map(|o| Some(format!("worker {}: {}", o.rank, o.failed.as_ref()?)))
+            .collect();
+        if !failures.is_empty() {
+            // Every member stopped at the same point: free what is left.
+            client.spmd(forget_buckets, (id, nin, nout))?;
+            return Err(Error::invalid(format!(
+                "shuffle {id}: the exchange failed ({})",
+                failures.join("; ")
+            )));
+        }
         let stats = ShuffleStats {
             total_bytes: owners.iter().map(|o| o.held).sum(),
             moved_bytes: owners.iter().map(|o| o.moved).sum(),
@@ -483,8 +578,8 @@ mod tests {
     use crate::{Config, Mode};
     use std::sync::atomic::{AtomicU64, Ordering};
 
-    /// The shuffle whose exchange fails on every worker, before any
-    /// message (`u64::MAX`: none).
+    /// The shuffle whose exchange fails on the first worker only, before
+    /// any message (`u64::MAX`: none).
     pub(super) static FAIL_EXCHANGE: AtomicU64 = AtomicU64::new(u64::MAX);
 
     fn held_here() -> (usize, u64) {
@@ -500,8 +595,12 @@ mod tests {
         };
         FAIL_EXCHANGE.store(s.id, Ordering::SeqCst);
         let e = b.sum().compute(&client).unwrap_err();
-        assert!(e.message().contains("made to fail"), "{e}");
+        assert!(e.message().contains("made to fail on worker 2"), "{e}");
         drop(b);
+        // The other worker did not fail the workers group: it still shuffles.
+        let again = crate::bag::range(2000, 4).unwrap().repartition(3).unwrap();
+        assert_eq!(again.sum().compute(&client).unwrap(), 1999 * 2000 / 2);
+        drop(again);
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
         loop {
             client.has_what().unwrap();
