@@ -162,15 +162,21 @@ fn add(a: u64, b: u64) -> u64 {
     a + b
 }
 
-/// Nothing but the user's own messages may wait on `group`.
+/// Once every member has received all the user's messages (after a
+/// barrier), nothing may arrive on `group` while tasks keep the transport
+/// busy: a few probes over some milliseconds find nothing.
 fn nothing_stray(group: &Group) -> Result<()> {
-    match group.iprobe(None, None)? {
-        None => Ok(()),
-        Some(p) => Err(Error::new(
-            rankflow::ErrorKind::Protocol,
-            format!("a stray message on the user's group: {p:?}"),
-        )),
+    group.barrier()?;
+    for _ in 0..10 {
+        if let Some(p) = group.iprobe(None, None)? {
+            return Err(Error::new(
+                rankflow::ErrorKind::Protocol,
+                format!("a stray message on the user's group: {p:?}"),
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(3));
     }
+    group.barrier()
 }
 
 /// A ring over the workers group: each round, a message with each transport
@@ -191,9 +197,9 @@ fn ring(group: &Group, rounds: u64) -> Result<u64> {
         let tag = TRANSPORT_TAGS[round as usize % TRANSPORT_TAGS.len()];
         let (note, status): (Note, _) = group.sendrecv(&(me, tag, round), next, tag, None, None)?;
         assert_eq!((note, status.tag), ((prev, tag, round), tag));
-        nothing_stray(group)?;
         std::thread::sleep(Duration::from_millis(3));
     }
+    nothing_stray(group)?;
     Ok(got)
 }
 
@@ -207,8 +213,8 @@ fn star_worker(group: &Group, rounds: u64) -> Result<u64> {
             assert_eq!(note, (0, tag, round));
             group.send(&(me, tag, round), 0, tag)?;
         }
-        nothing_stray(group)?;
     }
+    nothing_stray(group)?;
     Ok(rounds)
 }
 
@@ -227,9 +233,9 @@ fn star_client(group: &Group, rounds: u64) -> Result<usize> {
                 got += 1;
             }
         }
-        nothing_stray(group)?;
         std::thread::sleep(Duration::from_millis(3));
     }
+    nothing_stray(group)?;
     Ok(got)
 }
 
