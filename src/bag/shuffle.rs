@@ -601,16 +601,54 @@ mod tests {
         let again = crate::bag::range(2000, 4).unwrap().repartition(3).unwrap();
         assert_eq!(again.sum().compute(&client).unwrap(), 1999 * 2000 / 2);
         drop(again);
+        nothing_held(&client);
+        client.shutdown().unwrap();
+    }
+
+    /// Waits until no worker holds anything (frees go out asynchronously).
+    fn nothing_held(client: &Client) {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
         loop {
             client.has_what().unwrap();
             let held = client.run(held_here, None).unwrap();
             if held.iter().all(|(_, (n, _))| *n == 0) {
-                break;
+                return;
             }
             assert!(std::time::Instant::now() < deadline, "still held: {held:?}");
             std::thread::sleep(std::time::Duration::from_millis(50));
         }
+    }
+
+    /// Fails at once on the first record, slowly on the others.
+    fn slow_key(x: &u64) -> u64 {
+        assert!(*x != 0, "record 0 is bad");
+        std::thread::sleep(std::time::Duration::from_micros(200));
+        x % 5
+    }
+
+    fn noop(_: usize) {}
+
+    #[test]
+    fn a_failed_split_leaves_no_buckets_behind() {
+        let config = Config::new()
+            .mode(Mode::Local)
+            .local_workers(2)
+            .threads_per_worker(1);
+        let client = crate::initialize(config).unwrap();
+        let grouped = crate::bag::range(4000, 8).unwrap().groupby(slow_key);
+        let e = grouped.count().compute(&client).unwrap_err();
+        assert!(e.to_string().contains("record 0 is bad"), "{e}");
+        // A split still running when the error came has ended once a task
+        // submitted after it has run on its worker (one thread each).
+        for w in client.workers().iter().map(|w| w.rank) {
+            let on = TaskOptions::new().workers(&[w]).pure(false);
+            client
+                .submit_with_options(noop, w, &on)
+                .unwrap()
+                .result()
+                .unwrap();
+        }
+        nothing_held(&client);
         client.shutdown().unwrap();
     }
 
