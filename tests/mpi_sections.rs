@@ -112,7 +112,8 @@ fn flood() {
     let started = Instant::now();
     let (futures, ranks) = client
         .with_workers(wait_for_client, (), |group| {
-            // Every worker's loop is in the barrier, reading nothing.
+            // Every worker's loop goes into the barrier and reads nothing
+            // more until the client gets there.
             let futures = client.scatter((0..n).map(item).collect())?;
             group.barrier()?;
             Ok(futures)
@@ -131,7 +132,7 @@ fn flood() {
     );
     for (rank, ((items, _), over)) in &held {
         assert!(
-            *items >= ITEMS_PER_WORKER - 1 && *over > 0,
+            *items == ITEMS_PER_WORKER && *over > 0,
             "worker {rank} holds {items} items, {over} let in over its bound"
         );
     }
