@@ -25,5 +25,10 @@ fn bodies_in_pieces_arrive_whole_and_in_order_between_control_messages() {
 
 #[test]
 fn a_result_in_many_pieces_becomes_the_argument_on_another_worker() {
-    run_ok(4, "transfer_big", &["24"], "transfer_big: ok (24 MiB in 16 pieces");
+    run_ok(
+        4,
+        "transfer_big",
+        &["24"],
+        "transfer_big: ok (24 MiB in 16 pieces",
+    );
 }

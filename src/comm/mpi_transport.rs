@@ -6,9 +6,12 @@
 //! large messages to each other never deadlock, and a completed send means the
 //! receiver has matched it. What a rank has queued or in flight to each
 //! destination is bounded by a send window ([`flow`](super::flow)): a send
-//! over it waits until earlier ones complete. Payloads over the piece size
-//! cross as pieces ([`pieces`](super::pieces)), so a multi-gigabyte message
-//! never holds up the messages behind it. Receives probe for any source
+//! over it waits until earlier ones complete. Payloads over the piece size,
+//! and messages with bodies beside them, cross as pieces
+//! ([`pieces`](super::pieces)), so a multi-gigabyte message never holds up
+//! the messages behind it and no MPI count passes 32 bits; a body is sent
+//! from the caller's shared buffer and received into one of its own, never
+//! copied. Receives probe for any source
 //! (`MPI_Improbe`) and receive the matched message (or piece), but only
 //! while the readers' queue has room ([`inbound`](super::inbound)): readers
 //! that fall behind leave further messages in MPI, with their senders
