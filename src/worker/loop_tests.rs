@@ -452,3 +452,46 @@ fn a_value_that_arrives_beside_its_message_fills_its_task() {
         (300_004, sum)
     );
 }
+
+/// Where the argument's bytes are.
+fn address(bytes: Vec<u8>) -> u64 {
+    bytes.as_ptr() as usize as u64
+}
+
+#[test]
+fn a_value_fetched_for_one_task_is_its_argument_without_a_copy() {
+    let recorder = Arc::new(Recorder::default());
+    let mut w = worker(recorder.clone());
+    let (x, task) = (Key(1), Key(100));
+    let spec = ComputeSpec {
+        key: task,
+        function: task_function_ref::<_, _, Future<Vec<u8>>>(address, 0),
+        inputs: vec![Input::Remote { key: x, worker: 3 }],
+        push: true,
+    };
+    let compute = SchedulerToWorker::Compute { tasks: vec![spec] };
+    assert!(!w.handle(envelope(SCHEDULER, &compute)).unwrap());
+    let body = codec::encode_value(&vec![9u8; 200_000]).unwrap();
+    let received_at = body.as_ptr() as usize as u64;
+    let mut e = envelope(
+        3,
+        &WorkerToWorker::Data {
+            items: vec![],
+            beside: vec![x],
+        },
+    );
+    e.bodies = vec![Arc::new(body)];
+    assert!(!w.handle(e).unwrap());
+    let outcome = recorder.first_outcome();
+    w.executor.stop();
+    assert!(
+        matches!(outcome, Some(Outcome::Done { key, .. }) if key == task),
+        "{outcome:?}"
+    );
+    let result = w.executor.store.get(task).expect("the result is kept");
+    assert_eq!(
+        codec::decode::<u64>(&result).unwrap(),
+        received_at,
+        "the argument is the received buffer"
+    );
+}

@@ -721,6 +721,9 @@ impl Worker {
     /// An input reached this worker: fill it into the tasks that need it.
     fn input_arrived(&mut self, key: Key, bytes: Arc<Vec<u8>>) {
         let ready = self.inputs.arrived(key, &bytes);
+        // Let go of this count before the tasks start: an input held by its
+        // task alone becomes the argument without a copy.
+        drop(bytes);
         self.pause.start(&self.executor, ready);
     }
 }
