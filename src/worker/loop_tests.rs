@@ -495,3 +495,41 @@ fn a_value_fetched_for_one_task_is_its_argument_without_a_copy() {
         "the argument is the received buffer"
     );
 }
+
+#[test]
+fn a_fetch_of_more_large_values_than_one_message_carries_is_answered_in_several() {
+    let recorder = Arc::new(Recorder::default());
+    let mut w = worker(recorder.clone());
+    let big = Arc::new(vec![1u8; crate::protocol::BESIDE_BYTES]);
+    let keys: Vec<Key> = (0..super::BESIDE_PER_MESSAGE as u64 + 1)
+        .map(|k| Key(1000 + k))
+        .collect();
+    for k in &keys {
+        w.executor.store.put(*k, big.clone());
+    }
+    w.executor.store.put(Key(7), Arc::new(vec![2u8; 10]));
+    let mut asked = keys.clone();
+    asked.push(Key(7));
+    assert!(!w
+        .handle(envelope(3, &WorkerToWorker::Fetch { keys: asked }))
+        .unwrap());
+    w.executor.stop();
+    let (first, last) = keys.split_at(super::BESIDE_PER_MESSAGE);
+    assert_eq!(
+        recorder.to_peer(3),
+        vec![
+            WorkerToWorker::Data {
+                items: vec![(Key(7), vec![2u8; 10])],
+                beside: first.to_vec(),
+            },
+            WorkerToWorker::Data {
+                items: vec![],
+                beside: last.to_vec(),
+            },
+        ]
+    );
+    let bodies = recorder.bodies.lock().unwrap();
+    let mut counts: Vec<usize> = bodies.values().map(Vec::len).collect();
+    counts.sort_unstable();
+    assert_eq!(counts, vec![1, super::BESIDE_PER_MESSAGE]);
+}

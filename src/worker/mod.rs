@@ -616,14 +616,24 @@ impl Worker {
     fn send_data(&self, peer: Rank, held: &[(Key, Arc<Vec<u8>>)]) -> Result<()> {
         let (big, small): (Vec<_>, Vec<_>) =
             held.iter().partition(|(_, b)| b.len() >= BESIDE_BYTES);
-        let message = DataToWorker::Data {
-            items: small.iter().map(|(k, b)| (*k, Bytes(b))).collect(),
-            beside: big.iter().map(|(k, _)| *k).collect(),
-        };
-        let bodies = big.into_iter().map(|(_, b)| b.clone()).collect();
-        let sent = codec::encode(&message)
-            .and_then(|m| self.outbox.send_with_bodies(peer, TAG_CONTROL, m, bodies));
-        left_is_fine(peer, sent)
+        let mut items: Vec<(Key, Bytes)> = small.iter().map(|(k, b)| (*k, Bytes(b))).collect();
+        let mut chunks = big.chunks(BESIDE_PER_MESSAGE);
+        // At least one message (the small values), at most
+        // BESIDE_PER_MESSAGE bodies beside each.
+        loop {
+            let chunk = chunks.next().unwrap_or_default();
+            let message = DataToWorker::Data {
+                items: std::mem::take(&mut items),
+                beside: chunk.iter().map(|(k, _)| *k).collect(),
+            };
+            let bodies = chunk.iter().map(|(_, b)| b.clone()).collect();
+            let sent = codec::encode(&message)
+                .and_then(|m| self.outbox.send_with_bodies(peer, TAG_CONTROL, m, bodies));
+            left_is_fine(peer, sent)?;
+            if chunks.len() == 0 {
+                return Ok(());
+            }
+        }
     }
 
     /// New tasks: those with every input here start; the rest wait for data.
@@ -727,6 +737,10 @@ impl Worker {
         self.pause.start(&self.executor, ready);
     }
 }
+
+/// Most values beside one `Data` message (a transport carries at most
+/// `comm::pieces::MAX_SEGMENTS - 1`); a fetch of more is answered in several.
+const BESIDE_PER_MESSAGE: usize = 1024;
 
 /// What a send to `to` that it may have left before came to: a transport
 /// error (it has left) is logged and dropped (see `Worker::answer`).
