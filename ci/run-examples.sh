@@ -14,7 +14,9 @@ LIMIT="${LIMIT:-180}"
 # name and arguments; bcast_array moves 256 MiB per repetition; array_sum at
 # 4000 x 4000 (16 chunks) keeps a launch to a few seconds on 2 cores, as do
 # array_mean at 4000 x 4000 and pi_array at 5 million points; the bag
-# examples at these sizes take a few seconds each.
+# examples at these sizes take a few seconds each. transfer_big runs at
+# 24 MiB here (16 pieces); its 2.2 GiB default (over MPI's 2 GiB count) needs
+# about 7 GiB free and is run by hand: mpirun -n 4 transfer_big.
 EXAMPLES=(
     "hello"
     "send_recv"
@@ -58,6 +60,8 @@ EXAMPLES=(
     "shutdown_in_flight"
     "bench_startup"
     "bench_transfer 64 2"
+    "transfer_big 24"
+    "transport_bodies"
     "flow_flood 48 256"
     "bag_chars 200000 8"
     "bag_accounts 3 2000"

@@ -18,7 +18,7 @@
 //! | log level | `log_level` | `RANKFLOW_LOG`, then `RUST_LOG` | — | `warn` |
 //! | workers of the embedded cluster, ranks of a local `spmd` | `local_workers` | `RANKFLOW_LOCAL_WORKERS` | — | cores available, at least 1 (a local `spmd`: 4) |
 //! | end the job when a worker has not answered the scheduler, or the scheduler the client, for this long | `watchdog` | `RANKFLOW_WATCHDOG` (seconds, `off`) | — | off |
-//! | largest message accepted | `max_message_bytes` | `RANKFLOW_MAX_MESSAGE` | — | 1 GiB |
+//! | largest message accepted, payload and values sent beside it together (1 MiB to 1 TiB; over the piece size a message crosses in pieces, so it may pass MPI's 2 GiB count) | `max_message_bytes` | `RANKFLOW_MAX_MESSAGE` | — | 1 GiB |
 //! | bytes a rank may have queued or in flight to one destination before its sends wait (the scheduler's never wait; see `comm::flow`) | `send_window_bytes` | `RANKFLOW_SEND_WINDOW` | — | 256 MiB |
 //! | messages a rank may have queued or in flight to one destination before its sends wait | `send_window_messages` | `RANKFLOW_SEND_WINDOW_MESSAGES` | — | 4096 |
 //! | payloads over this size cross MPI in pieces of this size, so they never hold up control messages (1 KiB to 1 GiB) | `piece_bytes` | `RANKFLOW_PIECE_SIZE` | — | 64 MiB |
@@ -388,8 +388,8 @@ impl Config {
         };
         if !(MIN_MESSAGE_BYTES..=MAX_MESSAGE_CEILING).contains(&max_message_bytes) {
             return Err(Error::config(format!(
-                "max_message_bytes must be between 1 MiB and {MAX_MESSAGE_CEILING} bytes \
-                 (MPI counts are 32-bit), got {max_message_bytes}"
+                "max_message_bytes must be between 1 MiB and {MAX_MESSAGE_CEILING} bytes (1 TiB), \
+                 got {max_message_bytes}"
             )));
         }
 
@@ -1019,7 +1019,14 @@ mod tests {
     fn message_limit_bounds() {
         assert!(resolve(&[("RANKFLOW_MAX_MESSAGE", "10")]).is_err());
         assert!(resolve(&[("RANKFLOW_MAX_MESSAGE", "512KiB")]).is_err());
-        assert!(resolve(&[("RANKFLOW_MAX_MESSAGE", "4GiB")]).is_err());
+        assert!(resolve(&[("RANKFLOW_MAX_MESSAGE", "2TiB")]).is_err());
+        // Over MPI's 32-bit count: such messages cross in pieces.
+        assert_eq!(
+            resolve(&[("RANKFLOW_MAX_MESSAGE", "4GiB")])
+                .unwrap()
+                .max_message_bytes,
+            4 << 30
+        );
         assert_eq!(
             resolve(&[("RANKFLOW_MAX_MESSAGE", "64MiB")])
                 .unwrap()

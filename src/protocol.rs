@@ -594,10 +594,20 @@ pub(crate) enum DataToWorker<'a> {
     Fetch,
     /// Encodes as [`WorkerToWorker::Data`].
     Data {
-        /// The values, by key.
+        /// The values carried in the message, by key.
         items: Vec<(Key, crate::comm::bytes::Bytes<'a>)>,
+        /// The keys whose values travel beside it.
+        beside: Vec<Key>,
     },
 }
+
+/// Values of at least this many bytes travel beside a
+/// [`WorkerToWorker::Data`] message, as bodies of their own
+/// ([`Outbox::send_with_bodies`](crate::comm::transport::Outbox::send_with_bodies)),
+/// instead of inside it: the sender shares the stored buffer and the receiver
+/// gets a buffer of its own, so neither copies the value. Smaller values
+/// travel inside, one MPI message for all of them.
+pub(crate) const BESIDE_BYTES: usize = 64 << 10;
 
 /// Worker -> worker, for task inputs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -609,9 +619,12 @@ pub enum WorkerToWorker {
     },
     /// Answer to `Fetch`.
     Data {
-        /// The values, by key.
+        /// The values carried in the message, by key.
         #[serde(with = "crate::comm::bytes::keyed")]
         items: Vec<(Key, Vec<u8>)>,
+        /// The keys whose values travel beside the message, one body each
+        /// in this order ([`BESIDE_BYTES`]).
+        beside: Vec<Key>,
     },
     /// Answer to `Fetch` for keys this worker was told to free: they will
     /// never arrive from here.
@@ -632,10 +645,12 @@ mod tests {
         let (a, b) = (vec![1u8; 300], vec![2u8, 3]);
         let sent = encode(&DataToWorker::Data {
             items: vec![(Key(7), Bytes(&a)), (Key(8), Bytes(&b))],
+            beside: vec![Key(10)],
         })
         .unwrap();
         let owned = WorkerToWorker::Data {
             items: vec![(Key(7), a.clone()), (Key(8), b)],
+            beside: vec![Key(10)],
         };
         assert_eq!(sent, encode(&owned).unwrap());
         assert_eq!(decode::<WorkerToWorker>(&sent).unwrap(), owned);

@@ -7,9 +7,13 @@
 use super::Future;
 use crate::comm::codec;
 use crate::error::Result;
-use crate::task::args::{assemble_one, check_count, decode_part, Args, Part};
+use crate::task::args::{
+    assemble_one, assemble_one_shared, check_count, check_len, decode_part, decode_shared_part,
+    Args, Part,
+};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+use std::sync::Arc;
 
 impl<T: DeserializeOwned + 'static> Args<T> for Future<T> {
     fn parts(&self) -> Result<Vec<Part>> {
@@ -17,6 +21,9 @@ impl<T: DeserializeOwned + 'static> Args<T> for Future<T> {
     }
     fn assemble(parts: &[&[u8]]) -> std::result::Result<T, String> {
         assemble_one(parts)
+    }
+    fn assemble_shared(parts: Vec<Arc<Vec<u8>>>) -> std::result::Result<T, String> {
+        assemble_one_shared(parts)
     }
 }
 
@@ -26,6 +33,9 @@ impl<T: DeserializeOwned + 'static> Args<T> for &Future<T> {
     }
     fn assemble(parts: &[&[u8]]) -> std::result::Result<T, String> {
         assemble_one(parts)
+    }
+    fn assemble_shared(parts: Vec<Arc<Vec<u8>>>) -> std::result::Result<T, String> {
+        assemble_one_shared(parts)
     }
 }
 
@@ -95,6 +105,13 @@ macro_rules! args_tuple {
             fn assemble(parts: &[&[u8]]) -> std::result::Result<($($A,)+), String> {
                 check_count(parts, [$($i),+].len())?;
                 Ok(($(decode_part::<$A>(parts, $i)?,)+))
+            }
+            fn assemble_shared(
+                parts: Vec<Arc<Vec<u8>>>,
+            ) -> std::result::Result<($($A,)+), String> {
+                check_len(parts.len(), [$($i),+].len())?;
+                let mut parts = parts.into_iter();
+                Ok(($(decode_shared_part::<$A>(parts.next(), $i)?,)+))
             }
         }
     };

@@ -14,6 +14,7 @@ use crate::comm::plain::Plain;
 use crate::error::{Error, Result};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+use std::sync::Arc;
 
 /// Encodes `value` with the crate's codec.
 pub fn encode<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>> {
@@ -46,10 +47,13 @@ pub fn decode_limited<T: DeserializeOwned>(bytes: &[u8], limit: usize) -> Result
     Ok(value)
 }
 
-/// Hard ceiling on one message: MPI counts are 32-bit.
-pub const MAX_MESSAGE_CEILING: usize = i32::MAX as usize;
+/// Hard ceiling on one message (1 TiB), a bound on what a length read off
+/// the wire may make a rank allocate. MPI counts are 32-bit, but no MPI call
+/// carries a whole message over the piece size (at most 1 GiB): larger ones
+/// cross in pieces (`comm::pieces`).
+pub const MAX_MESSAGE_CEILING: usize = 1 << 40;
 
-/// Decodes a `T` from `bytes` with the largest limit MPI allows.
+/// Decodes a `T` from `bytes` with the largest limit a message may have.
 pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T> {
     decode_limited(bytes, MAX_MESSAGE_CEILING)
 }
@@ -74,6 +78,49 @@ pub fn decode_value<T: DeserializeOwned + 'static>(bytes: &[u8]) -> Result<T> {
     v.downcast::<T>()
         .map(|t| *t)
         .map_err(|_| Error::codec("a Vec<u8> that is not one".to_string()))
+}
+
+/// [`decode_value`] from a shared buffer: a `Vec<u8>` whose buffer no one
+/// else holds is taken, its bytes moved to the front in place, instead of
+/// copied into a new allocation (for a large task input that is the
+/// difference between a `memmove` and an allocation, its page faults and a
+/// copy).
+pub fn decode_value_shared<T: DeserializeOwned + 'static>(bytes: Arc<Vec<u8>>) -> Result<T> {
+    if std::any::TypeId::of::<T>() != std::any::TypeId::of::<Vec<u8>>() {
+        return decode(&bytes);
+    }
+    let v = match Arc::try_unwrap(bytes) {
+        Ok(owned) => take_byte_string(owned)?,
+        Err(shared) => return decode_value(&shared),
+    };
+    let v: Box<dyn std::any::Any> = Box::new(v);
+    v.downcast::<T>()
+        .map(|t| *t)
+        .map_err(|_| Error::codec("a Vec<u8> that is not one".to_string()))
+}
+
+/// The byte string that `encoded` holds (its length, then the bytes), in
+/// the same buffer; the same errors as decoding it.
+fn take_byte_string(mut encoded: Vec<u8>) -> Result<Vec<u8>> {
+    let mut len = 0u64;
+    let mut prefix = None;
+    // A LEB128 length of at most 10 bytes, as postcard writes a usize.
+    for (i, b) in encoded.iter().take(10).enumerate() {
+        len |= u64::from(b & 0x7f) << (7 * i);
+        if b & 0x80 == 0 {
+            prefix = Some(i + 1);
+            break;
+        }
+    }
+    match prefix {
+        Some(p) if usize::try_from(len).ok() == Some(encoded.len() - p) && len > 0 => {
+            encoded.copy_within(p.., 0);
+            encoded.truncate(len as usize);
+            Ok(encoded)
+        }
+        // Empty, malformed, short or long: the codec says why.
+        _ => decode_value(&encoded),
+    }
 }
 
 /// The bytes of a plain-number slice, without copying.
@@ -161,6 +208,38 @@ mod tests {
         let mut long = bytes.clone();
         long.push(0);
         assert!(decode_value::<Vec<u8>>(&long).is_err(), "trailing bytes");
+    }
+
+    #[test]
+    fn a_byte_vector_held_once_is_taken_not_copied() {
+        for n in [0usize, 1, 127, 128, 100_000] {
+            let v: Vec<u8> = (0..n).map(|i| (i * 7) as u8).collect();
+            let shared = Arc::new(encode_value(&v).unwrap());
+            let kept = shared.clone();
+            assert_eq!(
+                decode_value_shared::<Vec<u8>>(shared).unwrap(),
+                v,
+                "shared {n}"
+            );
+            let start = kept.as_ptr();
+            let got = decode_value_shared::<Vec<u8>>(kept).unwrap();
+            assert_eq!(got, v, "owned {n}");
+            if n > 0 {
+                assert_eq!(got.as_ptr(), start, "the same buffer");
+            }
+        }
+        let bytes = encode(&vec![3u8; 300]).unwrap();
+        let short = Arc::new(bytes[..200].to_vec());
+        assert!(decode_value_shared::<Vec<u8>>(short).is_err(), "short");
+        let mut long = bytes.clone();
+        long.push(0);
+        assert!(
+            decode_value_shared::<Vec<u8>>(Arc::new(long)).is_err(),
+            "long"
+        );
+        assert!(decode_value_shared::<Vec<u8>>(Arc::new(vec![0xff; 12])).is_err());
+        let w = Arc::new(encode(&vec![1u16, 2]).unwrap());
+        assert_eq!(decode_value_shared::<Vec<u16>>(w).unwrap(), vec![1, 2]);
     }
 
     #[test]

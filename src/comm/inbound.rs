@@ -69,7 +69,7 @@ impl Level {
 }
 
 fn size(item: &Result<Envelope>) -> usize {
-    item.as_ref().map_or(0, |e| e.payload.len())
+    item.as_ref().map_or(0, Envelope::len)
 }
 
 /// The progress thread's end (and the rank's own threads, for messages to
@@ -182,11 +182,7 @@ mod tests {
     use super::*;
 
     fn message(bytes: usize) -> Result<Envelope> {
-        Ok(Envelope {
-            source: 2,
-            tag: 1,
-            payload: vec![0; bytes],
-        })
+        Ok(Envelope::new(2, 1, vec![0; bytes]))
     }
 
     #[test]

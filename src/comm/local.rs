@@ -13,7 +13,7 @@
 //! window ([`LocalTransport::world_with`]) never wait.
 
 use super::flow::{self, Limits, Windows};
-use super::transport::{Envelope, Outbox, Rank, Tag, Transport, TAG_ABORT};
+use super::transport::{message_len, Envelope, Outbox, Rank, Tag, Transport, TAG_ABORT};
 use crate::error::{Error, Result};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{channel, Receiver, RecvTimeoutError, Sender};
@@ -129,8 +129,7 @@ impl LocalTransport {
         st.queued = st.queued.saturating_sub(1);
         st.since = Instant::now();
         if charged {
-            st.windows
-                .give_back(envelope.source, envelope.payload.len());
+            st.windows.give_back(envelope.source, envelope.len());
         }
         drop(st);
         inbox.room.notify_all();
@@ -194,6 +193,18 @@ impl LocalOutbox {
 
 impl Outbox for LocalOutbox {
     fn send(&self, dest: Rank, tag: Tag, payload: Vec<u8>) -> Result<()> {
+        self.send_with_bodies(dest, tag, payload, Vec::new())
+    }
+
+    /// The bodies are handed over shared, as they are: nothing is copied
+    /// within one process.
+    fn send_with_bodies(
+        &self,
+        dest: Rank,
+        tag: Tag,
+        payload: Vec<u8>,
+        bodies: Vec<Arc<Vec<u8>>>,
+    ) -> Result<()> {
         if self.closed.load(Ordering::SeqCst) {
             return Err(self.closed_error());
         }
@@ -203,7 +214,7 @@ impl Outbox for LocalOutbox {
                 self.peers.len()
             ))
         })?;
-        let n = payload.len();
+        let n = message_len(&payload, &bodies);
         let inbox = &self.inboxes[dest];
         let exempt = !self.bounded || dest == self.rank || tag == TAG_ABORT;
         let mut st = inbox.lock();
@@ -234,6 +245,7 @@ impl Outbox for LocalOutbox {
             source: self.rank,
             tag,
             payload,
+            bodies,
         };
         if peer.send((envelope, charged)).is_err() {
             st.queued -= 1;

@@ -6,9 +6,12 @@
 //! large messages to each other never deadlock, and a completed send means the
 //! receiver has matched it. What a rank has queued or in flight to each
 //! destination is bounded by a send window ([`flow`](super::flow)): a send
-//! over it waits until earlier ones complete. Payloads over the piece size
-//! cross as pieces ([`pieces`](super::pieces)), so a multi-gigabyte message
-//! never holds up the messages behind it. Receives probe for any source
+//! over it waits until earlier ones complete. Payloads over the piece size,
+//! and messages with bodies beside them, cross as pieces
+//! ([`pieces`](super::pieces)), so a multi-gigabyte message never holds up
+//! the messages behind it and no MPI count passes 32 bits; a body is sent
+//! from the caller's shared buffer and received into one of its own, never
+//! copied. Receives probe for any source
 //! (`MPI_Improbe`) and receive the matched message (or piece), but only
 //! while the readers' queue has room ([`inbound`](super::inbound)): readers
 //! that fall behind leave further messages in MPI, with their senders
@@ -45,8 +48,8 @@ use super::flow::{self, Limits};
 use super::inbound::{
     inbound, InboundReceiver, InboundSender, MAX_QUEUED_BYTES, MAX_QUEUED_MESSAGES,
 };
-use super::pieces::{self, Assembler, TAG_PIECE, TAG_PIECES};
-use super::transport::{Envelope, Outbox, Rank, Tag, Transport, TAG_ABORT};
+use super::pieces::{self, Assembler, Wire, TAG_PIECE, TAG_PIECES};
+use super::transport::{message_len, Envelope, Outbox, Rank, Tag, Transport, TAG_ABORT};
 use crate::error::{Error, Result};
 use mpi::collective::CommunicatorCollectives;
 use mpi::point_to_point::{Destination, MatchedReceiveVec, Message, Source, Status};
@@ -66,6 +69,7 @@ enum Command {
         dest: Rank,
         tag: Tag,
         payload: Vec<u8>,
+        bodies: Vec<Arc<Vec<u8>>>,
     },
     Close,
 }
@@ -141,10 +145,27 @@ impl MpiTransport {
 
 impl Outbox for MpiOutbox {
     fn send(&self, dest: Rank, tag: Tag, payload: Vec<u8>) -> Result<()> {
+        self.send_with_bodies(dest, tag, payload, Vec::new())
+    }
+
+    fn send_with_bodies(
+        &self,
+        dest: Rank,
+        tag: Tag,
+        payload: Vec<u8>,
+        bodies: Vec<Arc<Vec<u8>>>,
+    ) -> Result<()> {
         if dest >= self.size {
             return Err(Error::invalid(format!(
                 "rank {dest} does not exist in a world of {}",
                 self.size
+            )));
+        }
+        if bodies.len() >= pieces::MAX_SEGMENTS {
+            return Err(Error::invalid(format!(
+                "{} bodies beside one message; at most {} may go",
+                bodies.len(),
+                pieces::MAX_SEGMENTS - 1
             )));
         }
         let closed = || {
@@ -168,17 +189,14 @@ impl Outbox for MpiOutbox {
                     source: dest,
                     tag,
                     payload,
+                    bodies,
                 }))
                 .map_err(|_| Error::transport("this rank's inbox is closed"));
         }
-        if payload.len() > super::codec::MAX_MESSAGE_CEILING {
-            return Err(Error::codec(format!(
-                "message of {} bytes is over the {}-byte ceiling on one message",
-                payload.len(),
-                super::codec::MAX_MESSAGE_CEILING
-            )));
-        }
-        let n = payload.len();
+        // No size is refused here: whatever the size, a message crosses MPI
+        // in pieces under the 32-bit count (`pieces`); the receiver's limit
+        // (RANKFLOW_MAX_MESSAGE) decides what it accepts.
+        let n = message_len(&payload, &bodies);
         // A failing rank's last word never waits for a window.
         self.credit
             .acquire(dest, n, tag == TAG_ABORT, || self.progress.unpark())
@@ -186,7 +204,12 @@ impl Outbox for MpiOutbox {
         let commands = self.commands.lock().unwrap_or_else(|e| e.into_inner());
         let sent = match commands.as_ref() {
             Some(c) => c
-                .send(Command::Send { dest, tag, payload })
+                .send(Command::Send {
+                    dest,
+                    tag,
+                    payload,
+                    bodies,
+                })
                 .map_err(|_| Error::transport("the MPI progress thread has stopped")),
             None => Err(closed()),
         };
@@ -267,13 +290,21 @@ impl Drop for MpiTransport {
     }
 }
 
+/// A buffer MPI reads until a send completes.
+enum Held {
+    /// Owned by the transport (a payload, a header).
+    Owned(*mut [u8]),
+    /// Shared with the sender's other owners (a body).
+    Shared(*const Vec<u8>),
+}
+
 /// A message in flight: its requests (one, or a header and its pieces) and
 /// the buffers they read.
 struct InFlight {
     dest: Rank,
     bytes: usize,
     requests: Vec<Request<'static, [u8], StaticScope>>,
-    buffers: Vec<*mut [u8]>,
+    buffers: Vec<Held>,
 }
 
 impl InFlight {
@@ -281,32 +312,38 @@ impl InFlight {
         world: &SimpleCommunicator,
         dest: Rank,
         tag: Tag,
-        payload: Vec<u8>,
+        (payload, bodies): (Vec<u8>, Vec<Arc<Vec<u8>>>),
         piece_bytes: usize,
     ) -> Self {
-        let bytes = payload.len();
+        let bytes = message_len(&payload, &bodies);
         let to = world.process_at_rank(dest as i32);
-        let buffer: &'static mut [u8] = Box::leak(payload.into_boxed_slice());
-        let mut buffers = vec![buffer as *mut [u8]];
-        let data: &'static [u8] = buffer;
+        let mut lengths = vec![payload.len()];
+        lengths.extend(bodies.iter().map(|b| b.len()));
+        let owned: &'static mut [u8] = Box::leak(payload.into_boxed_slice());
+        let mut buffers = vec![Held::Owned(owned as *mut [u8])];
+        let mut segments: Vec<&'static [u8]> = vec![owned];
+        for body in bodies {
+            let shared = Arc::into_raw(body);
+            buffers.push(Held::Shared(shared));
+            // SAFETY: `shared` came from `Arc::into_raw` just above, so it
+            // points at a live `Vec` that this in-flight message keeps alive
+            // (one strong count) until `poll` rebuilds the `Arc` after every
+            // request reading it has completed; no one mutates a `Vec`
+            // behind a shared `Arc` while another count exists, so its
+            // bytes stay where they are and unchanged for that long.
+            segments.push(unsafe { (*shared).as_slice() });
+        }
         let mut requests = Vec::new();
-        if bytes > piece_bytes {
-            let header: &'static mut [u8] =
-                Box::leak(pieces::header(bytes, tag).into_boxed_slice());
-            buffers.push(header as *mut [u8]);
-            requests.push(to.immediate_synchronous_send_with_tag(
-                StaticScope,
-                &*header,
-                i32::from(TAG_PIECES),
-            ));
-            for range in pieces::ranges(bytes, piece_bytes) {
-                requests.push(to.immediate_synchronous_send_with_tag(
-                    StaticScope,
-                    &data[range],
-                    i32::from(TAG_PIECE),
-                ));
-            }
-        } else {
+        for wire in pieces::plan(tag, &lengths, piece_bytes) {
+            let (data, tag): (&'static [u8], Tag) = match wire {
+                Wire::Whole(tag) => (segments[0], tag),
+                Wire::Header(h) => {
+                    let header: &'static mut [u8] = Box::leak(h.into_boxed_slice());
+                    buffers.push(Held::Owned(header as *mut [u8]));
+                    (header, TAG_PIECES)
+                }
+                Wire::Piece { segment, range } => (&segments[segment][range], TAG_PIECE),
+            };
             requests.push(to.immediate_synchronous_send_with_tag(
                 StaticScope,
                 data,
@@ -332,12 +369,18 @@ impl InFlight {
             return Err(self);
         }
         for buffer in self.buffers.drain(..) {
-            // SAFETY: every buffer came from `Box::leak` in `start`, and the
-            // only borrows of it were held by the requests, which have all
-            // completed and been consumed by `test`; MPI no longer reads it
-            // and nothing else points to it, so each box is rebuilt and
-            // dropped once.
-            drop(unsafe { Box::from_raw(buffer) });
+            match buffer {
+                // SAFETY: every owned buffer came from `Box::leak` in
+                // `start`, and the only borrows of it were held by the
+                // requests, which have all completed and been consumed by
+                // `test`; MPI no longer reads it and nothing else points to
+                // it, so each box is rebuilt and dropped once.
+                Held::Owned(b) => drop(unsafe { Box::from_raw(b) }),
+                // SAFETY: every shared buffer came from `Arc::into_raw` in
+                // `start` and is given back here once, after the requests
+                // that read it have completed, so its count is released once.
+                Held::Shared(b) => drop(unsafe { Arc::from_raw(b) }),
+            }
         }
         Ok((self.dest, self.bytes))
     }
@@ -386,12 +429,17 @@ impl Progress {
             let mut active = false;
             while matches!(phase, Phase::Running) {
                 match self.commands.try_recv() {
-                    Ok(Command::Send { dest, tag, payload }) => {
+                    Ok(Command::Send {
+                        dest,
+                        tag,
+                        payload,
+                        bodies,
+                    }) => {
                         in_flight.push(InFlight::start(
                             &world,
                             dest,
                             tag,
-                            payload,
+                            (payload, bodies),
                             self.piece_bytes,
                         ));
                         active = true;
@@ -502,11 +550,7 @@ fn receive_one(
         )))
     } else {
         match Tag::try_from(status.tag()) {
-            Ok(tag) => Ok(Envelope {
-                source,
-                tag,
-                payload,
-            }),
+            Ok(tag) => Ok(Envelope::new(source, tag, payload)),
             Err(_) => Err(Error::protocol(format!(
                 "rank {source} sent a message with tag {}, outside rankflow's range",
                 status.tag()

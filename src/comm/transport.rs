@@ -39,6 +39,40 @@ pub struct Envelope {
     pub tag: Tag,
     /// The bytes.
     pub payload: Vec<u8>,
+    /// Large byte buffers sent beside the payload
+    /// ([`Outbox::send_with_bodies`]), in order; each crosses MPI as its own
+    /// pieces and is received straight into its own buffer, never copied
+    /// into or out of the payload.
+    pub bodies: Vec<Arc<Vec<u8>>>,
+}
+
+impl Envelope {
+    /// A message with no bodies.
+    pub fn new(source: Rank, tag: Tag, payload: Vec<u8>) -> Self {
+        Envelope {
+            source,
+            tag,
+            payload,
+            bodies: Vec::new(),
+        }
+    }
+
+    /// Bytes of the payload and the bodies together.
+    pub fn len(&self) -> usize {
+        message_len(&self.payload, &self.bodies)
+    }
+
+    /// Whether the payload and every body are empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Bytes of a payload and its bodies together (what a send window counts).
+pub fn message_len(payload: &[u8], bodies: &[Arc<Vec<u8>>]) -> usize {
+    bodies
+        .iter()
+        .fold(payload.len(), |n, b| n.saturating_add(b.len()))
 }
 
 /// The sending half of a transport: cheap to clone, usable from any thread.
@@ -49,6 +83,27 @@ pub trait Outbox: Send + Sync {
     /// receiver) pair. After the transport is closed every send is an
     /// error, never a send.
     fn send(&self, dest: Rank, tag: Tag, payload: Vec<u8>) -> Result<()>;
+
+    /// [`send`](Self::send) with byte buffers beside the payload, delivered
+    /// in [`Envelope::bodies`] in the same order. The transport shares the
+    /// buffers (no copy) until they are sent; the window counts the payload
+    /// and the bodies together. Outboxes that carry no bodies (test doubles)
+    /// refuse a send with any.
+    fn send_with_bodies(
+        &self,
+        dest: Rank,
+        tag: Tag,
+        payload: Vec<u8>,
+        bodies: Vec<Arc<Vec<u8>>>,
+    ) -> Result<()> {
+        if bodies.is_empty() {
+            self.send(dest, tag, payload)
+        } else {
+            Err(crate::error::Error::invalid(
+                "this outbox cannot send bodies beside a message",
+            ))
+        }
+    }
 }
 
 /// A rank's connection to all the others.

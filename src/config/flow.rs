@@ -71,8 +71,8 @@ pub(super) fn resolve(
     )?;
     if !(MIN_PIECE_BYTES..=MAX_PIECE_BYTES).contains(&piece_bytes) {
         return Err(Error::config(format!(
-            "piece_bytes (RANKFLOW_PIECE_SIZE) must be between {MIN_PIECE_BYTES} and {MAX_PIECE_BYTES} bytes, \
-             got {piece_bytes}"
+            "piece_bytes (RANKFLOW_PIECE_SIZE) must be between {MIN_PIECE_BYTES} and {MAX_PIECE_BYTES} bytes \
+             (a piece is one MPI message, whose count is 32-bit), got {piece_bytes}"
         )));
     }
     Ok(Limits {

@@ -681,7 +681,7 @@ mod tests {
 
     #[test]
     fn function_names_need_no_answer() {
-        fn noop(_: usize, _: &[&[u8]]) -> std::result::Result<Vec<u8>, String> {
+        fn noop(_: usize, _: Vec<std::sync::Arc<Vec<u8>>>) -> std::result::Result<Vec<u8>, String> {
             Ok(Vec::new())
         }
         let mut s = Scheduler::new(3, 1);

@@ -594,7 +594,7 @@ impl Monitor {
 mod tests {
     use super::*;
 
-    fn noop(_: usize, _: &[&[u8]]) -> Result<Vec<u8>, String> {
+    fn noop(_: usize, _: Vec<std::sync::Arc<Vec<u8>>>) -> Result<Vec<u8>, String> {
         Ok(Vec::new())
     }
 

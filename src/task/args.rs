@@ -16,6 +16,7 @@ use crate::comm::codec;
 use crate::error::Result;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+use std::sync::Arc;
 
 /// One position of an argument: an encoded value, or the key of the task
 /// whose result goes there.
@@ -33,6 +34,15 @@ pub trait Args<A> {
     fn parts(&self) -> Result<Vec<Part>>;
     /// Rebuilds the `A` from the encoded positions (on the worker).
     fn assemble(parts: &[&[u8]]) -> std::result::Result<A, String>;
+    /// [`assemble`](Self::assemble) from the positions as the worker holds
+    /// them: a byte vector whose buffer no one else holds (an input that
+    /// came from another worker) is taken, not copied. By default borrows
+    /// them and calls `assemble`.
+    #[doc(hidden)]
+    fn assemble_shared(parts: Vec<Arc<Vec<u8>>>) -> std::result::Result<A, String> {
+        let refs: Vec<&[u8]> = parts.iter().map(|p| p.as_slice()).collect();
+        Self::assemble(&refs)
+    }
 }
 
 /// Decodes argument position `i`.
@@ -46,17 +56,39 @@ pub(crate) fn decode_part<T: DeserializeOwned + 'static>(
     codec::decode_value(bytes).map_err(|e| format!("argument position {i}: {}", e.message()))
 }
 
+/// [`decode_part`] of a position held as the worker holds it, taking a
+/// byte vector's buffer when no one else holds it.
+pub(crate) fn decode_shared_part<T: DeserializeOwned + 'static>(
+    part: Option<Arc<Vec<u8>>>,
+    i: usize,
+) -> std::result::Result<T, String> {
+    let bytes = part.ok_or_else(|| format!("argument position {i} is missing"))?;
+    codec::decode_value_shared(bytes).map_err(|e| format!("argument position {i}: {}", e.message()))
+}
+
 /// Checks that exactly `expected` argument positions arrived: a missing
 /// input is an error, never a shorter argument.
 pub(crate) fn check_count(parts: &[&[u8]], expected: usize) -> std::result::Result<(), String> {
-    if parts.len() == expected {
+    check_len(parts.len(), expected)
+}
+
+/// [`check_count`] on a number of positions.
+pub(crate) fn check_len(got: usize, expected: usize) -> std::result::Result<(), String> {
+    if got == expected {
         Ok(())
     } else {
         Err(format!(
-            "expected {expected} argument positions, got {}: an input is missing",
-            parts.len()
+            "expected {expected} argument positions, got {got}: an input is missing"
         ))
     }
+}
+
+/// [`assemble_one`] from positions as the worker holds them.
+pub(crate) fn assemble_one_shared<T: DeserializeOwned + 'static>(
+    parts: Vec<Arc<Vec<u8>>>,
+) -> std::result::Result<T, String> {
+    check_len(parts.len(), 1)?;
+    decode_shared_part(parts.into_iter().next(), 0)
 }
 
 /// A single position: exactly one part.
@@ -74,6 +106,9 @@ impl<T: Serialize + DeserializeOwned + 'static> Args<T> for T {
     fn assemble(parts: &[&[u8]]) -> std::result::Result<T, String> {
         assemble_one(parts)
     }
+    fn assemble_shared(parts: Vec<Arc<Vec<u8>>>) -> std::result::Result<T, String> {
+        assemble_one_shared(parts)
+    }
 }
 
 impl<T: Serialize + DeserializeOwned + 'static> Args<T> for &T {
@@ -82,5 +117,8 @@ impl<T: Serialize + DeserializeOwned + 'static> Args<T> for &T {
     }
     fn assemble(parts: &[&[u8]]) -> std::result::Result<T, String> {
         assemble_one(parts)
+    }
+    fn assemble_shared(parts: Vec<Arc<Vec<u8>>>) -> std::result::Result<T, String> {
+        assemble_one_shared(parts)
     }
 }

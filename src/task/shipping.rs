@@ -47,6 +47,7 @@ use std::any::Any;
 use std::cell::RefCell;
 use std::fmt;
 use std::hash::{Hash, Hasher};
+use std::sync::Arc;
 
 /// The fixed symbol that function offsets are measured from.
 #[inline(never)]
@@ -54,7 +55,7 @@ pub(crate) fn anchor() {}
 
 /// The one signature every trampoline has: the user's function address and
 /// the encoded argument parts in, the encoded result or a message out.
-pub(crate) type Trampoline = fn(usize, &[&[u8]]) -> Result<Vec<u8>, String>;
+pub(crate) type Trampoline = fn(usize, Vec<Arc<Vec<u8>>>) -> Result<Vec<u8>, String>;
 
 /// A function and its trampoline, as offsets from [`anchor`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -154,7 +155,7 @@ impl FnRef {
 
     /// Calls the function on `parts` through its trampoline, after checking
     /// that this reference was made by a rank with executable fingerprint `key`.
-    pub(crate) fn call(&self, key: u64, parts: &[&[u8]]) -> Result<Vec<u8>, String> {
+    pub(crate) fn call(&self, key: u64, parts: Vec<Arc<Vec<u8>>>) -> Result<Vec<u8>, String> {
         if check_value(self.function, self.trampoline, key) != self.check {
             return Err(
                 "refused a function reference that was not made by this executable \
@@ -208,26 +209,29 @@ fn encode_result<R: Serialize + 'static>(r: &R) -> Result<Vec<u8>, String> {
 
 /// Decodes the arguments, calls the zero-sized function `F`, encodes the
 /// result. The shipped address is unused: `F`'s type names the code.
-fn trampoline<F, M, X>(_f: usize, parts: &[&[u8]]) -> Result<Vec<u8>, String>
+fn trampoline<F, M, X>(_f: usize, parts: Vec<Arc<Vec<u8>>>) -> Result<Vec<u8>, String>
 where
     F: TaskFn<M>,
     X: Args<F::Params>,
     F::Output: Serialize + 'static,
 {
-    let params = X::assemble(parts)?;
+    let params = X::assemble_shared(parts)?;
     encode_result(&conjure::<F>().call_with(params))
 }
 
 /// Like [`trampoline`] for a function returning `Result<T, E>`: an `Err`
 /// fails the task with the error's text.
-fn trampoline_fallible<F, M, X, T, E>(_f: usize, parts: &[&[u8]]) -> Result<Vec<u8>, String>
+fn trampoline_fallible<F, M, X, T, E>(
+    _f: usize,
+    parts: Vec<Arc<Vec<u8>>>,
+) -> Result<Vec<u8>, String>
 where
     F: TaskFn<M, Output = Result<T, E>>,
     X: Args<F::Params>,
     T: Serialize + 'static,
     E: fmt::Display,
 {
-    let params = X::assemble(parts)?;
+    let params = X::assemble_shared(parts)?;
     match conjure::<F>().call_with(params) {
         Ok(v) => encode_result(&v),
         Err(e) => Err(format!("{RETURNED_ERR}{e}")),
@@ -339,7 +343,7 @@ pub(crate) fn with_section_group<T>(group: &mut Option<Group>, f: impl FnOnce() 
 /// Decodes `A`, calls the zero-sized section function `F` with the
 /// section's group, encodes its value; an `Err` fails the section on this
 /// worker with the error's text (for `Client::spmd`).
-fn section_trampoline<F, A, R>(_f: usize, parts: &[&[u8]]) -> Result<Vec<u8>, String>
+fn section_trampoline<F, A, R>(_f: usize, parts: Vec<Arc<Vec<u8>>>) -> Result<Vec<u8>, String>
 where
     F: Fn(&Group, A) -> crate::Result<R> + Copy,
     A: DeserializeOwned,
@@ -411,7 +415,7 @@ mod tests {
 
     fn call_double(r: &FnRef, key: u64, input: Vec<u8>) -> Result<Vec<u8>, String> {
         let bytes = codec::encode(&input).unwrap();
-        let out = r.call(key, &[&bytes])?;
+        let out = r.call(key, vec![Arc::new(bytes)])?;
         Ok(codec::decode(&out).unwrap())
     }
 

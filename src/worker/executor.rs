@@ -411,12 +411,14 @@ impl Executor {
         }
     }
 
-    fn execute(&self, job: Job, thread: u32) {
+    fn execute(&self, mut job: Job, thread: u32) {
         let record = self.recording();
         let start = Instant::now();
-        let parts: Vec<&[u8]> = job.inputs.iter().map(|b| b.as_slice()).collect();
+        // The inputs go to the task: one held nowhere else (data fetched
+        // for this task alone) becomes its argument without a copy.
+        let parts = std::mem::take(&mut job.inputs);
         let called = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            job.function.call(self.fingerprint, &parts)
+            job.function.call(self.fingerprint, parts)
         }));
         let stop = Instant::now();
         let micros = stop.saturating_duration_since(start).as_micros() as u64;

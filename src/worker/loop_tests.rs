@@ -15,17 +15,33 @@ use std::collections::HashMap;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
-/// Every message the worker sends, in order.
+/// Every message the worker sends, in order, and the bodies sent beside
+/// each (by the message's index in `sent`).
 #[derive(Default)]
 struct Recorder {
     sent: Mutex<Vec<(Rank, Vec<u8>)>>,
+    bodies: Mutex<HashMap<usize, Vec<Arc<Vec<u8>>>>>,
     changed: Condvar,
 }
 
 impl Outbox for Recorder {
     fn send(&self, dest: Rank, tag: Tag, payload: Vec<u8>) -> crate::Result<()> {
+        self.send_with_bodies(dest, tag, payload, Vec::new())
+    }
+
+    fn send_with_bodies(
+        &self,
+        dest: Rank,
+        tag: Tag,
+        payload: Vec<u8>,
+        bodies: Vec<Arc<Vec<u8>>>,
+    ) -> crate::Result<()> {
         if tag == TAG_CONTROL {
-            self.sent.lock().unwrap().push((dest, payload));
+            let mut sent = self.sent.lock().unwrap();
+            if !bodies.is_empty() {
+                self.bodies.lock().unwrap().insert(sent.len(), bodies);
+            }
+            sent.push((dest, payload));
             self.changed.notify_all();
         }
         Ok(())
@@ -96,11 +112,7 @@ fn worker_with(recorder: Arc<Recorder>, memory: MemoryPolicy) -> Worker {
 }
 
 fn envelope<M: serde::Serialize>(source: Rank, message: &M) -> Envelope {
-    Envelope {
-        source,
-        tag: TAG_CONTROL,
-        payload: codec::encode(message).unwrap(),
-    }
+    Envelope::new(source, TAG_CONTROL, codec::encode(message).unwrap())
 }
 
 fn sum(xs: Vec<u64>) -> u64 {
@@ -139,6 +151,7 @@ fn a_task_stolen_and_handed_back_waits_for_every_input() {
     assert!(!w.handle(envelope(SCHEDULER, &compute)).unwrap());
     let data = |key, value: u64| WorkerToWorker::Data {
         items: vec![(key, codec::encode(&value).unwrap())],
+        beside: vec![],
     };
     assert!(!w.handle(envelope(3, &data(x, 5))).unwrap());
     assert!(!w.handle(envelope(4, &data(y, 2))).unwrap());
@@ -362,4 +375,161 @@ fn an_abort_from_the_scheduler_is_an_aborted_job_with_its_reason() {
     assert_eq!(err.kind(), crate::error::ErrorKind::Aborted);
     assert!(err.to_string().contains(&reason), "{err}");
     assert!(!err.to_string().contains("different executables"), "{err}");
+}
+
+/// Bytes, their length and their sum: what `weigh` makes of a byte vector.
+fn weigh((bytes, small): (Vec<u8>, u64)) -> (u64, u64) {
+    let sum = bytes.iter().map(|b| u64::from(*b)).sum::<u64>();
+    (bytes.len() as u64 + small, sum)
+}
+
+#[test]
+fn a_large_value_is_fetched_beside_the_message_and_shared_not_copied() {
+    let recorder = Arc::new(Recorder::default());
+    let mut w = worker(recorder.clone());
+    let big: Vec<u8> = (0..crate::protocol::BESIDE_BYTES * 3)
+        .map(|i| i as u8)
+        .collect();
+    let big = Arc::new(codec::encode_value(&big).unwrap());
+    let small = Arc::new(codec::encode(&9u64).unwrap());
+    w.executor.store.put(Key(5), big.clone());
+    w.executor.store.put(Key(6), small.clone());
+    let fetch = WorkerToWorker::Fetch {
+        keys: vec![Key(5), Key(6)],
+    };
+    assert!(!w.handle(envelope(3, &fetch)).unwrap());
+    w.executor.stop();
+    assert_eq!(
+        recorder.to_peer(3),
+        vec![WorkerToWorker::Data {
+            items: vec![(Key(6), small.to_vec())],
+            beside: vec![Key(5)],
+        }]
+    );
+    let bodies = recorder.bodies.lock().unwrap();
+    let sent = bodies.values().next().expect("a body beside the message");
+    assert_eq!(sent.len(), 1);
+    assert!(Arc::ptr_eq(&sent[0], &big), "the stored buffer itself");
+}
+
+#[test]
+fn a_value_that_arrives_beside_its_message_fills_its_task() {
+    let recorder = Arc::new(Recorder::default());
+    let mut w = worker(recorder.clone());
+    let (x, y, task) = (Key(1), Key(2), Key(100));
+    let spec = ComputeSpec {
+        key: task,
+        function: task_function_ref::<_, _, (Future<Vec<u8>>, Future<u64>)>(weigh, 0),
+        inputs: vec![
+            Input::Remote { key: x, worker: 3 },
+            Input::Remote { key: y, worker: 3 },
+        ],
+        push: true,
+    };
+    let compute = SchedulerToWorker::Compute { tasks: vec![spec] };
+    assert!(!w.handle(envelope(SCHEDULER, &compute)).unwrap());
+    let bytes: Vec<u8> = (0..300_000u32).map(|i| (i % 7) as u8).collect();
+    let data = WorkerToWorker::Data {
+        items: vec![(y, codec::encode(&4u64).unwrap())],
+        beside: vec![x],
+    };
+    // A body count that does not match what the message announces is
+    // dropped, not misread.
+    assert!(!w.handle(envelope(3, &data)).unwrap());
+    let mut e = envelope(3, &data);
+    e.bodies = vec![Arc::new(codec::encode_value(&bytes).unwrap())];
+    assert!(!w.handle(e).unwrap());
+    let outcome = recorder.first_outcome();
+    w.executor.stop();
+    assert!(
+        matches!(outcome, Some(Outcome::Done { key, .. }) if key == task),
+        "{outcome:?}"
+    );
+    let result = w.executor.store.get(task).expect("the result is kept");
+    let sum = bytes.iter().map(|b| u64::from(*b)).sum::<u64>();
+    assert_eq!(
+        codec::decode::<(u64, u64)>(&result).unwrap(),
+        (300_004, sum)
+    );
+}
+
+/// Where the argument's bytes are.
+fn address(bytes: Vec<u8>) -> u64 {
+    bytes.as_ptr() as usize as u64
+}
+
+#[test]
+fn a_value_fetched_for_one_task_is_its_argument_without_a_copy() {
+    let recorder = Arc::new(Recorder::default());
+    let mut w = worker(recorder.clone());
+    let (x, task) = (Key(1), Key(100));
+    let spec = ComputeSpec {
+        key: task,
+        function: task_function_ref::<_, _, Future<Vec<u8>>>(address, 0),
+        inputs: vec![Input::Remote { key: x, worker: 3 }],
+        push: true,
+    };
+    let compute = SchedulerToWorker::Compute { tasks: vec![spec] };
+    assert!(!w.handle(envelope(SCHEDULER, &compute)).unwrap());
+    let body = codec::encode_value(&vec![9u8; 200_000]).unwrap();
+    let received_at = body.as_ptr() as usize as u64;
+    let mut e = envelope(
+        3,
+        &WorkerToWorker::Data {
+            items: vec![],
+            beside: vec![x],
+        },
+    );
+    e.bodies = vec![Arc::new(body)];
+    assert!(!w.handle(e).unwrap());
+    let outcome = recorder.first_outcome();
+    w.executor.stop();
+    assert!(
+        matches!(outcome, Some(Outcome::Done { key, .. }) if key == task),
+        "{outcome:?}"
+    );
+    let result = w.executor.store.get(task).expect("the result is kept");
+    assert_eq!(
+        codec::decode::<u64>(&result).unwrap(),
+        received_at,
+        "the argument is the received buffer"
+    );
+}
+
+#[test]
+fn a_fetch_of_more_large_values_than_one_message_carries_is_answered_in_several() {
+    let recorder = Arc::new(Recorder::default());
+    let mut w = worker(recorder.clone());
+    let big = Arc::new(vec![1u8; crate::protocol::BESIDE_BYTES]);
+    let keys: Vec<Key> = (0..super::BESIDE_PER_MESSAGE as u64 + 1)
+        .map(|k| Key(1000 + k))
+        .collect();
+    for k in &keys {
+        w.executor.store.put(*k, big.clone());
+    }
+    w.executor.store.put(Key(7), Arc::new(vec![2u8; 10]));
+    let mut asked = keys.clone();
+    asked.push(Key(7));
+    assert!(!w
+        .handle(envelope(3, &WorkerToWorker::Fetch { keys: asked }))
+        .unwrap());
+    w.executor.stop();
+    let (first, last) = keys.split_at(super::BESIDE_PER_MESSAGE);
+    assert_eq!(
+        recorder.to_peer(3),
+        vec![
+            WorkerToWorker::Data {
+                items: vec![(Key(7), vec![2u8; 10])],
+                beside: first.to_vec(),
+            },
+            WorkerToWorker::Data {
+                items: vec![],
+                beside: last.to_vec(),
+            },
+        ]
+    );
+    let bodies = recorder.bodies.lock().unwrap();
+    let mut counts: Vec<usize> = bodies.values().map(Vec::len).collect();
+    counts.sort_unstable();
+    assert_eq!(counts, vec![1, super::BESIDE_PER_MESSAGE]);
 }

@@ -22,7 +22,7 @@ use crate::diagnostics::events::{self, CollectiveEvent, TransferEvent};
 use crate::error::{Error, ErrorKind, Result};
 use crate::protocol::{
     ClientToWorker, ComputeSpec, DataToClient, DataToWorker, Input, SchedulerToWorker, WorkerInfo,
-    WorkerToClient, WorkerToScheduler, WorkerToWorker,
+    WorkerToClient, WorkerToScheduler, WorkerToWorker, BESIDE_BYTES,
 };
 use crate::protocol::{CLIENT, FIRST_WORKER, SCHEDULER};
 use crate::task::{with_section_group, FailureKind, Key, TaskFailure, RETURNED_ERR};
@@ -250,7 +250,7 @@ impl Worker {
                 }
                 Ok(ClientToWorker::Put { key, bytes }) => self.arrived(key, Arc::new(bytes))?,
                 Ok(ClientToWorker::Run { id, function, arg }) => {
-                    let outcome = self.call(&function, &[&arg]);
+                    let outcome = self.call(&function, arg);
                     self.reply(CLIENT, &WorkerToClient::Reply { id, outcome })?;
                 }
                 Ok(ClientToWorker::SetVar { id, name, bytes }) => {
@@ -327,7 +327,7 @@ impl Worker {
                     let start = events::now_us();
                     let mut group = self.group.take();
                     let busy = self.heart.enter();
-                    let outcome = with_section_group(&mut group, || self.call(&function, &[&arg]));
+                    let outcome = with_section_group(&mut group, || self.call(&function, arg));
                     drop(busy);
                     self.group = group;
                     self.collective("section", start);
@@ -357,7 +357,7 @@ impl Worker {
                             let mut group = Some(members);
                             let busy = self.heart.enter();
                             let outcome =
-                                with_section_group(&mut group, || self.call(&function, &[&arg]));
+                                with_section_group(&mut group, || self.call(&function, arg));
                             drop(busy);
                             self.members = group;
                             if let (Err(f), Some(g)) = (&outcome, &self.members) {
@@ -389,18 +389,26 @@ impl Worker {
                         }
                     }
                     if !held.is_empty() {
-                        let items = held.iter().map(|(k, b)| (*k, Bytes(b))).collect();
-                        self.answer(peer, &DataToWorker::Data { items })?;
+                        self.send_data(peer, &held)?;
                     }
                     if !gone.is_empty() {
                         self.answer(peer, &WorkerToWorker::Gone { keys: gone })?;
                     }
                 }
                 Ok(WorkerToWorker::Gone { keys }) => self.inputs_gone(peer, keys)?,
-                Ok(WorkerToWorker::Data { items }) => {
-                    for (k, bytes) in items {
+                Ok(WorkerToWorker::Data { beside, .. })
+                    if beside.len() != envelope.bodies.len() =>
+                {
+                    log::error!(
+                        "dropping data from rank {peer}: {} values beside it, {} announced",
+                        envelope.bodies.len(),
+                        beside.len()
+                    );
+                }
+                Ok(WorkerToWorker::Data { items, beside }) => {
+                    let inside = items.into_iter().map(|(k, b)| (k, Arc::new(b)));
+                    for (k, bytes) in inside.chain(beside.into_iter().zip(envelope.bodies)) {
                         self.transferred(k, peer, bytes.len() as u64);
-                        let bytes = Arc::new(bytes);
                         if self.acquiring.remove(&k) {
                             self.executor.store.put(k, bytes.clone());
                             self.reply(SCHEDULER, &WorkerToScheduler::Acquired { key: k })?;
@@ -565,7 +573,7 @@ impl Worker {
     fn call(
         &self,
         function: &crate::task::shipping::FnRef,
-        parts: &[&[u8]],
+        arg: Vec<u8>,
     ) -> std::result::Result<Vec<u8>, TaskFailure> {
         let failure = |kind, message| TaskFailure {
             kind,
@@ -575,7 +583,7 @@ impl Worker {
             root: None,
         };
         match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            function.call(self.fingerprint, parts)
+            function.call(self.fingerprint, vec![Arc::new(arg)])
         })) {
             Ok(Ok(bytes)) => Ok(bytes),
             Ok(Err(message)) => Err(match message.strip_prefix(RETURNED_ERR) {
@@ -599,12 +607,32 @@ impl Worker {
     /// (the peer drains until every rank has closed); in-process the peer's
     /// channel is gone, and the error is dropped here.
     fn answer<M: serde::Serialize>(&self, to: Rank, message: &M) -> Result<()> {
-        match self.reply(to, message) {
-            Err(e) if e.kind() == ErrorKind::Transport => {
-                log::debug!("rank {to} left before its data was sent: {e}");
-                Ok(())
+        left_is_fine(to, self.reply(to, message))
+    }
+
+    /// Sends `peer` the values it fetched: the small ones inside one
+    /// `Data` message, those of [`BESIDE_BYTES`] or more beside it, shared
+    /// with the store, never copied.
+    fn send_data(&self, peer: Rank, held: &[(Key, Arc<Vec<u8>>)]) -> Result<()> {
+        let (big, small): (Vec<_>, Vec<_>) =
+            held.iter().partition(|(_, b)| b.len() >= BESIDE_BYTES);
+        let mut items: Vec<(Key, Bytes)> = small.iter().map(|(k, b)| (*k, Bytes(b))).collect();
+        let mut chunks = big.chunks(BESIDE_PER_MESSAGE);
+        // At least one message (the small values), at most
+        // BESIDE_PER_MESSAGE bodies beside each.
+        loop {
+            let chunk = chunks.next().unwrap_or_default();
+            let message = DataToWorker::Data {
+                items: std::mem::take(&mut items),
+                beside: chunk.iter().map(|(k, _)| *k).collect(),
+            };
+            let bodies = chunk.iter().map(|(_, b)| b.clone()).collect();
+            let sent = codec::encode(&message)
+                .and_then(|m| self.outbox.send_with_bodies(peer, TAG_CONTROL, m, bodies));
+            left_is_fine(peer, sent)?;
+            if chunks.len() == 0 {
+                return Ok(());
             }
-            other => other,
         }
     }
 
@@ -691,9 +719,9 @@ impl Worker {
         self.freed.remove(key);
         self.executor.store.put(key, bytes.clone());
         if let Some(peers) = self.parked_fetches.remove(&key) {
+            let held = [(key, bytes.clone())];
             for p in peers {
-                let items = vec![(key, Bytes(&bytes))];
-                self.answer(p, &DataToWorker::Data { items })?;
+                self.send_data(p, &held)?;
             }
         }
         self.input_arrived(key, bytes);
@@ -703,7 +731,26 @@ impl Worker {
     /// An input reached this worker: fill it into the tasks that need it.
     fn input_arrived(&mut self, key: Key, bytes: Arc<Vec<u8>>) {
         let ready = self.inputs.arrived(key, &bytes);
+        // Let go of this count before the tasks start: an input held by its
+        // task alone becomes the argument without a copy.
+        drop(bytes);
         self.pause.start(&self.executor, ready);
+    }
+}
+
+/// Most values beside one `Data` message (a transport carries at most
+/// `comm::pieces::MAX_SEGMENTS - 1`); a fetch of more is answered in several.
+const BESIDE_PER_MESSAGE: usize = 1024;
+
+/// What a send to `to` that it may have left before came to: a transport
+/// error (it has left) is logged and dropped (see `Worker::answer`).
+fn left_is_fine(to: Rank, sent: Result<()>) -> Result<()> {
+    match sent {
+        Err(e) if e.kind() == ErrorKind::Transport => {
+            log::debug!("rank {to} left before its data was sent: {e}");
+            Ok(())
+        }
+        other => other,
     }
 }
 

@@ -9,7 +9,7 @@ use crate::task::shipping::FnRef;
 use crate::task::Key;
 
 /// A trampoline that refuses to run: these specs are never executed.
-fn placeholder(_: usize, _: &[&[u8]]) -> Result<Vec<u8>, String> {
+fn placeholder(_: usize, _: Vec<std::sync::Arc<Vec<u8>>>) -> Result<Vec<u8>, String> {
     Err("a simulated task of the scheduler benchmark cannot run".into())
 }
 
