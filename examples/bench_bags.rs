@@ -10,6 +10,12 @@
 //!   held for the exchange against its share of the buckets and the size
 //!   of one output partition (`extra_partitions`: peak minus share, in
 //!   partitions).
+//! - `idle_job`: the fixed cost of a job after the ranks have idled: 50 ms
+//!   of sleep at the client (long enough for every rank to back off to
+//!   its deepest sleep, see `comm::backoff`), then a `bag_chars` of 10,000
+//!   items; median over 11 such jobs, against the same job run right
+//!   after another (`warm_s`). `wake` says whether same-host nudges were on
+//!   (`RANKFLOW_WAKE=off` turns them off, see `comm::wake`).
 //!
 //! ```text
 //! mpirun -n 4 target/release/examples/bench_bags [N] [M] [REPS]   # 5,000,000 1,000,000 3
@@ -110,6 +116,33 @@ fn main() -> Result<(), Error> {
         st.peak_bytes,
         (st.peak_bytes as f64 - st.share_bytes as f64) / partition,
         st.rounds
+    );
+
+    let chars = |items: u64| -> Result<HashMap<char, u64>, Error> {
+        bag::range(items, parts)?
+            .map(random_below_100)
+            .map(to_char)
+            .frequencies()
+            .compute(&client)
+    };
+    let (mut idle, mut warm) = (Vec::new(), Vec::new());
+    for _ in 0..11 {
+        std::thread::sleep(Duration::from_millis(50));
+        let start = Instant::now();
+        let counts = chars(10_000)?;
+        idle.push(start.elapsed());
+        let start = Instant::now();
+        let again = chars(10_000)?;
+        warm.push(start.elapsed());
+        assert_eq!(counts, again);
+        assert_eq!(counts.values().sum::<u64>(), 10_000);
+    }
+    let wake = std::env::var("RANKFLOW_WAKE").map_or(true, |v| v != "off" && v != "0");
+    println!(
+        "{{\"bench\":\"idle_job\",\"items\":10000,\"idle_ms\":50,\"wake\":{wake},\
+         \"idle_s\":{:.4},\"warm_s\":{:.4}}}",
+        median(idle),
+        median(warm)
     );
     client.shutdown()
 }

@@ -141,7 +141,7 @@ where
     let mut buckets: Vec<Vec<T>> = (0..nout).map(|_| Vec::new()).collect();
     let mut n = 0;
     for x in items::<T>(v)? {
-        buckets[(hash_of(&key(&x)) % nout) as usize].push(x);
+        buckets[(bucket_hash(&key(&x)) % nout) as usize].push(x);
         n += 1;
     }
     let parts = buckets
@@ -164,6 +164,63 @@ fn even_split<T: Serialize + 'static>(
         .map(|r| encode_bucket(&all[r]))
         .collect::<std::result::Result<Vec<_>, _>>()?;
     keep_buckets(id, p, parts, n)
+}
+
+/// A record's key hashed to pick its output partition: cheaper per record
+/// than SipHash (about a multiply per 8 bytes of key, then a final mix so
+/// that the low bits a modulo keeps are spread), with no keys, so the same
+/// on every rank. Partitioning needs no resistance to chosen keys.
+fn bucket_hash<K: Hash>(k: &K) -> u64 {
+    let mut h = MixHasher(0);
+    k.hash(&mut h);
+    h.finish()
+}
+
+/// The hasher of [`bucket_hash`]: FxHash's word step, splitmix64's finish.
+struct MixHasher(u64);
+
+impl MixHasher {
+    fn word(&mut self, w: u64) {
+        self.0 = (self.0.rotate_left(5) ^ w).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+impl Hasher for MixHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in chunks.by_ref() {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(c);
+            self.word(u64::from_le_bytes(w));
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut w = [0u8; 8];
+            w[..rest.len()].copy_from_slice(rest);
+            self.word(u64::from_le_bytes(w) ^ ((rest.len() as u64) << 59));
+        }
+    }
+    fn write_u8(&mut self, i: u8) {
+        self.word(u64::from(i));
+    }
+    fn write_u16(&mut self, i: u16) {
+        self.word(u64::from(i));
+    }
+    fn write_u32(&mut self, i: u32) {
+        self.word(u64::from(i));
+    }
+    fn write_u64(&mut self, i: u64) {
+        self.word(i);
+    }
+    fn write_usize(&mut self, i: usize) {
+        self.word(i as u64);
+    }
+    fn finish(&self) -> u64 {
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
 }
 
 /// The same hash on every rank: `DefaultHasher::new()` has fixed keys, and
@@ -577,6 +634,28 @@ mod tests {
     use super::*;
     use crate::{Config, Mode};
     use std::sync::atomic::{AtomicU64, Ordering};
+
+    #[test]
+    fn bucket_hashes_spread_small_keys_and_strings_evenly() {
+        for nout in [2u64, 3, 8, 13] {
+            let mut ints = vec![0u64; nout as usize];
+            let mut strings = vec![0u64; nout as usize];
+            for k in 0..10_000u64 {
+                ints[(bucket_hash(&k) % nout) as usize] += 1;
+                strings[(bucket_hash(&format!("name{k}")) % nout) as usize] += 1;
+            }
+            let fair = 10_000 / nout;
+            for counts in [&ints, &strings] {
+                assert!(
+                    counts
+                        .iter()
+                        .all(|&c| c > fair * 9 / 10 && c < fair * 11 / 10),
+                    "{nout} buckets: {counts:?}"
+                );
+            }
+        }
+        assert_ne!(bucket_hash(&"ab"), bucket_hash(&"ab\0"));
+    }
 
     /// The shuffle whose exchange fails on the first worker only, before
     /// any message (`u64::MAX`: none).

@@ -13,10 +13,15 @@
 //!    stretches (a client running user code, a scheduler between phases).
 //!
 //! Any activity starts again at stage 1. A local thread that queues a send
-//! unparks the progress thread, so sends never wait out a sleep; only a message
-//! arriving from another rank can wait, at most one sleep period. The README
-//! gives the measured CPU use of idle ranks (`examples/idle_cpu.rs`).
+//! unparks the progress thread, so sends never wait out a sleep; a rank on
+//! the same host that sends this one a message nudges it awake too
+//! ([`wake`](super::wake)), which also starts stage 1 again. Only a message
+//! from a rank that cannot nudge (another host) waits, at most one sleep
+//! period. The README gives the measured CPU use of idle ranks
+//! (`examples/idle_cpu.rs`).
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// How long a thread yields before its first sleep.
@@ -37,6 +42,8 @@ pub struct Backoff {
     idle_rounds: u32,
     dozes: u32,
     idle_since: Instant,
+    /// Set by whoever unparks this thread because a message is on its way.
+    nudged: Option<Arc<AtomicBool>>,
 }
 
 impl Default for Backoff {
@@ -45,11 +52,21 @@ impl Default for Backoff {
             idle_rounds: 0,
             dozes: 0,
             idle_since: Instant::now(),
+            nudged: None,
         }
     }
 }
 
 impl Backoff {
+    /// A backoff that starts spinning again whenever `nudged` is found set
+    /// (and clears it).
+    pub fn nudged_by(nudged: Arc<AtomicBool>) -> Self {
+        Backoff {
+            nudged: Some(nudged),
+            ..Backoff::default()
+        }
+    }
+
     /// Something happened: poll eagerly again.
     pub fn reset(&mut self) {
         self.idle_rounds = 0;
@@ -58,6 +75,13 @@ impl Backoff {
 
     /// Nothing happened this round: yield or park for a while.
     pub fn idle(&mut self) {
+        if self
+            .nudged
+            .as_ref()
+            .is_some_and(|n| n.swap(false, Ordering::AcqRel))
+        {
+            self.reset();
+        }
         if self.idle_rounds == 0 {
             self.idle_since = Instant::now();
         }

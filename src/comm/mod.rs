@@ -7,6 +7,7 @@
 //! | [`local`] | the in-process transport (embedded cluster, tests) |
 //! | `mpi_transport` | the MPI transport and its progress thread (feature `mpi`) |
 //! | [`backoff`] | how idle progress threads wait without burning a core |
+//! | `wake` | nudging a sleeping progress thread on the same host when a message is on its way |
 //! | [`flow`] | send windows per destination (backpressure) and why they cannot deadlock |
 //! | `credit` | a rank's send windows shared with its MPI progress thread (feature `mpi`) |
 //! | `pieces` | large payloads across MPI in pieces, reassembled in order (feature `mpi`) |
@@ -32,3 +33,5 @@ pub mod mpi_transport;
 pub(crate) mod pieces;
 pub mod plain;
 pub mod transport;
+#[cfg(feature = "mpi")]
+pub(crate) mod wake;

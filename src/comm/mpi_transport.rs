@@ -17,7 +17,8 @@
 //! that fall behind leave further messages in MPI, with their senders
 //! (except while a thread of this rank waits for a send window, or the
 //! readers have stalled: see [`flow`](super::flow) for why). When idle the
-//! thread backs off (see [`backoff`](super::backoff)) instead of spinning.
+//! thread backs off (see [`backoff`](super::backoff)) instead of spinning,
+//! and a peer on the same host nudges it awake ([`wake`](super::wake)).
 //!
 //! # Termination
 //!
@@ -50,6 +51,7 @@ use super::inbound::{
 };
 use super::pieces::{self, Assembler, Wire, TAG_PIECE, TAG_PIECES};
 use super::transport::{message_len, Envelope, Outbox, Rank, Tag, Transport, TAG_ABORT};
+use super::wake::Wake;
 use crate::error::{Error, Result};
 use mpi::collective::CommunicatorCollectives;
 use mpi::point_to_point::{Destination, MatchedReceiveVec, Message, Source, Status};
@@ -424,7 +426,12 @@ impl Progress {
         let mut assembler = Assembler::new(self.max_message_bytes);
         let mut phase = Phase::Running;
         let mut discarded = 0usize;
-        let mut backoff = Backoff::default();
+        let mut wake = Wake::start(
+            world.rank() as usize,
+            world.size() as usize,
+            std::thread::current(),
+        );
+        let mut backoff = Backoff::nudged_by(wake.flag());
         loop {
             let mut active = false;
             while matches!(phase, Phase::Running) {
@@ -442,6 +449,7 @@ impl Progress {
                             (payload, bodies),
                             self.piece_bytes,
                         ));
+                        wake.nudge(dest);
                         active = true;
                     }
                     // The outbox refuses sends once it has queued `Close`, so
