@@ -3,7 +3,8 @@
 //! workers no longer print a task's panic to stderr (see
 //! `worker::task_panics`). A dependent's failure repeats its root cause's,
 //! so a root is shown once however many dependents fail with it; past
-//! [`SHOWN`] roots the rest are only counted, and said at the end.
+//! [`SHOWN`] roots the other failed tasks (but those failing with a root
+//! shown) are only counted, and the count said at the end.
 
 use crate::task::{Key, TaskFailure};
 use std::collections::HashSet;
@@ -14,7 +15,8 @@ pub(super) const SHOWN: usize = 10;
 /// Longest message shown, in characters (the future holds all of it).
 const MESSAGE_CHARS: usize = 500;
 
-/// Which failures have been shown.
+/// Which failures have been shown: the roots shown, and a count of the
+/// failed tasks past those.
 #[derive(Debug, Default)]
 pub(super) struct Failures {
     roots: HashSet<Key>,
@@ -29,11 +31,14 @@ impl Failures {
     /// been. A message of several lines is shown on one, its lines joined
     /// by ` | `.
     pub fn line(&mut self, function: &str, failure: &TaskFailure) -> Option<String> {
-        if !self.roots.insert(failure.root.unwrap_or(failure.key)) {
+        let root = failure.root.unwrap_or(failure.key);
+        if self.shown == SHOWN {
+            // Only the shown roots are kept (a million failures keep ten
+            // keys): the rest are counted task by task.
+            self.not_shown += usize::from(!self.roots.contains(&root));
             return None;
         }
-        if self.shown == SHOWN {
-            self.not_shown += 1;
+        if !self.roots.insert(root) {
             return None;
         }
         self.shown += 1;
@@ -123,7 +128,8 @@ mod tests {
             .filter_map(|k| f.line("f", &failure(k, None, "no")))
             .count();
         assert_eq!(shown, SHOWN);
-        assert_eq!(f.line("f", &failure(1, None, "again")), None);
+        // A dependent of a shown root is not counted again.
+        assert_eq!(f.line("f", &failure(100, Some(1), "again")), None);
         assert_eq!(
             f.rest().as_deref(),
             Some("... and 5 more failed tasks not shown (read their futures for the errors)")
