@@ -9,11 +9,20 @@
 #     differ over time (no timing figure is asserted: a loaded machine only
 #     makes the run longer);
 #   * the last screen shows each function's bar complete (N/N, 100%) and the
-#     erred count of `simulate` in red (its escape sequence, capture-pane -e).
+#     erred count of `simulate` in red (its escape sequence, capture-pane -e);
+#   * the whole terminal, scrollback included, holds one copy of each bar
+#     and each failing task's message once, above the bars, and no panic
+#     text ("panicked at"): the workers do not print a task's panic, and
+#     progress prints each failure through the bars, so no old copy of the
+#     bars is left behind.
+# Then the same example under `mpirun -n 4` in a second pane, where the
+# worker ranks' stderr is merged into the terminal: each failure's message
+# once, and no panic text.
 # Screens are kept under target/progress-tmux/ for a look afterwards.
 #   bash ci/progress-tmux.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source ci/mpi-env.sh
 TARGET="${CARGO_TARGET_DIR:-target}"
 OUT="$TARGET/progress-tmux"
 SCALE="${SCALE:-200}"   # load 200, simulate 400 (4 failing), save 200 tasks
@@ -48,6 +57,9 @@ while :; do
     sleep 0.3
 done
 tmux_ capture-pane -p -e -t "$SESSION" > "$OUT/last-escapes.txt"
+# The whole terminal: its scrollback (where old copies of the bars would be)
+# and the screen.
+tmux_ capture-pane -p -S - -E - -t "$SESSION" > "$OUT/history.txt"
 last="$OUT/screen-$i.txt"
 elapsed=$(( $(date +%s) - start ))
 
@@ -71,4 +83,39 @@ done
 distinct=$(for f in "$OUT"/screen-*.txt; do grep -E '^(load|simulate|save) ' "$f" | md5sum; done | sort -u | wc -l)
 [ "$partial" -ge 1 ] || fail "no screen showed a bar part done ($i screens)"
 [ "$distinct" -ge 3 ] || fail "the bars did not move: $distinct distinct screens of $i"
-echo "ok    progress under tmux: $i screens, $partial with bars part done, $distinct distinct; bars complete, $failing erred in red (${elapsed}s)"
+
+# One copy of each bar in the whole terminal, each failure's message once,
+# above the bars, and no panic text.
+history="$OUT/history.txt"
+for f in load simulate save; do
+    copies=$(grep -Ec "^$f +\[" "$history" || true)
+    [ "$copies" = 1 ] || fail "$copies copies of the $f bar in the terminal (scrollback included, $history)"
+done
+first_bar=$(grep -En '^load +\[' "$history" | cut -d: -f1)
+for x in $(seq 99 100 $((2 * s - 1))); do
+    shown=$(grep -c "^simulate: task [0-9a-f]* failed on worker [0-9]* (Panicked): task $x fails on purpose\$" "$history" || true)
+    [ "$shown" = 1 ] || fail "the failure of task $x is shown $shown times, not once ($history)"
+    at=$(grep -n "task $x fails on purpose" "$history" | cut -d: -f1)
+    [ "$at" -lt "$first_bar" ] || fail "the failure of task $x is not above the bars ($history)"
+done
+if grep -q "panicked at" "$history"; then fail "panic text in the terminal ($history)"; fi
+echo "ok    progress under tmux: $i screens, $partial with bars part done, $distinct distinct; bars complete, $failing erred in red; one copy of each bar, each failure once above them (${elapsed}s)"
+
+# Under mpirun: the worker ranks' stderr is merged into the terminal.
+tmux_ new-window -t "$SESSION" -n mpi \
+    "RANKFLOW_DASHBOARD=off RUST_BACKTRACE=0 RANKFLOW_THREADS=2 timeout $LIMIT mpirun -n 4 $TARGET/release/examples/progress $SCALE $MS; echo progress-exit=\$?; sleep $LIMIT"
+start=$(date +%s)
+while :; do
+    tmux_ capture-pane -p -S - -E - -t "$SESSION:mpi" > "$OUT/mpi-history.txt"
+    grep -q '^progress-exit=' "$OUT/mpi-history.txt" && break
+    [ $(( $(date +%s) - start )) -lt "$LIMIT" ] || { last="$OUT/mpi-history.txt"; fail "mpirun: no exit after ${LIMIT}s"; }
+    sleep 0.5
+done
+last="$OUT/mpi-history.txt"
+grep -q '^progress-exit=0$' "$last" || fail "mpirun: the example failed"
+for x in $(seq 99 100 $((2 * s - 1))); do
+    shown=$(grep -c "task $x fails on purpose" "$last" || true)
+    [ "$shown" = 1 ] || fail "mpirun: the failure of task $x is shown $shown times, not once"
+done
+if grep -q "panicked at" "$last"; then fail "mpirun: panic text in the terminal"; fi
+echo "ok    progress under tmux with mpirun -n 4: each failure once, no panic text ($(( $(date +%s) - start ))s)"

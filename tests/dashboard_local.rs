@@ -81,15 +81,21 @@ fn loopback_serves_pages_and_json_without_a_token() {
         "{json}"
     );
     // Each worker is named with its host, in the JSON and on the workers page
-    // (which starts from the same snapshot and has a host column).
+    // (which starts from the same snapshot and has a host column); the
+    // workers are added up by host, and the scheduler's host is named.
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|h| h.trim().to_string())
         .unwrap_or_default();
     if !host.is_empty() {
-        let named = format!("\"host\":\"{host}\"");
+        let named = format!("\"host\":\"{host}\",\"pid\"");
         assert_eq!(json.matches(&named).count(), 2, "{json}");
+        let by_host = format!("\"hosts\":[{{\"host\":\"{host}\",\"ranks\":[2,3],\"threads\":2,");
+        assert!(json.contains(&by_host), "{json}");
+        let scheduler = format!("\"scheduler_host\":\"{host}\"");
+        assert!(json.contains(&scheduler), "{json}");
         let workers = get(port, "/workers", "");
         assert!(workers.contains("<th>host</th>"), "{workers}");
+        assert!(workers.contains("<table id=\"hosts\">"), "{workers}");
         assert!(workers.contains(&named), "{workers}");
     }
     let stream = get(port, "/api/stream?since=0", "");

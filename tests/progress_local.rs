@@ -74,3 +74,53 @@ fn a_zero_interval_is_refused() {
     assert_eq!(e.kind(), ErrorKind::InvalidArgument);
     c.shutdown().unwrap();
 }
+
+/// Set in the child run of the test below.
+const CHILD: &str = "RANKFLOW_TEST_PROGRESS_CHILD";
+
+/// A task's panic is not printed to stderr by its worker (it would land in
+/// the middle of progress bars): progress shows each failure once, and the
+/// worker logs it at info. Watched from outside: the test runs itself again
+/// as a child process and reads the child's stderr.
+#[test]
+fn a_task_panic_is_shown_once_by_progress_and_not_printed_by_the_worker() {
+    let name = "a_task_panic_is_shown_once_by_progress_and_not_printed_by_the_worker";
+    if std::env::var_os(CHILD).is_some() {
+        let c = cluster();
+        let futures = c.map(nap_or_fail, 0..60u64).unwrap();
+        let s = Progress::new()
+            .plain(true)
+            .interval(Duration::from_secs(60))
+            .run(&c, &futures)
+            .unwrap();
+        assert_eq!(s.erred, 2);
+        c.shutdown().unwrap();
+        return;
+    }
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", name, "--nocapture", "--test-threads=1"])
+        .env(CHILD, "1")
+        .env("RANKFLOW_LOG", "info")
+        .env("RUST_BACKTRACE", "0")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "the child failed:\n{err}");
+    for x in [7, 57] {
+        let failure = format!("(Panicked): task {x} fails on purpose");
+        let shown = err
+            .lines()
+            .filter(|l| l.starts_with("nap_or_fail: task ") && l.ends_with(&failure))
+            .count();
+        assert_eq!(shown, 1, "the failure of task {x}, once:\n{err}");
+        let logged = err
+            .lines()
+            .filter(|l| {
+                l.contains("INFO rankflow::worker::task_panics: a task panicked (at tests/progress_local.rs:")
+                    && l.ends_with(&format!("task {x} fails on purpose"))
+            })
+            .count();
+        assert_eq!(logged, 1, "the log line of task {x}'s panic:\n{err}");
+    }
+    assert!(!err.contains("panicked at"), "panic text on stderr:\n{err}");
+}

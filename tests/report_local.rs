@@ -154,6 +154,61 @@ fn transfers_and_sections_are_recorded() {
     c.shutdown().unwrap();
 }
 
+fn warm_up() -> usize {
+    rankflow::current_worker().unwrap_or(0)
+}
+
+#[test]
+fn sections_and_run_calls_are_named_in_the_events_the_report_and_the_trace() {
+    let c = cluster(Config::new());
+    let dir = scratch("named");
+    let path = dir.join("named.html");
+    let since = rankflow::diagnostics::events::now_us();
+    c.performance_report(&path, || -> rankflow::Result<()> {
+        assert_eq!(c.spmd(sum_section, 1u64)?, vec![2, 2]);
+        assert_eq!(c.run(warm_up, None)?, vec![(2, 2), (3, 3)]);
+        Ok(())
+    })
+    .unwrap()
+    .unwrap();
+    let events = c.task_events(since).unwrap();
+    let mut named: Vec<(String, Option<String>, String)> = events
+        .collectives
+        .iter()
+        .map(|e| (e.kind.clone(), e.function_name(), e.label()))
+        .collect();
+    named.sort();
+    let part = |kind: &str, name: &str| {
+        (
+            kind.to_string(),
+            Some(name.to_string()),
+            format!("{kind} {name}"),
+        )
+    };
+    assert_eq!(
+        named,
+        [
+            part("run", "warm_up"),
+            part("run", "warm_up"),
+            part("section", "sum_section"),
+            part("section", "sum_section")
+        ]
+    );
+    let html = std::fs::read_to_string(&path).unwrap();
+    for row in [
+        "<tr><td>run warm_up</td><td>2</td>",
+        "<tr><td>section sum_section</td><td>2</td>",
+    ] {
+        assert!(html.contains(row), "no {row} in the report");
+    }
+    assert!(!html.contains("fn +0x"));
+    let trace = std::fs::read_to_string(dir.join("named.json")).unwrap();
+    assert_eq!(trace.matches("\"name\":\"section sum_section\"").count(), 2);
+    assert_eq!(trace.matches("\"name\":\"run warm_up\"").count(), 2);
+    c.shutdown().unwrap();
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
 #[test]
 fn the_report_is_one_self_contained_page_and_a_chrome_trace() {
     let c = cluster(Config::new());

@@ -5,7 +5,8 @@
 # instead of ssh; ranks on different hosts talk TCP over the bridge (no shared
 # memory between hosts). Checks that workers report three hostnames, then runs
 # self-checking examples (broadcast, array scatter/gather, collectives, tasks,
-# data moved worker to worker, placement by host) on 6 ranks; last, with
+# data moved worker to worker, placement by host) on 6 ranks, and the live
+# dashboard's hosts in headless Chromium; last, with
 # node3 unreachable, checks that jobscripts/check-hosts.sh names it and that
 # the job fails rather than hangs.
 #   bash ci/hosts/test.sh
@@ -67,6 +68,16 @@ for entry in "${EXAMPLES[@]}"; do
         failed=$((failed + 1))
     fi
 done
+# The live dashboard across the hosts, in headless Chromium: the hosts
+# table lists node3 (workers 2, 5), node1 (3) and node2 (4), and each
+# worker's lanes of the task stream name its host (ci/browser-test.sh).
+if BROWSER_HOSTS=1 bash ci/browser-test.sh >"$log" 2>&1; then
+    grep -E '^(ok|ci/browser-test.sh: SKIPPED)' "$log"
+else
+    echo "FAIL  dashboard across hosts (ci/browser-test.sh)"
+    tail -n 30 "$log" | sed 's/^/      /'
+    failed=$((failed + 1))
+fi
 # A host that cannot be reached at start-up: the job must fail, not hang,
 # and say which host. jobscripts/check-hosts.sh, run before mpirun with the
 # same agent, names it; Open MPI alone names the node it routes through.
@@ -106,4 +117,4 @@ if [ "$failed" -gt 0 ]; then
     echo "ci/hosts/test.sh: $failed failed"
     exit 1
 fi
-echo "ci/hosts/test.sh: $((${#EXAMPLES[@]} + 4)) runs across 3 hosts passed"
+echo "ci/hosts/test.sh: $((${#EXAMPLES[@]} + 5)) runs across 3 hosts passed"

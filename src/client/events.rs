@@ -12,6 +12,9 @@ use std::sync::atomic::Ordering;
 impl Client {
     /// Workers record task events from now on (`true`), or stop. Tasks
     /// already queued on a worker may still be recorded (or not) as before.
+    /// Turning it on returns once every worker records, so that what the
+    /// client sends workers directly from then on (`run`, SPMD sections,
+    /// broadcasts) is recorded too.
     pub fn record_task_events(&self, on: bool) -> Result<()> {
         self.inner
             .send_scheduler(&ClientToScheduler::EventSettings {
@@ -19,7 +22,19 @@ impl Client {
                 history: None,
             })?;
         self.inner.recording.store(on, Ordering::Relaxed);
+        if on {
+            self.until_workers_record()?;
+        }
         Ok(())
+    }
+
+    /// Waits until every worker has taken the scheduler's word to record:
+    /// the scheduler tells the workers, and a direct message from the client
+    /// could reach a worker first. An events request is answered once every
+    /// worker has answered the scheduler's flush, which it sends after that
+    /// word on the same ordered channel.
+    fn until_workers_record(&self) -> Result<()> {
+        self.task_events(u64::MAX).map(drop)
     }
 
     /// Whether workers were last told to record task events (the
@@ -36,6 +51,9 @@ impl Client {
                 history: Some(history),
             })?;
         self.inner.recording.store(record, Ordering::Relaxed);
+        if record {
+            self.until_workers_record()?;
+        }
         Ok(())
     }
 

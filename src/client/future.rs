@@ -63,6 +63,15 @@ impl<T> Future<T> {
         }
     }
 
+    /// Why the task failed, if it has (for progress, which shows each
+    /// failure once); `None` while pending, finished or cancelled.
+    pub(crate) fn failure(&self) -> Option<crate::task::TaskFailure> {
+        match self.inner.lock().entries.get(&self.key).map(|e| &e.status) {
+            Some(Status::Failed(f)) => Some(f.clone()),
+            _ => None,
+        }
+    }
+
     /// Whether the task has finished, failed or been cancelled.
     pub fn done(&self) -> bool {
         self.status() != FutureStatus::Pending

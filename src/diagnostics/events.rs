@@ -93,18 +93,40 @@ pub struct TransferEvent {
     pub stop_us: u64,
 }
 
-/// One worker's part in a collective: an SPMD section, a broadcast, a
-/// scatter or a gather of array rows.
+/// One worker's part in a collective (an SPMD section, a broadcast, a
+/// scatter or a gather of array rows), or a `run` call on its loop.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CollectiveEvent {
-    /// What it was (`"section"`, `"bcast"`, `"scatter"`, `"gather"`).
+    /// What it was (`"section"`, `"run"`, `"bcast"`, `"scatter"`, `"gather"`).
     pub kind: String,
+    /// The function a section or a `run` called (named by
+    /// [`function_name`](Self::function_name) at the client); `None` for the
+    /// others.
+    pub function: Option<FnRef>,
     /// The worker's rank.
     pub worker: usize,
     /// Start, µs since the Unix epoch.
     pub start_us: u64,
     /// Stop.
     pub stop_us: u64,
+}
+
+impl CollectiveEvent {
+    /// Its function's short name, if it called one and this process (the
+    /// client) made the call; else `None`.
+    pub fn function_name(&self) -> Option<String> {
+        let f = self.function.as_ref()?;
+        crate::task::names::function_path(f).map(crate::task::names::short_name)
+    }
+
+    /// What the trace and the report call it: the kind and, for a section
+    /// or a `run` call, its function (`section sum_section`).
+    pub fn label(&self) -> String {
+        match self.function_name() {
+            Some(name) => format!("{} {name}", self.kind),
+            None => self.kind.clone(),
+        }
+    }
 }
 
 /// A memory sample of one worker: the bytes its store holds.

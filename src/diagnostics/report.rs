@@ -61,7 +61,21 @@ impl ReportData {
         self.events.transfers.iter().map(|t| t.bytes).sum()
     }
 
-    /// Time the workers spent in collective sections, added up over workers, µs.
+    /// Collectives and `run` calls by [`label`](events::CollectiveEvent::label)
+    /// (`section sum_section`, `run warm_up`, `bcast`): how many workers
+    /// took part in one, and their time added up (µs).
+    pub fn collectives(&self) -> BTreeMap<String, (u64, u64)> {
+        let mut out: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+        for c in &self.events.collectives {
+            let e = out.entry(c.label()).or_default();
+            e.0 += 1;
+            e.1 += c.stop_us.saturating_sub(c.start_us);
+        }
+        out
+    }
+
+    /// Time the workers spent in collectives and `run` calls, added up over
+    /// workers, µs.
     pub fn collective_us(&self) -> u64 {
         self.events
             .collectives
@@ -121,12 +135,14 @@ impl Client {
         let trace_path = trace_path(path);
         let mut html = create(path, "performance report")?;
         let mut json = create(&trace_path, "Chrome trace")?;
-        // Recording is off unless asked for: on for this block only.
+        // Recording is off unless asked for: on for this block only. The
+        // block starts before the switch, which returns once every worker
+        // records, with a memory sample from each.
+        let start_us = events::now_us();
         let switched = !self.recording_task_events();
         if switched {
             self.record_task_events(true)?;
         }
-        let start_us = events::now_us();
         let out = work();
         let stop_us = events::now_us();
         if switched {

@@ -134,7 +134,7 @@ pub fn render(data: &ReportData) -> String {
          <tr><td>tasks</td><td id=\"task-count\">{tasks}</td></tr>\
          <tr><td>failed tasks</td><td>{failed}</td></tr>\
          <tr><td>bytes transferred between workers</td><td>{} ({} transfers)</td></tr>\
-         <tr><td>time in collectives (all workers)</td><td>{} ({} sections)</td></tr>\
+         <tr><td>time in collectives and run calls (all workers)</td><td>{} ({} parts)</td></tr>\
          <tr><td>workers</td><td>{}</td></tr></table>\n",
         duration(wall_us),
         bytes(data.bytes_transferred()),
@@ -176,6 +176,22 @@ pub fn render(data: &ReportData) -> String {
         );
     }
     h.push_str("</table>\n");
+    let collectives = data.collectives();
+    if !collectives.is_empty() {
+        h.push_str(
+            "<table id=\"collectives\"><tr><th>collective or run call</th><th>workers' parts</th>\
+             <th>total time</th></tr>\n",
+        );
+        for (label, (parts, us)) in &collectives {
+            let _ = writeln!(
+                h,
+                "<tr><td>{}</td><td>{parts}</td><td>{}</td></tr>",
+                escape(label),
+                duration(*us)
+            );
+        }
+        h.push_str("</table>\n");
+    }
 
     stream(&mut h, data, &colour, &mut name_of);
     progress(&mut h, data, &colour, &mut name_of);

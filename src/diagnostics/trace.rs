@@ -84,7 +84,7 @@ pub fn render(data: &ReportData) -> String {
     for c in &data.events.collectives {
         lines.push(format!(
             r#"{{"name":{},"cat":"collective","ph":"X","ts":{},"dur":{},"pid":{},"tid":{COLLECTIVE_TID}}}"#,
-            json_string(&c.kind),
+            json_string(&c.label()),
             rel(c.start_us),
             c.stop_us.saturating_sub(c.start_us),
             c.worker

@@ -1,7 +1,10 @@
 //! Readable names of task functions, for diagnostics: each function's Rust
 //! path (`std::any::type_name` of the function item's type), remembered at
-//! the client when a task is submitted. The name never travels with a task;
-//! a report looks it up here by the task's [`FnRef`].
+//! the client when a task is submitted, a `run` is called or an SPMD section
+//! is started (wherever the client ships a function). The name never
+//! travels with a task; a report looks it up here by the task's [`FnRef`],
+//! and the client sends the scheduler each task function's name once, for
+//! the dashboard.
 
 use super::shipping::FnRef;
 use std::collections::HashMap;
@@ -21,7 +24,8 @@ pub(crate) fn remember<F>(function: FnRef) {
 }
 
 /// The full Rust path of the function behind `function`
-/// (`my_crate::simulate`), if this process submitted a task with it.
+/// (`my_crate::simulate`), if this process shipped it (a task, a `run`, a
+/// section).
 pub fn function_path(function: &FnRef) -> Option<&'static str> {
     let names = registry().lock().unwrap_or_else(|e| e.into_inner());
     names.get(function).copied()
@@ -29,7 +33,7 @@ pub fn function_path(function: &FnRef) -> Option<&'static str> {
 
 /// A short readable name for `function`: the last segment of its path
 /// (`simulate`), the last two for a closure (`main::{{closure}}`), or
-/// `"unknown"` if this process never submitted it.
+/// `"unknown"` if this process never shipped it.
 pub fn function_name(function: &FnRef) -> String {
     function_path(function).map_or_else(|| "unknown".to_string(), short_name)
 }

@@ -374,7 +374,9 @@ where
 {
     assert_zero_sized::<F>();
     let t: Trampoline = section_trampoline::<F, A, R>;
-    FnRef::new((t as *const ()).expose_provenance(), t, key)
+    let r = FnRef::new((t as *const ()).expose_provenance(), t, key);
+    super::names::remember::<F>(r);
+    r
 }
 
 #[cfg(test)]

@@ -279,6 +279,7 @@ impl Executor {
         outbox: Arc<dyn Outbox>,
         memory: MemoryPolicy,
     ) -> std::io::Result<Arc<Self>> {
+        super::task_panics::install();
         let ex = Arc::new(Executor {
             rank,
             fingerprint,
@@ -417,9 +418,7 @@ impl Executor {
         // The inputs go to the task: one held nowhere else (data fetched
         // for this task alone) becomes its argument without a copy.
         let parts = std::mem::take(&mut job.inputs);
-        let called = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            job.function.call(self.fingerprint, parts)
-        }));
+        let called = super::task_panics::catching(|| job.function.call(self.fingerprint, parts));
         let stop = Instant::now();
         let micros = stop.saturating_duration_since(start).as_micros() as u64;
         let event = record.then(|| {
@@ -535,7 +534,7 @@ impl Executor {
         let now = Instant::now();
         let (outcomes, results, events) = {
             let mut n = lock(&self.notices);
-            if self.recording() && self.sample_memory(&mut n.events) {
+            if self.recording() && self.sample_memory(&mut n.events, all_events) {
                 n.event_added(now);
             }
             (
@@ -582,11 +581,13 @@ impl Executor {
     }
 
     /// Adds a sample of the store's bytes to `events`, at most every
-    /// [`MEMORY_SAMPLE_EVERY_US`]; `true` if it did.
-    fn sample_memory(&self, events: &mut EventBatch) -> bool {
+    /// [`MEMORY_SAMPLE_EVERY_US`] unless `always` (the flush the scheduler
+    /// asks for, so that a report's block ends with a sample however short
+    /// it was); `true` if it did.
+    fn sample_memory(&self, events: &mut EventBatch, always: bool) -> bool {
         let now = events::now_us();
         let last = self.sampled_at.load(Ordering::Relaxed);
-        if now.saturating_sub(last) < MEMORY_SAMPLE_EVERY_US
+        if (!always && now.saturating_sub(last) < MEMORY_SAMPLE_EVERY_US)
             || self
                 .sampled_at
                 .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)

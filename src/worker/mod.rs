@@ -14,6 +14,7 @@ mod inputs;
 mod loop_tests;
 mod pause;
 pub mod store;
+mod task_panics;
 
 use crate::comm::bytes::Bytes;
 use crate::comm::codec;
@@ -25,6 +26,7 @@ use crate::protocol::{
     WorkerToClient, WorkerToScheduler, WorkerToWorker, BESIDE_BYTES,
 };
 use crate::protocol::{CLIENT, FIRST_WORKER, SCHEDULER};
+use crate::task::shipping::FnRef;
 use crate::task::{with_section_group, FailureKind, Key, TaskFailure, RETURNED_ERR};
 use crate::Group;
 use executor::{Executor, FLUSH_AFTER};
@@ -250,7 +252,9 @@ impl Worker {
                 }
                 Ok(ClientToWorker::Put { key, bytes }) => self.arrived(key, Arc::new(bytes))?,
                 Ok(ClientToWorker::Run { id, function, arg }) => {
+                    let start = events::now_us();
                     let outcome = self.call(&function, arg);
+                    self.collective("run", Some(function), start);
                     self.reply(CLIENT, &WorkerToClient::Reply { id, outcome })?;
                 }
                 Ok(ClientToWorker::SetVar { id, name, bytes }) => {
@@ -292,7 +296,7 @@ impl Worker {
                     let busy = self.heart.enter();
                     let outcome = self.receive_broadcast(key, prefix_len, data_len);
                     drop(busy);
-                    self.collective("bcast", start);
+                    self.collective("bcast", None, start);
                     self.reply(CLIENT, &WorkerToClient::Reply { id, outcome })?;
                 }
                 Ok(ClientToWorker::ScatterArray {
@@ -305,7 +309,7 @@ impl Worker {
                     let busy = self.heart.enter();
                     let outcome = self.receive_rows(&name, &trailing, elem_size);
                     drop(busy);
-                    self.collective("scatter", start);
+                    self.collective("scatter", None, start);
                     self.reply(CLIENT, &WorkerToClient::Reply { id, outcome })?;
                 }
                 Ok(ClientToWorker::ArrayShape { id, name }) => {
@@ -320,7 +324,7 @@ impl Worker {
                     let busy = self.heart.enter();
                     let outcome = self.send_rows(&name);
                     drop(busy);
-                    self.collective("gather", start);
+                    self.collective("gather", None, start);
                     self.reply(CLIENT, &WorkerToClient::Reply { id, outcome })?;
                 }
                 Ok(ClientToWorker::Section { id, function, arg }) => {
@@ -330,7 +334,7 @@ impl Worker {
                     let outcome = with_section_group(&mut group, || self.call(&function, arg));
                     drop(busy);
                     self.group = group;
-                    self.collective("section", start);
+                    self.collective("section", Some(function), start);
                     if let Err(f) = &outcome {
                         if matches!(f.kind, FailureKind::Panicked | FailureKind::Returned) {
                             // The other members may wait in a collective for
@@ -370,7 +374,7 @@ impl Worker {
                         }
                         None => Err(self.refusal("this worker has no client+workers group".into())),
                     };
-                    self.collective("section", start);
+                    self.collective("section", Some(function), start);
                     self.reply(CLIENT, &WorkerToClient::Reply { id, outcome })?;
                 }
                 Err(e) => log::error!("dropping a malformed message from the client: {e}"),
@@ -422,12 +426,14 @@ impl Worker {
         Ok(false)
     }
 
-    /// Records this worker's part in a collective that began at `start_us`.
-    fn collective(&self, kind: &str, start_us: u64) {
+    /// Records this worker's part in a collective, or a `run` call, that
+    /// began at `start_us`; `function` is what a section or `run` called.
+    fn collective(&self, kind: &str, function: Option<FnRef>, start_us: u64) {
         let worker = self.rank;
         self.executor.record_events(|b| {
             b.collectives.push(CollectiveEvent {
                 kind: kind.to_string(),
+                function,
                 worker,
                 start_us,
                 stop_us: events::now_us(),
@@ -582,9 +588,7 @@ impl Worker {
             worker: Some(self.rank),
             root: None,
         };
-        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            function.call(self.fingerprint, vec![Arc::new(arg)])
-        })) {
+        match task_panics::catching(|| function.call(self.fingerprint, vec![Arc::new(arg)])) {
             Ok(Ok(bytes)) => Ok(bytes),
             Ok(Err(message)) => Err(match message.strip_prefix(RETURNED_ERR) {
                 Some(text) => failure(FailureKind::Returned, text.to_string()),

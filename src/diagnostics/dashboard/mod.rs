@@ -75,6 +75,7 @@ impl Dashboard {
             server: server.clone(),
             shared,
             token,
+            host: host.to_string(),
         };
         let thread = std::thread::Builder::new()
             .name("rankflow-dashboard".into())

@@ -15,6 +15,8 @@ pub(super) struct Serving {
     pub(super) server: Arc<tiny_http::Server>,
     pub(super) shared: Arc<Shared>,
     pub(super) token: Option<String>,
+    /// This machine's name (where the scheduler runs), for the pages.
+    pub(super) host: String,
 }
 
 /// The parts of a URL the dashboard reads.
@@ -131,7 +133,7 @@ impl Serving {
                 if page == pages::Page::Graph {
                     self.shared.want_edges();
                 }
-                let snapshot = json::snapshot(&self.shared.fresh());
+                let snapshot = json::snapshot(&self.shared.fresh(), &self.host);
                 let bars = match page {
                     pages::Page::Status => self.shared.stream_since(0, STREAM_ANSWER_LIMIT),
                     _ => Vec::new(),
@@ -146,7 +148,10 @@ impl Serving {
                 if target.param("edges").is_some() {
                     self.shared.want_edges();
                 }
-                content(json::snapshot(&self.shared.fresh()), "application/json")
+                content(
+                    json::snapshot(&self.shared.fresh(), &self.host),
+                    "application/json",
+                )
             }
             "/api/stream" => {
                 let since = match target.param("since").map(str::parse::<u64>) {

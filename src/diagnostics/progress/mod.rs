@@ -17,12 +17,24 @@
 //! ```text
 //! 4100/10000 tasks (41%), 2 erred, 3900 tasks/s, ETA 2s; load 100/100, simulate 4000/9900 (2 erred)
 //! ```
+//!
+//! Each failure is shown once as it happens, on a line of its own above the
+//! bars (among the plain lines in a log): the function, the task, the worker
+//! and the message (the first ten root causes; a dependent failing with a
+//! root already shown is not shown again). Workers do not print a task's
+//! panic to stderr, where it would land in the middle of the bars.
+//!
+//! ```text
+//! simulate: task 8c1f0e2a9b3d4f51 failed on worker 3 (Panicked): task 99 fails on purpose
+//! ```
 
+mod failures;
 mod render;
 mod tally;
 
 use crate::task::names::function_name;
 use crate::{Client, Error, Future, FutureStatus, Result};
+use failures::Failures;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use render::{bar_line, name_width, plain_line};
 use std::io::IsTerminal;
@@ -143,6 +155,11 @@ impl Progress {
         };
         let mut cancelled = 0;
         let mut erred = 0;
+        let mut failures = Failures::default();
+        let show = |line: String| match &bars {
+            Some(bars) => bars.println(&line),
+            None => eprintln!("{line}"),
+        };
         let mut outcome = Ok(());
         for ended in client.as_completed(futures.to_vec()) {
             let f = match ended {
@@ -155,6 +172,12 @@ impl Progress {
             let failed = match f.status() {
                 FutureStatus::Failed => {
                     erred += 1;
+                    if let Some(failure) = f.failure() {
+                        let name = shared.lock().name_of(f.key()).unwrap_or("?").to_string();
+                        if let Some(line) = failures.line(&name, &failure) {
+                            show(line);
+                        }
+                    }
                     true
                 }
                 FutureStatus::Cancelled => {
@@ -168,12 +191,17 @@ impl Progress {
         shared.stop.store(true, Ordering::Release);
         drawer.thread().unpark();
         let _ = drawer.join();
+        if let Some(line) = failures.rest() {
+            show(line);
+        }
         let elapsed = start.elapsed();
         let tally = shared.lock();
         match &bars {
             Some(bars) => bars.finish(&tally, elapsed),
             None => eprintln!("{}", plain_line(&tally, &self.label, elapsed)),
         }
+        let functions = tally.groups().to_vec();
+        drop(tally);
         outcome?;
         Ok(ProgressSummary {
             total,
@@ -181,7 +209,7 @@ impl Progress {
             erred,
             cancelled,
             elapsed,
-            functions: tally.groups().to_vec(),
+            functions,
         })
     }
 }
@@ -222,8 +250,9 @@ impl Shared {
 struct Bars {
     bars: Vec<ProgressBar>,
     width: usize,
-    /// Kept so that the bars stay one group on the terminal.
-    _multi: MultiProgress,
+    /// The bars' group on the terminal; lines printed through it go above
+    /// the bars.
+    multi: MultiProgress,
 }
 
 impl Bars {
@@ -241,7 +270,7 @@ impl Bars {
         let bars = Bars {
             bars,
             width: name_width(tally.groups()),
-            _multi: multi,
+            multi,
         };
         bars.draw(tally, Duration::ZERO);
         bars
@@ -252,6 +281,12 @@ impl Bars {
             bar.set_position(g.done as u64);
             bar.set_message(bar_line(g, self.width, elapsed, true));
         }
+    }
+
+    /// Prints `line` above the bars (nothing when stderr is not a terminal:
+    /// the bars are not drawn there either).
+    fn println(&self, line: &str) {
+        let _ = self.multi.println(line);
     }
 
     fn finish(&self, tally: &Tally, elapsed: Duration) {

@@ -58,6 +58,13 @@ impl Tally {
         }
     }
 
+    /// The name of `key`'s function, if `key` is watched.
+    pub fn name_of(&self, key: Key) -> Option<&str> {
+        self.group_of
+            .get(&key)
+            .map(|&i| self.groups[i].name.as_str())
+    }
+
     /// The groups, in order of first appearance.
     pub fn groups(&self) -> &[FunctionProgress] {
         &self.groups
