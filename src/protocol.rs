@@ -9,6 +9,7 @@
 
 use crate::comm::transport::Rank;
 use crate::diagnostics::events::EventBatch;
+use crate::diagnostics::packed::PackedTasks;
 use crate::task::args::Part;
 use crate::task::shipping::FnRef;
 use crate::task::{Key, TaskFailure};
@@ -364,10 +365,15 @@ pub enum WorkerToScheduler {
         keys: Vec<Key>,
     },
     /// Task events recorded since the last batch (see
-    /// [`diagnostics::events`](crate::diagnostics::events)); sent before the
-    /// `Finished` of the same flush.
+    /// [`diagnostics::events`](crate::diagnostics::events)); sent after the
+    /// `Finished` of the same flush, and before the `FlushedEvents` that
+    /// answers a `FlushEvents`.
     Events {
-        /// The events.
+        /// The tasks' runs, packed (see
+        /// [`diagnostics::packed`](crate::diagnostics::packed)).
+        tasks: PackedTasks,
+        /// The other events (transfers, collective sections, memory
+        /// samples; its `tasks` are empty).
         batch: EventBatch,
     },
     /// Answer to `FlushEvents`: every event recorded before it was sent.
