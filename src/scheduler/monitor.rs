@@ -264,6 +264,24 @@ pub fn function_label(f: &FnRef) -> String {
     format!("fn {sign}{:#x}", offset.unsigned_abs())
 }
 
+/// Puts `bar` in place of the bar of the same number in `bars`, if there is
+/// one. Bars are numbered one after another, so the bar is usually where its
+/// number says (one look instead of a search through a deque larger than
+/// the cache); a gap (bars dropped unread) falls back to a search.
+fn put_bar(bars: &mut VecDeque<StreamBar>, bar: StreamBar) {
+    let seq = bar.seq;
+    let guess = bars
+        .front()
+        .and_then(|b| usize::try_from(seq.checked_sub(b.seq)?).ok());
+    let at = match guess {
+        Some(i) if bars.get(i).is_some_and(|b| b.seq == seq) => Some(i),
+        _ => bars.binary_search_by_key(&seq, |b| b.seq).ok(),
+    };
+    if let Some(i) = at {
+        bars[i] = bar;
+    }
+}
+
 /// Hashes a [`Key`] with one multiplication (as FxHash does): keys are
 /// hashes already, so SipHash's rounds would buy nothing on this per-task
 /// path of the scheduler's loop.
@@ -396,15 +414,10 @@ impl Monitor {
     /// [`STREAM_LIMIT`]), the estimate stays: never two bars for a task.
     fn replace_bar(&mut self, seq: u64, mut bar: StreamBar) {
         bar.seq = seq;
-        let put = |bars: &mut VecDeque<StreamBar>| {
-            if let Ok(i) = bars.binary_search_by_key(&seq, |b| b.seq) {
-                bars[i] = bar;
-            }
-        };
         if self.pending.front().is_some_and(|b| b.seq <= seq) {
-            put(&mut self.pending);
+            put_bar(&mut self.pending, bar);
         } else if let Ok(mut stream) = self.shared.stream.try_lock() {
-            put(&mut stream);
+            put_bar(&mut stream, bar);
         }
     }
 
@@ -757,6 +770,40 @@ mod tests {
         }
         assert!(m.estimates.len() <= 2 * STREAM_LIMIT, "without events");
         assert_eq!(m.pending.len(), STREAM_LIMIT);
+    }
+
+    #[test]
+    fn a_bar_is_replaced_in_place_across_a_gap_in_the_numbers() {
+        let bar = |seq, thread| StreamBar {
+            seq,
+            key: Key(seq),
+            function: None,
+            worker: 2,
+            thread,
+            start_ms: 0.0,
+            stop_ms: 1.0,
+            erred: false,
+        };
+        // 5..=7, then 20..=21 (bars 8..=19 were dropped unread).
+        let mut bars: VecDeque<StreamBar> =
+            [5, 6, 7, 20, 21].iter().map(|&s| bar(s, None)).collect();
+        for seq in [5, 7, 20, 21] {
+            put_bar(&mut bars, bar(seq, Some(1)));
+        }
+        put_bar(&mut bars, bar(9, Some(1)));
+        put_bar(&mut bars, bar(4, Some(1)));
+        put_bar(&mut bars, bar(22, Some(1)));
+        let seen: Vec<_> = bars.iter().map(|b| (b.seq, b.thread)).collect();
+        assert_eq!(
+            seen,
+            [
+                (5, Some(1)),
+                (6, None),
+                (7, Some(1)),
+                (20, Some(1)),
+                (21, Some(1))
+            ]
+        );
     }
 
     #[test]
