@@ -365,9 +365,8 @@ pub enum WorkerToScheduler {
         keys: Vec<Key>,
     },
     /// Task events recorded since the last batch (see
-    /// [`diagnostics::events`](crate::diagnostics::events)); sent after the
-    /// `Finished` of the same flush, and before the `FlushedEvents` that
-    /// answers a `FlushEvents`.
+    /// [`diagnostics::events`](crate::diagnostics::events)); sent before the
+    /// `Finished` of the same flush.
     Events {
         /// The tasks' runs, packed (see
         /// [`diagnostics::packed`](crate::diagnostics::packed)).

@@ -16,8 +16,7 @@
 //! recorded task reads the clock no more often than an unrecorded one (at
 //! its start and stop); it adds about 13 bytes to a buffer allocated once
 //! per batch, in the packed form the scheduler keeps
-//! ([`packed`](crate::diagnostics::packed)). The events go after the
-//! outcomes and results of the same flush, so nobody waits behind them.
+//! ([`packed`](crate::diagnostics::packed)).
 
 pub use super::store::{MemoryPolicy, MemoryStats, Store};
 use crate::comm::codec;
@@ -545,6 +544,21 @@ impl Executor {
                 n.take_events(all_events, now),
             )
         };
+        if let Some((tasks, batch)) = events {
+            // First: once the client has a result (or the scheduler an
+            // outcome), its event has been sent, so an events request made
+            // after it finds it at the scheduler. (Packed, the events delay
+            // what follows them by little.)
+            let m = WorkerToScheduler::Events { tasks, batch };
+            match codec::encode(&m) {
+                Ok(b) => {
+                    if let Err(e) = self.outbox.send(SCHEDULER, TAG_CONTROL, b) {
+                        log::error!("cannot send task events to the scheduler: {e}");
+                    }
+                }
+                Err(e) => log::error!("cannot encode task events: {e}"),
+            }
+        }
         if !results.is_empty() {
             let m = WorkerToClient::Results { results };
             match codec::encode(&m) {
@@ -565,21 +579,6 @@ impl Executor {
                     }
                 }
                 Err(e) => log::error!("cannot encode outcomes: {e}"),
-            }
-        }
-        if let Some((tasks, batch)) = events {
-            // Last: the outcomes and results the scheduler and the client
-            // wait for do not queue behind the events. (A forced flush's
-            // `FlushedEvents` still follows them: the worker loop sends it
-            // after this returns.)
-            let m = WorkerToScheduler::Events { tasks, batch };
-            match codec::encode(&m) {
-                Ok(b) => {
-                    if let Err(e) = self.outbox.send(SCHEDULER, TAG_CONTROL, b) {
-                        log::error!("cannot send task events to the scheduler: {e}");
-                    }
-                }
-                Err(e) => log::error!("cannot encode task events: {e}"),
             }
         }
     }
