@@ -9,6 +9,7 @@
 
 use crate::comm::transport::Rank;
 use crate::diagnostics::events::EventBatch;
+use crate::diagnostics::packed::PackedTasks;
 use crate::task::args::Part;
 use crate::task::shipping::FnRef;
 use crate::task::{Key, TaskFailure};
@@ -367,7 +368,11 @@ pub enum WorkerToScheduler {
     /// [`diagnostics::events`](crate::diagnostics::events)); sent before the
     /// `Finished` of the same flush.
     Events {
-        /// The events.
+        /// The tasks' runs, packed (see
+        /// [`diagnostics::packed`](crate::diagnostics::packed)).
+        tasks: PackedTasks,
+        /// The other events (transfers, collective sections, memory
+        /// samples; its `tasks` are empty).
         batch: EventBatch,
     },
     /// Answer to `FlushEvents`: every event recorded before it was sent.

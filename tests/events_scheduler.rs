@@ -3,6 +3,7 @@
 //! once every worker has sent what it had.
 
 use rankflow::diagnostics::events::{EventBatch, MemorySample};
+use rankflow::diagnostics::packed::PackedTasks;
 use rankflow::protocol::{
     ClientToScheduler, SchedulerToClient, SchedulerToWorker, WorkerInfo, WorkerToScheduler,
 };
@@ -39,6 +40,7 @@ fn samples(worker: usize, times: std::ops::Range<u64>) -> WorkerToScheduler {
         })
         .collect();
     WorkerToScheduler::Events {
+        tasks: PackedTasks::default(),
         batch: EventBatch {
             memory,
             ..EventBatch::default()

@@ -2,7 +2,8 @@
 //! stop, each transfer of data between workers, each collective section),
 //! ships to the scheduler in batches, and the scheduler keeps in a bounded
 //! [`History`] that the performance report, the Chrome trace and a dashboard
-//! read.
+//! read. Task events, by far the most numerous, travel and stay packed
+//! ([`packed`](super::packed)) until something reads them.
 //!
 //! Times are microseconds since the Unix epoch. Each rank reads the system
 //! clock once at start-up and counts from there with its monotonic clock, so
@@ -10,6 +11,7 @@
 //! as well as their clocks do (NTP keeps a cluster's nodes within a
 //! millisecond or so, much less than a task stream's pixel at report scale).
 
+use super::packed::PackedTasks;
 use crate::task::shipping::FnRef;
 use crate::task::Key;
 use serde::{Deserialize, Serialize};
@@ -169,11 +171,17 @@ impl EventBatch {
 }
 
 /// The scheduler's bounded history: at most `limit` events of each kind,
-/// the oldest dropped first.
+/// the oldest dropped first. Task events stay in the packed batches the
+/// workers sent (see [`packed`](super::packed)) until a report or a
+/// dashboard asks for them.
 #[derive(Debug, Clone)]
 pub struct History {
     limit: usize,
-    tasks: VecDeque<TaskEvent>,
+    tasks: VecDeque<PackedTasks>,
+    /// Task events held: those of `tasks` less the `skip` first.
+    task_count: usize,
+    /// Events of the oldest batch in `tasks` already dropped.
+    skip: usize,
     transfers: VecDeque<TransferEvent>,
     collectives: VecDeque<CollectiveEvent>,
     memory: VecDeque<MemorySample>,
@@ -199,6 +207,8 @@ impl History {
         History {
             limit: limit.max(1),
             tasks: VecDeque::new(),
+            task_count: 0,
+            skip: 0,
             transfers: VecDeque::new(),
             collectives: VecDeque::new(),
             memory: VecDeque::new(),
@@ -217,18 +227,58 @@ impl History {
         self.add(EventBatch::default());
     }
 
-    /// Adds a worker's batch.
-    pub fn add(&mut self, batch: EventBatch) {
+    /// Adds a batch of events (task events of any workers, packed here).
+    pub fn add(&mut self, mut batch: EventBatch) {
+        let tasks = std::mem::take(&mut batch.tasks);
+        for run in tasks.chunk_by(|a, b| a.worker == b.worker) {
+            let mut packed = PackedTasks::with_capacity(run[0].worker, run.len());
+            for e in run {
+                packed.push_event(e);
+            }
+            self.add_worker(packed, EventBatch::default());
+        }
+        self.add_worker(PackedTasks::default(), batch);
+    }
+
+    /// Adds what a worker sent: its packed task events (kept packed) and its
+    /// other events (`rest.tasks` is ignored).
+    pub fn add_worker(&mut self, tasks: PackedTasks, rest: EventBatch) {
         let l = self.limit;
-        self.dropped += push_bounded(&mut self.tasks, batch.tasks, l)
-            + push_bounded(&mut self.transfers, batch.transfers, l)
-            + push_bounded(&mut self.collectives, batch.collectives, l)
-            + push_bounded(&mut self.memory, batch.memory, l);
+        if !tasks.is_empty() {
+            self.task_count += tasks.len();
+            self.tasks.push_back(tasks);
+        }
+        self.drop_tasks_over_limit();
+        self.dropped += push_bounded(&mut self.transfers, rest.transfers, l)
+            + push_bounded(&mut self.collectives, rest.collectives, l)
+            + push_bounded(&mut self.memory, rest.memory, l);
+    }
+
+    /// Drops the oldest task events over the limit: whole batches, then
+    /// the first events of the oldest batch left.
+    fn drop_tasks_over_limit(&mut self) {
+        while self.task_count > self.limit {
+            let over = self.task_count - self.limit;
+            let Some(front) = self.tasks.front() else {
+                break;
+            };
+            let live = front.len() - self.skip;
+            let gone = if over >= live {
+                self.tasks.pop_front();
+                self.skip = 0;
+                live
+            } else {
+                self.skip += over;
+                over
+            };
+            self.task_count -= gone;
+            self.dropped += gone as u64;
+        }
     }
 
     /// Events of each kind held now.
     pub fn len(&self) -> usize {
-        self.tasks.len() + self.transfers.len() + self.collectives.len() + self.memory.len()
+        self.task_count + self.transfers.len() + self.collectives.len() + self.memory.len()
     }
 
     /// Whether it holds no event.
@@ -248,8 +298,9 @@ impl History {
             tasks: self
                 .tasks
                 .iter()
+                .flat_map(|p| p.iter())
+                .skip(self.skip)
                 .filter(|e| e.stop_us >= since_us)
-                .cloned()
                 .collect(),
             transfers: self
                 .transfers
@@ -301,6 +352,57 @@ mod tests {
         h.set_limit(1);
         assert_eq!(h.snapshot(0).memory, vec![sample(4)]);
         assert_eq!(h.dropped(), 4);
+    }
+
+    fn double(x: u64) -> u64 {
+        2 * x
+    }
+
+    fn task(worker: usize, key: u64) -> TaskEvent {
+        TaskEvent {
+            key: crate::task::Key(key),
+            function: crate::task::shipping::task_function_ref::<_, _, u64>(double, 0),
+            worker,
+            thread: 1,
+            start_us: 100 + key,
+            stop_us: 200 + key,
+            failed: false,
+        }
+    }
+
+    #[test]
+    fn packed_task_events_drop_the_oldest_one_by_one() {
+        let mut h = History::new(5);
+        // Two workers in one batch: packed as two runs.
+        h.add(EventBatch {
+            tasks: vec![task(2, 0), task(2, 1), task(3, 2)],
+            ..EventBatch::default()
+        });
+        assert_eq!((h.len(), h.dropped()), (3, 0));
+        let keys = |h: &History, since| -> Vec<(usize, u64)> {
+            h.snapshot(since)
+                .tasks
+                .iter()
+                .map(|e| (e.worker, e.key.0))
+                .collect()
+        };
+        assert_eq!(keys(&h, 0), [(2, 0), (2, 1), (3, 2)]);
+        assert_eq!(h.snapshot(0).tasks[0], task(2, 0));
+        let mut p = PackedTasks::with_capacity(4, 4);
+        for k in 3..7 {
+            p.push_event(&task(4, k));
+        }
+        h.add_worker(p, EventBatch::default());
+        // 7 events, limit 5: the first batch's two oldest go.
+        assert_eq!((h.len(), h.dropped()), (5, 2));
+        assert_eq!(keys(&h, 0), [(3, 2), (4, 3), (4, 4), (4, 5), (4, 6)]);
+        assert_eq!(keys(&h, 205), [(4, 5), (4, 6)]);
+        h.set_limit(2);
+        assert_eq!((h.len(), h.dropped()), (2, 5));
+        assert_eq!(keys(&h, 0), [(4, 5), (4, 6)]);
+        h.set_limit(1);
+        assert_eq!(keys(&h, 0), [(4, 6)]);
+        assert_eq!(h.dropped(), 6);
     }
 
     #[test]

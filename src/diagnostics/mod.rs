@@ -4,10 +4,12 @@
 //! [`events`]: what every worker records (task start and stop, transfers,
 //! collective sections) and the scheduler keeps; the performance report
 //! ([`Client::performance_report`](crate::Client::performance_report)) and
-//! its Chrome trace are written from them.
+//! its Chrome trace are written from them; [`packed`]: the compact form in
+//! which task events travel and are kept.
 
 pub mod dashboard;
 pub mod events;
+pub mod packed;
 mod progress;
 pub mod report;
 mod report_html;

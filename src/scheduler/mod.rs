@@ -212,8 +212,8 @@ impl Scheduler {
             Event::Worker(rank, WorkerToScheduler::InputsGone { tasks, keys }) => {
                 self.with_graph(|g, fx| g.inputs_gone(rank, &tasks, &keys, fx))
             }
-            Event::Worker(_, WorkerToScheduler::Events { batch }) => {
-                self.history.add(batch);
+            Event::Worker(_, WorkerToScheduler::Events { tasks, batch }) => {
+                self.history.add_worker(tasks, batch);
                 Vec::new()
             }
             Event::Client(ClientToScheduler::EventSettings { record, history }) => {
@@ -511,7 +511,7 @@ pub fn run_watched(
                 Event::Worker(rank, WorkerToScheduler::Finished { outcomes }) => {
                     m.record_finished(*rank, outcomes, &state.graph);
                 }
-                Event::Worker(_, WorkerToScheduler::Events { batch }) => m.record_events(batch),
+                Event::Worker(_, WorkerToScheduler::Events { tasks, .. }) => m.record_events(tasks),
                 Event::Worker(rank, WorkerToScheduler::Alive { cpu_us }) => {
                     m.record_cpu(*rank, *cpu_us);
                 }
@@ -581,7 +581,21 @@ fn decode_event(source: Rank, payload: &[u8]) -> Result<Event> {
     match source {
         CLIENT => Ok(Event::Client(codec::decode(payload)?)),
         SCHEDULER => Err(Error::protocol("a message from the scheduler to itself")),
-        r => Ok(Event::Worker(r, codec::decode(payload)?)),
+        r => {
+            let m = codec::decode(payload)?;
+            if let WorkerToScheduler::Events { tasks, .. } = &m {
+                // Checked once here, so that readers of the history and the
+                // monitor can trust the packing.
+                tasks.check().map_err(Error::protocol)?;
+                if !tasks.is_empty() && tasks.worker() != r {
+                    return Err(Error::protocol(format!(
+                        "rank {r} sent the task events of worker {}",
+                        tasks.worker()
+                    )));
+                }
+            }
+            Ok(Event::Worker(r, m))
+        }
     }
 }
 
@@ -607,6 +621,31 @@ mod tests {
                 fingerprint: fp,
             },
         ))
+    }
+
+    fn noop(x: u64) -> u64 {
+        x
+    }
+
+    #[test]
+    fn packed_task_events_must_be_the_senders_own() {
+        use crate::diagnostics::packed::PackedTasks;
+        let f = crate::task::task_function_ref::<_, _, u64>(noop, 0);
+        let mut tasks = PackedTasks::with_capacity(3, 1);
+        tasks.push(crate::task::Key(1), f, 0, 10, 20, false);
+        let m = codec::encode(&WorkerToScheduler::Events {
+            tasks,
+            batch: Default::default(),
+        })
+        .unwrap();
+        assert!(matches!(
+            decode_event(3, &m),
+            Ok(Event::Worker(3, WorkerToScheduler::Events { .. }))
+        ));
+        let e = decode_event(2, &m).unwrap_err().to_string();
+        assert!(e.contains("rank 2 sent the task events of worker 3"), "{e}");
+        // Cut inside the packed events: refused, not half-read.
+        assert!(decode_event(3, &m[..m.len() - 8]).is_err());
     }
 
     #[test]

@@ -22,11 +22,12 @@
 //! ([`Monitor::heartbeats_due`], answered in `Alive`).
 
 use super::graph::{GraphSummary, StateCounts, TaskGraph};
-use crate::diagnostics::events::EventBatch;
+use crate::diagnostics::packed::PackedTasks;
 use crate::protocol::{Outcome, WorkerInfo};
 use crate::task::shipping::FnRef;
 use crate::task::Key;
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -263,6 +264,49 @@ pub fn function_label(f: &FnRef) -> String {
     format!("fn {sign}{:#x}", offset.unsigned_abs())
 }
 
+/// Puts `bar` in place of the bar of the same number in `bars`, if there is
+/// one. Bars are numbered one after another, so the bar is usually where its
+/// number says (one look instead of a search through a deque larger than
+/// the cache); a gap (bars dropped unread) falls back to a search.
+fn put_bar(bars: &mut VecDeque<StreamBar>, bar: StreamBar) {
+    let seq = bar.seq;
+    let guess = bars
+        .front()
+        .and_then(|b| usize::try_from(seq.checked_sub(b.seq)?).ok());
+    let at = match guess {
+        Some(i) if bars.get(i).is_some_and(|b| b.seq == seq) => Some(i),
+        _ => bars.binary_search_by_key(&seq, |b| b.seq).ok(),
+    };
+    if let Some(i) = at {
+        bars[i] = bar;
+    }
+}
+
+/// Hashes a [`Key`] with one multiplication (as FxHash does): keys are
+/// hashes already, so SipHash's rounds would buy nothing on this per-task
+/// path of the scheduler's loop.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct KeyHasher(u64);
+
+impl Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+
+    fn write_u64(&mut self, v: u64) {
+        self.0 = (self.0.rotate_left(5) ^ v).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+}
+
+/// Maps and sets keyed by [`Key`] hash with [`KeyHasher`].
+pub type KeyHash = BuildHasherDefault<KeyHasher>;
+
 /// The scheduler loop's side: counts what it sees and publishes.
 #[derive(Debug)]
 pub struct Monitor {
@@ -279,11 +323,11 @@ pub struct Monitor {
     /// Tasks whose bars came from task events, until their `Finished`
     /// arrives (a worker sends its events apart from its `Finished`, before
     /// or after it).
-    from_events: HashSet<Key>,
+    from_events: HashSet<Key, KeyHash>,
     /// The seq of each estimated bar (from a `Finished`) whose task events
     /// have not come: they replace it. Bounded: the oldest are forgotten
     /// past `2 * STREAM_LIMIT`.
-    estimates: HashMap<Key, u64>,
+    estimates: HashMap<Key, u64, KeyHash>,
     /// The scheduler's start, in µs since the Unix epoch.
     origin_us: u64,
     /// Each worker's last CPU report: its CPU time in µs, when it came, and
@@ -303,8 +347,8 @@ impl Monitor {
             seq: 0,
             names: Names::new(),
             names_changed: false,
-            from_events: HashSet::new(),
-            estimates: HashMap::new(),
+            from_events: HashSet::default(),
+            estimates: HashMap::default(),
             origin_us: crate::diagnostics::events::us_of(shared.started),
             cpu: BTreeMap::new(),
             last_heartbeats: None,
@@ -334,15 +378,15 @@ impl Monitor {
 
     /// Puts the tasks of a worker's event batch in the task stream, with
     /// their executor threads and their own start and stop times.
-    pub fn record_events(&mut self, batch: &EventBatch) {
-        if batch.tasks.is_empty() {
+    pub fn record_events(&mut self, tasks: &PackedTasks) {
+        if tasks.is_empty() {
             return;
         }
         if self.from_events.len() > 4 * STREAM_LIMIT {
             // Finished messages that never came (a lost worker): forget.
             self.from_events.clear();
         }
-        for t in &batch.tasks {
+        for t in tasks.iter() {
             let ms = |us: u64| us.saturating_sub(self.origin_us) as f64 / 1e3;
             let bar = StreamBar {
                 seq: 0,
@@ -370,15 +414,10 @@ impl Monitor {
     /// [`STREAM_LIMIT`]), the estimate stays: never two bars for a task.
     fn replace_bar(&mut self, seq: u64, mut bar: StreamBar) {
         bar.seq = seq;
-        let put = |bars: &mut VecDeque<StreamBar>| {
-            if let Ok(i) = bars.binary_search_by_key(&seq, |b| b.seq) {
-                bars[i] = bar;
-            }
-        };
         if self.pending.front().is_some_and(|b| b.seq <= seq) {
-            put(&mut self.pending);
+            put_bar(&mut self.pending, bar);
         } else if let Ok(mut stream) = self.shared.stream.try_lock() {
-            put(&mut stream);
+            put_bar(&mut stream, bar);
         }
     }
 
@@ -641,18 +680,16 @@ mod tests {
         let f = FnRef::new(5, noop, 0);
         m.learn_names(&[(f, "my_crate::sim::simulate".to_string())]);
         let now = now_us();
-        let batch = EventBatch {
-            tasks: vec![TaskEvent {
-                key: Key(1),
-                function: f,
-                worker: 3,
-                thread: 1,
-                start_us: now,
-                stop_us: now + 2_000,
-                failed: false,
-            }],
-            ..EventBatch::default()
-        };
+        let mut batch = PackedTasks::with_capacity(3, 1);
+        batch.push_event(&TaskEvent {
+            key: Key(1),
+            function: f,
+            worker: 3,
+            thread: 1,
+            start_us: now,
+            stop_us: now + 2_000,
+            failed: false,
+        });
         m.record_events(&batch);
         let done = |k| Outcome::Done {
             key: Key(k),
@@ -699,9 +736,12 @@ mod tests {
             stop_us: now + 2_000,
             failed: false,
         };
-        let batch = |keys: &[u64]| EventBatch {
-            tasks: keys.iter().map(|&k| event(k)).collect(),
-            ..EventBatch::default()
+        let batch = |keys: &[u64]| {
+            let mut p = PackedTasks::with_capacity(3, keys.len());
+            for &k in keys {
+                p.push_event(&event(k));
+            }
+            p
         };
         // Task 1's events come before its estimate is published, task 2's
         // after: both replace the estimate, in place.
@@ -730,6 +770,40 @@ mod tests {
         }
         assert!(m.estimates.len() <= 2 * STREAM_LIMIT, "without events");
         assert_eq!(m.pending.len(), STREAM_LIMIT);
+    }
+
+    #[test]
+    fn a_bar_is_replaced_in_place_across_a_gap_in_the_numbers() {
+        let bar = |seq, thread| StreamBar {
+            seq,
+            key: Key(seq),
+            function: None,
+            worker: 2,
+            thread,
+            start_ms: 0.0,
+            stop_ms: 1.0,
+            erred: false,
+        };
+        // 5..=7, then 20..=21 (bars 8..=19 were dropped unread).
+        let mut bars: VecDeque<StreamBar> =
+            [5, 6, 7, 20, 21].iter().map(|&s| bar(s, None)).collect();
+        for seq in [5, 7, 20, 21] {
+            put_bar(&mut bars, bar(seq, Some(1)));
+        }
+        put_bar(&mut bars, bar(9, Some(1)));
+        put_bar(&mut bars, bar(4, Some(1)));
+        put_bar(&mut bars, bar(22, Some(1)));
+        let seen: Vec<_> = bars.iter().map(|b| (b.seq, b.thread)).collect();
+        assert_eq!(
+            seen,
+            [
+                (5, Some(1)),
+                (6, None),
+                (7, Some(1)),
+                (20, Some(1)),
+                (21, Some(1))
+            ]
+        );
     }
 
     #[test]

@@ -14,13 +14,15 @@
 //! waited [`EVENTS_AFTER`] (or at once when the scheduler asks, for a
 //! report), so that recording adds few messages to the scheduler's load. A
 //! recorded task reads the clock no more often than an unrecorded one (at
-//! its start and stop); it adds a push onto a vector allocated once per
-//! batch.
+//! its start and stop); it adds about 13 bytes to a buffer allocated once
+//! per batch, in the packed form the scheduler keeps
+//! ([`packed`](crate::diagnostics::packed)).
 
 pub use super::store::{MemoryPolicy, MemoryStats, Store};
 use crate::comm::codec;
 use crate::comm::transport::{Outbox, Rank, TAG_CONTROL, TAG_LOCAL};
-use crate::diagnostics::events::{self, EventBatch, MemorySample, TaskEvent};
+use crate::diagnostics::events::{self, EventBatch, MemorySample};
+use crate::diagnostics::packed::PackedTasks;
 use crate::protocol::INLINE_LIMIT;
 use crate::protocol::{Delivered, Outcome, WorkerToClient, WorkerToScheduler};
 use crate::protocol::{CLIENT, SCHEDULER};
@@ -212,26 +214,28 @@ pub struct Job {
 struct Notices {
     outcomes: Vec<Outcome>,
     results: Vec<(Key, Delivered)>,
+    /// Task events, packed as they are recorded.
+    tasks: PackedTasks,
+    /// Other events (transfers, collective sections, memory samples).
     events: EventBatch,
-    /// When the oldest event in `events` was added.
+    /// When the oldest event in `tasks` or `events` was added.
     events_since: Option<Instant>,
 }
 
 impl Notices {
     /// Events to send now (`force`, or a full or old enough batch), leaving
-    /// an empty batch with room for as many as were taken.
-    fn take_events(&mut self, force: bool, now: Instant) -> Option<EventBatch> {
+    /// an empty batch with room for as many task events as were taken.
+    fn take_events(&mut self, force: bool, now: Instant) -> Option<(PackedTasks, EventBatch)> {
         let due = self
             .events_since
             .is_some_and(|t| now.saturating_duration_since(t) >= EVENTS_AFTER);
-        if !(force || due || self.events.tasks.len() >= EVENT_BATCH) || self.events.is_empty() {
+        if !(force || due || self.tasks.len() >= EVENT_BATCH)
+            || (self.tasks.is_empty() && self.events.is_empty())
+        {
             return None;
         }
         self.events_since = None;
-        let room = self.events.tasks.len();
-        let batch = std::mem::take(&mut self.events);
-        self.events.tasks.reserve(room);
-        Some(batch)
+        Some((self.tasks.take(), std::mem::take(&mut self.events)))
     }
 
     /// Notes that an event was added now (starting the wait of a batch).
@@ -289,7 +293,10 @@ impl Executor {
             running: AtomicUsize::new(0),
             store: Store::new(rank, memory),
             vars: Mutex::new(HashMap::new()),
-            notices: Mutex::new(Notices::default()),
+            notices: Mutex::new(Notices {
+                tasks: PackedTasks::with_capacity(rank, 0),
+                ..Notices::default()
+            }),
             record: AtomicBool::new(false),
             sampled_at: AtomicU64::new(0),
             outbox,
@@ -423,15 +430,8 @@ impl Executor {
         let micros = stop.saturating_duration_since(start).as_micros() as u64;
         let event = record.then(|| {
             let start_us = events::us_of(start);
-            TaskEvent {
-                key: job.key,
-                function: job.function,
-                worker: self.rank,
-                thread,
-                start_us,
-                stop_us: start_us + micros,
-                failed: !matches!(&called, Ok(Ok(b)) if b.len() as u64 <= self.store.limit()),
-            }
+            let failed = !matches!(&called, Ok(Ok(b)) if b.len() as u64 <= self.store.limit());
+            (start_us, failed)
         });
         let failure = |kind, message: String| TaskFailure {
             kind,
@@ -503,8 +503,10 @@ impl Executor {
             let mut first = n.outcomes.is_empty();
             n.outcomes.push(outcome);
             n.results.extend(result);
-            if let Some(event) = event {
-                n.events.tasks.push(event);
+            if let Some((start_us, failed)) = event {
+                let (key, function) = (job.key, job.function);
+                n.tasks
+                    .push(key, function, thread, start_us, start_us + micros, failed);
                 // The worker loop learns that events wait (see `events_due`).
                 first |= n.event_added(stop);
             }
@@ -534,7 +536,8 @@ impl Executor {
         let now = Instant::now();
         let (outcomes, results, events) = {
             let mut n = lock(&self.notices);
-            if self.recording() && self.sample_memory(&mut n.events, all_events) {
+            if self.recording() && self.sample_memory(&mut n.events, events::us_of(now), all_events)
+            {
                 n.event_added(now);
             }
             (
@@ -543,10 +546,12 @@ impl Executor {
                 n.take_events(all_events, now),
             )
         };
-        if let Some(batch) = events {
-            // First: a forced flush answers the scheduler's `FlushEvents`
-            // after its events have been sent.
-            let m = WorkerToScheduler::Events { batch };
+        if let Some((tasks, batch)) = events {
+            // First: once the client has a result (or the scheduler an
+            // outcome), its event has been sent, so an events request made
+            // after it finds it at the scheduler. (Packed, the events delay
+            // what follows them by little.)
+            let m = WorkerToScheduler::Events { tasks, batch };
             match codec::encode(&m) {
                 Ok(b) => {
                     if let Err(e) = self.outbox.send(SCHEDULER, TAG_CONTROL, b) {
@@ -580,12 +585,11 @@ impl Executor {
         }
     }
 
-    /// Adds a sample of the store's bytes to `events`, at most every
-    /// [`MEMORY_SAMPLE_EVERY_US`] unless `always` (the flush the scheduler
-    /// asks for, so that a report's block ends with a sample however short
-    /// it was); `true` if it did.
-    fn sample_memory(&self, events: &mut EventBatch, always: bool) -> bool {
-        let now = events::now_us();
+    /// Adds a sample of the store's bytes at `now` (µs since the Unix
+    /// epoch) to `events`, at most every [`MEMORY_SAMPLE_EVERY_US`] unless
+    /// `always` (the flush the scheduler asks for, so that a report's block
+    /// ends with a sample however short it was); `true` if it did.
+    fn sample_memory(&self, events: &mut EventBatch, now: u64, always: bool) -> bool {
         let last = self.sampled_at.load(Ordering::Relaxed);
         if (!always && now.saturating_sub(last) < MEMORY_SAMPLE_EVERY_US)
             || self
@@ -613,49 +617,54 @@ mod tests {
         2 * x
     }
 
-    fn event(i: u64) -> TaskEvent {
-        TaskEvent {
-            key: Key(i),
-            function: crate::task::task_function_ref::<_, _, u64>(double, 0),
-            worker: 2,
-            thread: 0,
-            start_us: i,
-            stop_us: i + 1,
-            failed: false,
-        }
+    fn push(n: &mut Notices, i: u64) {
+        let f = crate::task::task_function_ref::<_, _, u64>(double, 0);
+        n.tasks.push(Key(i), f, 0, i, i + 1, false);
+    }
+
+    fn keys(p: &PackedTasks) -> Vec<u64> {
+        p.iter().map(|e| e.key.0).collect()
     }
 
     #[test]
     fn events_wait_for_a_full_batch_their_time_or_a_forced_flush() {
         let t0 = Instant::now();
-        let mut n = Notices::default();
+        let mut n = Notices {
+            tasks: PackedTasks::with_capacity(2, 0),
+            ..Notices::default()
+        };
         assert!(n.take_events(true, t0).is_none(), "nothing to send");
-        n.events.tasks.push(event(0));
+        push(&mut n, 0);
         assert!(n.event_added(t0));
-        n.events.tasks.push(event(1));
+        push(&mut n, 1);
         assert!(!n.event_added(t0 + Duration::from_millis(1)));
         assert!(n.take_events(false, t0 + EVENTS_AFTER / 2).is_none());
-        let batch = n.take_events(false, t0 + EVENTS_AFTER).expect("due");
-        assert_eq!(batch.tasks, [event(0), event(1)]);
-        assert!(n.events.is_empty() && n.events_since.is_none());
-        assert!(
-            n.events.tasks.capacity() >= 2,
-            "room kept for the next batch"
-        );
+        let (tasks, rest) = n.take_events(false, t0 + EVENTS_AFTER).expect("due");
+        assert_eq!(keys(&tasks), [0, 1]);
+        assert_eq!(tasks.iter().next().map(|e| e.worker), Some(2));
+        assert!(rest.is_empty());
+        assert!(n.tasks.is_empty() && n.events_since.is_none());
+        assert_eq!(n.tasks.worker(), 2, "the next batch is the same worker's");
 
         for i in 0..EVENT_BATCH as u64 {
-            n.events.tasks.push(event(i));
+            push(&mut n, i);
             n.event_added(t0);
         }
         assert_eq!(
-            n.take_events(false, t0).map(|b| b.tasks.len()),
+            n.take_events(false, t0).map(|b| b.0.len()),
             Some(EVENT_BATCH)
         );
-        n.events.tasks.push(event(7));
+        push(&mut n, 7);
         n.event_added(t0);
-        assert_eq!(
-            n.take_events(true, t0).map(|b| b.tasks),
-            Some(vec![event(7)])
-        );
+        assert_eq!(n.take_events(true, t0).map(|b| keys(&b.0)), Some(vec![7]));
+        // Other events alone are sent too.
+        n.events.memory.push(MemorySample {
+            worker: 2,
+            at_us: 1,
+            bytes: 1,
+        });
+        n.event_added(t0);
+        let (tasks, rest) = n.take_events(true, t0).expect("memory");
+        assert!(tasks.is_empty() && rest.memory.len() == 1);
     }
 }
