@@ -524,8 +524,10 @@ impl Task {
         };
         self.plan.count_reads(&mut cx);
         let reduce = self.reduce.as_ref();
-        if let Some(block) = super::tile::run(&self.plan, reduce, &mut cx, super::tile::TILE) {
-            return block;
+        if !self.plan.trig() {
+            if let Some(block) = super::tile::run(&self.plan, reduce, &mut cx, super::tile::TILE) {
+                return block;
+            }
         }
         let values = self.plan.eval(&mut cx);
         drop(cx);
