@@ -78,6 +78,10 @@ pub trait Element: sealed::Sealed + Copy + PartialOrd + fmt::Debug + Send + Sync
     #[doc(hidden)]
     fn unwrap(v: Values) -> ArrayD<Self>;
     #[doc(hidden)]
+    fn array(v: &Values) -> &ArrayD<Self>;
+    #[doc(hidden)]
+    fn array_mut(v: &mut Values) -> &mut ArrayD<Self>;
+    #[doc(hidden)]
     fn to_num(self) -> Num;
     #[doc(hidden)]
     fn from_num(n: Num) -> Self;
@@ -149,6 +153,26 @@ macro_rules! number_storage {
             Values::$tag(a)
         }
         fn unwrap(v: Values) -> ArrayD<Self> {
+            match v {
+                Values::$tag(a) => a,
+                other => panic!(
+                    "array chunk of {} where {} was planned",
+                    other.dtype(),
+                    stringify!($t)
+                ),
+            }
+        }
+        fn array(v: &Values) -> &ArrayD<Self> {
+            match v {
+                Values::$tag(a) => a,
+                other => panic!(
+                    "array chunk of {} where {} was planned",
+                    other.dtype(),
+                    stringify!($t)
+                ),
+            }
+        }
+        fn array_mut(v: &mut Values) -> &mut ArrayD<Self> {
             match v {
                 Values::$tag(a) => a,
                 other => panic!(
@@ -311,6 +335,18 @@ impl Element for bool {
         Values::Bool(a)
     }
     fn unwrap(v: Values) -> ArrayD<Self> {
+        match v {
+            Values::Bool(a) => a,
+            other => panic!("array chunk of {} where bool was planned", other.dtype()),
+        }
+    }
+    fn array(v: &Values) -> &ArrayD<Self> {
+        match v {
+            Values::Bool(a) => a,
+            other => panic!("array chunk of {} where bool was planned", other.dtype()),
+        }
+    }
+    fn array_mut(v: &mut Values) -> &mut ArrayD<Self> {
         match v {
             Values::Bool(a) => a,
             other => panic!("array chunk of {} where bool was planned", other.dtype()),

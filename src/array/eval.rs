@@ -40,7 +40,7 @@ pub(crate) enum Cmp {
 }
 
 impl Cmp {
-    fn apply<T: PartialOrd>(self, a: T, b: T) -> bool {
+    pub(super) fn apply<T: PartialOrd>(self, a: T, b: T) -> bool {
         match self {
             Cmp::Gt => a > b,
             Cmp::Lt => a < b,
@@ -217,7 +217,7 @@ impl Plan {
     }
 
     /// How many times each input and each random chunk is read.
-    fn count_reads(&mut self, cx: &mut Context) {
+    pub(super) fn count_reads(&mut self, cx: &mut Context) {
         match self {
             Plan::Input { index, .. } => cx.inputs[*index].1 += 1,
             Plan::Random {
@@ -242,7 +242,7 @@ impl Plan {
 
     /// The values, taking an input read whole for the last time instead of
     /// copying it.
-    fn eval(&self, cx: &mut Context) -> Values {
+    pub(super) fn eval(&self, cx: &mut Context) -> Values {
         match self {
             Plan::Input {
                 index,
@@ -386,15 +386,15 @@ fn map_unary<T: Element>(op: Unary, a: ArrayD<T>) -> ArrayD<T> {
 }
 
 /// A random chunk: its seed, distribution, number and shape.
-type RandomKey = (u64, Dist, u64, Vec<usize>);
+pub(super) type RandomKey = (u64, Dist, u64, Vec<usize>);
 
 /// What a chunk task's plan reads: its stored inputs and the random chunks
 /// it makes, each with the number of reads left, so that the last read
 /// takes the values instead of copying them, and a random chunk read twice
 /// (`&x * &x`) is made once.
-struct Context {
-    inputs: Vec<(Values, usize)>,
-    randoms: Vec<(RandomKey, Option<ArrayD<f64>>, usize)>,
+pub(super) struct Context {
+    pub(super) inputs: Vec<(Values, usize)>,
+    pub(super) randoms: Vec<(RandomKey, Option<ArrayD<f64>>, usize)>,
 }
 
 impl Context {
@@ -416,7 +416,7 @@ impl Context {
 }
 
 /// The shape `a` and `b` broadcast to.
-fn broadcast_shape(a: &[usize], b: &[usize]) -> Vec<usize> {
+pub(super) fn broadcast_shape(a: &[usize], b: &[usize]) -> Vec<usize> {
     let n = a.len().max(b.len());
     let dim = |s: &[usize], i: usize| (i + s.len()).checked_sub(n).map_or(1, |j| s[j]);
     (0..n).map(|i| dim(a, i).max(dim(b, i))).collect()
@@ -523,6 +523,12 @@ impl Task {
             randoms: Vec::new(),
         };
         self.plan.count_reads(&mut cx);
+        let reduce = self.reduce.as_ref();
+        if !self.plan.trig() {
+            if let Some(block) = super::tile::run(&self.plan, reduce, &mut cx, super::tile::TILE) {
+                return block;
+            }
+        }
         let values = self.plan.eval(&mut cx);
         drop(cx);
         match &self.reduce {

@@ -60,6 +60,7 @@ mod memory;
 pub mod random;
 mod reduce;
 mod rows;
+mod tile;
 
 pub use chunks::{ChunkSpec, AUTO_CHUNK_BYTES};
 pub use dtype::{DType, Element, Float, Numeric};

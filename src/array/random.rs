@@ -94,27 +94,72 @@ pub fn sampled_chunk(seed: u64, dist: Dist, chunk: u64, shape: &[usize]) -> Arra
 /// The values of chunk number `chunk` (row-major) of shape `shape`.
 pub(crate) fn block(seed: u64, dist: Dist, chunk: u64, shape: &[usize]) -> ArrayD<f64> {
     let n: usize = shape.iter().product();
-    let mut rng = Xoshiro::new(seed, chunk);
-    let mut values = Vec::with_capacity(n);
-    match dist {
-        Dist::Uniform { low, high } => {
-            let width = high - low;
-            values.extend((0..n).map(|_| low + width * rng.unit()));
+    let mut values = vec![0.0; n];
+    Stream::new(seed, dist, chunk).fill(&mut values);
+    ArrayD::from_shape_vec(IxDyn(shape), values).expect("length matches the shape")
+}
+
+/// The values of one random chunk in row-major order, made a run at a
+/// time: runs of any lengths, one after the other, give the chunk's values
+/// to the bit (the tiled evaluator generates a chunk tile by tile).
+pub(crate) struct Stream {
+    rng: Xoshiro,
+    dist: Dist,
+    /// The second value of a normal pair whose first ended a run.
+    spare: Option<f64>,
+}
+
+impl Stream {
+    /// The stream of chunk number `chunk` of `dist` values from `seed`.
+    pub(crate) fn new(seed: u64, dist: Dist, chunk: u64) -> Self {
+        Stream {
+            rng: Xoshiro::new(seed, chunk),
+            dist,
+            spare: None,
         }
-        Dist::Normal { mean, std } => {
-            while values.len() < n {
-                let u1 = 1.0 - rng.unit();
-                let u2 = rng.unit();
-                let r = (-2.0 * u1.ln()).sqrt();
-                let (s, c) = (std::f64::consts::TAU * u2).sin_cos();
-                values.push(mean + std * r * c);
-                if values.len() < n {
-                    values.push(mean + std * r * s);
+    }
+
+    /// The next `out.len()` values into `out`.
+    pub(crate) fn fill(&mut self, out: &mut [f64]) {
+        match self.dist {
+            Dist::Uniform { low, high } => {
+                let width = high - low;
+                for v in out {
+                    *v = low + width * self.rng.unit();
+                }
+            }
+            Dist::Normal { mean, std } => {
+                let start = match self.spare {
+                    Some(spare) if !out.is_empty() => {
+                        out[0] = spare;
+                        self.spare = None;
+                        1
+                    }
+                    _ => 0,
+                };
+                let mut pairs = out[start..].chunks_exact_mut(2);
+                for pair in &mut pairs {
+                    let (c, s) = self.pair(mean, std);
+                    pair[0] = c;
+                    pair[1] = s;
+                }
+                if let [last] = pairs.into_remainder() {
+                    let (c, s) = self.pair(mean, std);
+                    *last = c;
+                    self.spare = Some(s);
                 }
             }
         }
     }
-    ArrayD::from_shape_vec(IxDyn(shape), values).expect("length matches the shape")
+
+    /// Two normal values by the Box–Muller transform.
+    fn pair(&mut self, mean: f64, std: f64) -> (f64, f64) {
+        let u1 = 1.0 - self.rng.unit();
+        let u2 = self.rng.unit();
+        let r = (-2.0 * u1.ln()).sqrt();
+        let (s, c) = (std::f64::consts::TAU * u2).sin_cos();
+        (mean + std * r * c, mean + std * r * s)
+    }
 }
 
 fn splitmix(state: &mut u64) -> u64 {
@@ -185,5 +230,32 @@ mod tests {
         );
         let mean = n.mean().unwrap();
         assert!((mean - 10.0).abs() < 0.01, "{mean}");
+    }
+
+    #[test]
+    fn a_stream_read_in_runs_of_any_lengths_gives_the_chunk() {
+        let dists = [
+            Dist::Uniform {
+                low: -1.0,
+                high: 3.0,
+            },
+            Dist::Normal {
+                mean: 1.0,
+                std: 2.0,
+            },
+        ];
+        for dist in dists {
+            for n in [0, 1, 2, 7, 33] {
+                let whole = block(9, dist, 4, &[n]);
+                for run in [1, 2, 3, 8] {
+                    let mut stream = Stream::new(9, dist, 4);
+                    let mut got = vec![f64::NAN; n];
+                    for part in got.chunks_mut(run) {
+                        stream.fill(part);
+                    }
+                    assert_eq!(got, whole.as_slice().unwrap(), "{dist:?} n={n} run={run}");
+                }
+            }
+        }
     }
 }

@@ -179,6 +179,80 @@ pub(crate) fn partial(r: &Reducing, a: Values) -> Block {
     }
 }
 
+/// The partial block of a reduction `r` of a chunk of `shape` whose values
+/// were already reduced to `values` (the tiled evaluator's sums and folds:
+/// what [`partial`] gives for the reductions without extra state).
+pub(crate) fn reduced(r: &Reducing, shape: &[usize], values: Values) -> Block {
+    let n: f64 = r.axes.iter().map(|&ax| shape[ax] as f64).product();
+    Block {
+        values: Chunk(values),
+        partial: Some(Partial {
+            op: r.op,
+            n,
+            m2: None,
+            index: None,
+        }),
+    }
+}
+
+/// The sum of `xs` as ndarray's [`sum`](ArrayD::sum) of a contiguous array
+/// adds it (eight running sums, combined, then the last few values), fed
+/// in runs: the same additions in the same order, so the same bits.
+pub(crate) struct Lanes<T> {
+    lanes: [T; 8],
+    /// How many values go to the running sums (the rest is the tail).
+    body: usize,
+    tail: Vec<T>,
+}
+
+impl<T: LinalgScalar> Lanes<T> {
+    /// Sums for `len` values in all.
+    pub fn new(len: usize) -> Self {
+        Lanes {
+            lanes: [T::zero(); 8],
+            body: len - len % 8,
+            tail: Vec::new(),
+        }
+    }
+
+    /// Adds `xs`, the values from number `at` on.
+    pub fn add(&mut self, xs: &[T], at: usize) {
+        if at % 8 == 0 && at + xs.len() <= self.body {
+            let mut groups = xs.chunks_exact(8);
+            for g in &mut groups {
+                for (p, &x) in self.lanes.iter_mut().zip(g) {
+                    *p = *p + x;
+                }
+            }
+            let rest = groups.remainder();
+            self.add_slowly(rest, at + xs.len() - rest.len());
+        } else {
+            self.add_slowly(xs, at);
+        }
+    }
+
+    fn add_slowly(&mut self, xs: &[T], at: usize) {
+        for (i, &x) in xs.iter().enumerate() {
+            let g = at + i;
+            if g < self.body {
+                self.lanes[g % 8] = self.lanes[g % 8] + x;
+            } else {
+                self.tail.push(x);
+            }
+        }
+    }
+
+    /// The sum.
+    pub fn sum(self) -> T {
+        let p = self.lanes;
+        let mut acc = T::zero();
+        for i in 0..4 {
+            acc = acc + (p[i] + p[i + 4]);
+        }
+        self.tail.into_iter().fold(acc, |acc, x| acc + x)
+    }
+}
+
 impl Partial {
     /// The reduction's result from its state and `values`.
     pub fn finish(self, values: Values) -> Values {
