@@ -449,6 +449,13 @@ pub enum ClientToWorker {
         #[serde(with = "crate::comm::bytes")]
         bytes: Vec<u8>,
     },
+    /// Keep the value that travels beside this message, its one body
+    /// ([`BESIDE_BYTES`] or more: a large task argument or scattered item,
+    /// sent without copying it into the message).
+    PutBeside {
+        /// Its key.
+        key: Key,
+    },
     /// Call this function now, on the worker's own loop, and reply.
     Run {
         /// Echoed in the reply.
@@ -560,6 +567,13 @@ pub enum WorkerToClient {
         #[serde(with = "crate::comm::bytes::option")]
         bytes: Option<Vec<u8>>,
     },
+    /// Answer to `Fetch` with a value of [`BESIDE_BYTES`] or more: it
+    /// travels beside the message, its one body, shared with the worker's
+    /// store and received into a buffer of its own.
+    DataBeside {
+        /// The key.
+        key: Key,
+    },
     /// Answer to `Run`, `SetVar`, `GetVar` and `Section`.
     Reply {
         /// The request's id.
@@ -607,7 +621,8 @@ pub(crate) enum DataToWorker<'a> {
 }
 
 /// Values of at least this many bytes travel beside a
-/// [`WorkerToWorker::Data`] message, as bodies of their own
+/// [`WorkerToWorker::Data`], [`WorkerToClient::DataBeside`] or
+/// [`ClientToWorker::PutBeside`] message, as bodies of their own
 /// ([`Outbox::send_with_bodies`](crate::comm::transport::Outbox::send_with_bodies)),
 /// instead of inside it: the sender shares the stored buffer and the receiver
 /// gets a buffer of its own, so neither copies the value. Smaller values

@@ -103,6 +103,50 @@ fn large_arguments_and_results_go_around_the_scheduler() {
     assert_eq!(again.result().unwrap(), 200_000);
 }
 
+fn checksum(v: Vec<u8>) -> (usize, u64) {
+    let sum = v
+        .iter()
+        .enumerate()
+        .map(|(i, b)| (i as u64 + 1) * u64::from(*b))
+        .sum();
+    (v.len(), sum)
+}
+
+fn patterned(n: usize, seed: u8) -> Vec<u8> {
+    (0..n)
+        .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
+        .collect()
+}
+
+#[test]
+fn large_values_put_scattered_and_gathered_by_the_client_arrive_intact() {
+    let c = cluster(2);
+    // Sizes about the 64 KiB line where values start to travel beside
+    // their messages.
+    let sizes = [65_535usize, 65_536, 65_537, 1 << 20];
+    let items: Vec<Vec<u8>> = sizes
+        .iter()
+        .enumerate()
+        .map(|(i, n)| patterned(*n, i as u8))
+        .collect();
+    let scattered = c.scatter(items.clone()).unwrap();
+    let sums = c.map(checksum, scattered.iter()).unwrap();
+    let expected: Vec<_> = items.iter().cloned().map(checksum).collect();
+    assert_eq!(
+        c.gather(&sums).unwrap(),
+        expected,
+        "put, then read by tasks"
+    );
+    assert_eq!(c.gather(&scattered).unwrap(), items, "put, then fetched");
+    let put = c.submit(checksum, items[3].clone()).unwrap();
+    assert_eq!(put.result().unwrap(), expected[3], "a large argument");
+    let made: Vec<_> = sizes.iter().map(|n| c.submit(big, *n).unwrap()).collect();
+    let results = c.gather(&made).unwrap();
+    for (got, n) in results.iter().zip(sizes) {
+        assert!(*got == big(n), "the result of {n} bytes arrived changed");
+    }
+}
+
 #[test]
 fn as_completed_and_wait() {
     let c = cluster(2);

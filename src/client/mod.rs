@@ -6,6 +6,8 @@
 //! through the user's `main`, so no rank is left waiting.
 
 mod args;
+#[cfg(test)]
+mod beside_tests;
 mod completion;
 mod direct;
 mod events;

@@ -12,10 +12,10 @@ use super::placed::PlacedArgs;
 use crate::comm::codec;
 use crate::comm::transport::{Envelope, Outbox, Rank, Transport, TAG_ABORT, TAG_CONTROL};
 use crate::error::{Error, ErrorKind, Result};
-use crate::protocol::SCHEDULER;
 use crate::protocol::{
     ClientToScheduler, ClientToWorker, Delivered, SchedulerToClient, WorkerToClient,
 };
+use crate::protocol::{BESIDE_BYTES, SCHEDULER};
 use crate::task::{Key, TaskFailure};
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, AtomicUsize};
@@ -203,7 +203,9 @@ impl Inner {
     }
 
     /// Puts `bytes` on `worker` under `key` (client to worker, never through
-    /// the scheduler) and says where it is, for the scheduler.
+    /// the scheduler) and says where it is, for the scheduler. A value of
+    /// [`BESIDE_BYTES`] or more travels beside its message, never copied
+    /// into it.
     pub fn put_on(
         &self,
         worker: Rank,
@@ -211,7 +213,13 @@ impl Inner {
         bytes: Vec<u8>,
     ) -> Result<crate::protocol::Placed> {
         let nbytes = bytes.len() as u64;
-        self.send_worker(worker, &ClientToWorker::Put { key, bytes })?;
+        if bytes.len() >= BESIDE_BYTES {
+            let message = codec::encode(&ClientToWorker::PutBeside { key })?;
+            self.outbox
+                .send_with_bodies(worker, TAG_CONTROL, message, vec![Arc::new(bytes)])?;
+        } else {
+            self.send_worker(worker, &ClientToWorker::Put { key, bytes })?;
+        }
         Ok(crate::protocol::Placed {
             key,
             worker,
@@ -315,7 +323,7 @@ impl Inner {
     }
 
     /// Applies one message to the state.
-    fn handle(&self, st: &mut State, envelope: Envelope) {
+    pub(super) fn handle(&self, st: &mut State, envelope: Envelope) {
         if envelope.tag == TAG_ABORT {
             st.closed = Some(format!(
                 "rank {} failed: {}",
@@ -400,6 +408,25 @@ impl Inner {
             }
             Ok(WorkerToClient::Reply { id, outcome }) => {
                 st.replies.insert(id, (envelope.source, outcome));
+            }
+            Ok(WorkerToClient::DataBeside { key }) => {
+                if let Some(e) = st.entries.get_mut(&key) {
+                    e.status = match <[_; 1]>::try_from(envelope.bodies) {
+                        // The received buffer is the value, as it is.
+                        Ok([b]) => Status::Value(b),
+                        Err(bodies) => Status::Failed(TaskFailure {
+                            kind: crate::task::FailureKind::Refused,
+                            message: format!(
+                                "worker {} sent {} values beside the result, 1 announced",
+                                envelope.source,
+                                bodies.len()
+                            ),
+                            key,
+                            worker: Some(envelope.source),
+                            root: None,
+                        }),
+                    };
+                }
             }
             Ok(WorkerToClient::Data { key, bytes }) => {
                 if let Some(e) = st.entries.get_mut(&key) {

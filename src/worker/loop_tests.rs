@@ -6,10 +6,11 @@ use super::{inputs, Worker};
 use crate::client::Future;
 use crate::comm::codec;
 use crate::comm::transport::{Envelope, Outbox, Rank, Tag, TAG_CONTROL};
-use crate::protocol::SCHEDULER;
 use crate::protocol::{
-    ComputeSpec, Input, Outcome, SchedulerToWorker, WorkerToScheduler, WorkerToWorker,
+    ClientToWorker, ComputeSpec, Input, Outcome, SchedulerToWorker, WorkerToClient,
+    WorkerToScheduler, WorkerToWorker,
 };
+use crate::protocol::{CLIENT, SCHEDULER};
 use crate::task::{task_function_ref, Key};
 use std::collections::HashMap;
 use std::sync::{Arc, Condvar, Mutex};
@@ -532,4 +533,66 @@ fn a_fetch_of_more_large_values_than_one_message_carries_is_answered_in_several(
     let mut counts: Vec<usize> = bodies.values().map(Vec::len).collect();
     counts.sort_unstable();
     assert_eq!(counts, vec![1, super::BESIDE_PER_MESSAGE]);
+}
+
+#[test]
+fn a_large_value_put_by_the_client_beside_its_message_is_kept_as_received() {
+    let recorder = Arc::new(Recorder::default());
+    let mut w = worker(recorder.clone());
+    let put = ClientToWorker::PutBeside { key: Key(7) };
+    // A body count that does not match is dropped, not misread.
+    assert!(!w.handle(envelope(CLIENT, &put)).unwrap());
+    assert!(w.executor.store.get(Key(7)).is_none());
+    let big: Vec<u8> = (0..crate::protocol::BESIDE_BYTES * 2)
+        .map(|i| (i % 251) as u8)
+        .collect();
+    let body = Arc::new(codec::encode_value(&big).unwrap());
+    let mut e = envelope(CLIENT, &put);
+    e.bodies = vec![body.clone()];
+    assert!(!w.handle(e).unwrap());
+    let stored = w.executor.store.get(Key(7)).expect("the value is kept");
+    w.executor.stop();
+    assert!(Arc::ptr_eq(&stored, &body), "the received buffer itself");
+}
+
+#[test]
+fn a_large_value_fetched_by_the_client_goes_beside_small_ones_inside() {
+    let recorder = Arc::new(Recorder::default());
+    let mut w = worker(recorder.clone());
+    let big = Arc::new(vec![9u8; crate::protocol::BESIDE_BYTES]);
+    let small = Arc::new(vec![1u8; crate::protocol::BESIDE_BYTES - 1]);
+    w.executor.store.put(Key(5), big.clone());
+    w.executor.store.put(Key(6), small.clone());
+    for key in [Key(5), Key(6), Key(8)] {
+        let fetch = ClientToWorker::Fetch { key };
+        assert!(!w.handle(envelope(CLIENT, &fetch)).unwrap());
+    }
+    w.executor.stop();
+    let answers: Vec<WorkerToClient> = recorder
+        .sent
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(dest, _)| *dest == CLIENT)
+        .map(|(_, b)| codec::decode(b).unwrap())
+        .collect();
+    assert_eq!(
+        answers,
+        vec![
+            WorkerToClient::DataBeside { key: Key(5) },
+            WorkerToClient::Data {
+                key: Key(6),
+                bytes: Some(small.to_vec())
+            },
+            WorkerToClient::Data {
+                key: Key(8),
+                bytes: None
+            },
+        ]
+    );
+    let bodies = recorder.bodies.lock().unwrap();
+    assert_eq!(bodies.len(), 1, "one message with a body");
+    let sent = bodies.values().next().unwrap();
+    assert_eq!(sent.len(), 1);
+    assert!(Arc::ptr_eq(&sent[0], &big), "the stored buffer itself");
 }

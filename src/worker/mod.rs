@@ -245,12 +245,33 @@ impl Worker {
                 Ok(ClientToWorker::Ping { id }) => {
                     self.reply(CLIENT, &WorkerToClient::Pong { id })?;
                 }
-                Ok(ClientToWorker::Fetch { key }) => {
-                    let held = self.executor.store.get(key);
-                    let bytes = held.as_deref().map(|b| Bytes(b));
-                    self.answer(CLIENT, &DataToClient::Data { key, bytes })?;
-                }
+                Ok(ClientToWorker::Fetch { key }) => match self.executor.store.get(key) {
+                    // A large value goes beside the answer, the stored
+                    // buffer itself.
+                    Some(held) if held.len() >= BESIDE_BYTES => {
+                        let sent =
+                            codec::encode(&WorkerToClient::DataBeside { key }).and_then(|m| {
+                                self.outbox
+                                    .send_with_bodies(CLIENT, TAG_CONTROL, m, vec![held])
+                            });
+                        left_is_fine(CLIENT, sent)?;
+                    }
+                    held => {
+                        let bytes = held.as_deref().map(|b| Bytes(b));
+                        self.answer(CLIENT, &DataToClient::Data { key, bytes })?;
+                    }
+                },
                 Ok(ClientToWorker::Put { key, bytes }) => self.arrived(key, Arc::new(bytes))?,
+                Ok(ClientToWorker::PutBeside { key }) => {
+                    match <[_; 1]>::try_from(envelope.bodies) {
+                        // The received buffer is kept as it is.
+                        Ok([bytes]) => self.arrived(key, bytes)?,
+                        Err(bodies) => log::error!(
+                            "dropping the client's put of {key}: {} values beside it, 1 announced",
+                            bodies.len()
+                        ),
+                    }
+                }
                 Ok(ClientToWorker::Run { id, function, arg }) => {
                     let start = events::now_us();
                     let outcome = self.call(&function, arg);
