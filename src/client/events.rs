@@ -8,6 +8,10 @@ use crate::protocol::ClientToScheduler;
 use crate::task::shipping::FnRef;
 use crate::task::Key;
 use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+/// Longest that turning recording on waits for every worker to confirm it.
+const RECORD_CONFIRM_WAIT: Duration = Duration::from_secs(10);
 
 impl Client {
     /// Workers record task events from now on (`true`), or stop. Tasks
@@ -32,9 +36,34 @@ impl Client {
     /// the scheduler tells the workers, and a direct message from the client
     /// could reach a worker first. An events request is answered once every
     /// worker has answered the scheduler's flush, which it sends after that
-    /// word on the same ordered channel.
+    /// word on the same ordered channel. A worker busy in a long `run` or
+    /// section answers only after it, so the wait is bounded by
+    /// [`RECORD_CONFIRM_WAIT`]: past it recording is still on, with a
+    /// warning that direct messages sent meanwhile may go unrecorded.
     fn until_workers_record(&self) -> Result<()> {
-        self.task_events(u64::MAX).map(drop)
+        let id = self.request_events(u64::MAX)?;
+        let deadline = Instant::now() + RECORD_CONFIRM_WAIT;
+        let answered = self
+            .inner
+            .wait_until(Some(deadline), |st| st.events.remove(&id).is_some())?;
+        if !answered {
+            log::warn!(
+                "not every worker confirmed recording task events within {}s (a worker busy \
+                 in a long run or section?); calls sent to workers directly meanwhile may \
+                 go unrecorded",
+                RECORD_CONFIRM_WAIT.as_secs()
+            );
+        }
+        Ok(())
+    }
+
+    /// Asks the scheduler for the events that ended at or after `since_us`;
+    /// the answer arrives under the returned id.
+    fn request_events(&self, since_us: u64) -> Result<u64> {
+        let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
+        self.inner
+            .send_scheduler(&ClientToScheduler::GetEvents { id, since_us })?;
+        Ok(id)
     }
 
     /// Whether workers were last told to record task events (the
@@ -62,9 +91,7 @@ impl Client {
     /// [`now_us`](crate::diagnostics::events::now_us); 0 for all), after
     /// every worker has sent what it had recorded.
     pub fn task_events(&self, since_us: u64) -> Result<EventBatch> {
-        let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
-        self.inner
-            .send_scheduler(&ClientToScheduler::GetEvents { id, since_us })?;
+        let id = self.request_events(since_us)?;
         let mut answer = None;
         self.inner.wait_until(None, |st| {
             answer = st.events.remove(&id);

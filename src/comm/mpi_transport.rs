@@ -96,6 +96,8 @@ struct MpiOutbox {
     credit: Arc<Credit>,
     /// Messages to this rank itself skip MPI.
     to_self: InboundSender,
+    /// The largest message the ranks accept (`RANKFLOW_MAX_MESSAGE`).
+    max_message_bytes: usize,
 }
 
 impl MpiTransport {
@@ -139,6 +141,7 @@ impl MpiTransport {
                 progress,
                 credit,
                 to_self,
+                max_message_bytes,
             }),
             thread: Some(thread),
         })
@@ -148,6 +151,10 @@ impl MpiTransport {
 impl Outbox for MpiOutbox {
     fn send(&self, dest: Rank, tag: Tag, payload: Vec<u8>) -> Result<()> {
         self.send_with_bodies(dest, tag, payload, Vec::new())
+    }
+
+    fn max_message_bytes(&self) -> usize {
+        self.max_message_bytes
     }
 
     fn send_with_bodies(

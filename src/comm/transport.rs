@@ -104,6 +104,13 @@ pub trait Outbox: Send + Sync {
             ))
         }
     }
+
+    /// The largest message (payload and bodies together) the ranks accept
+    /// (`RANKFLOW_MAX_MESSAGE`): a sender splitting values over several
+    /// messages keeps each under it. Unbounded unless the transport says.
+    fn max_message_bytes(&self) -> usize {
+        usize::MAX
+    }
 }
 
 /// A rank's connection to all the others.

@@ -172,7 +172,16 @@ mod linux {
             if let Some(listener) = self.listener.take() {
                 // Without the quit message delivered the listener would
                 // never return: leave it blocked rather than wait for it.
-                if self.out.send_to_addr(&[QUIT], &self.me).is_ok() {
+                // The nudge socket does not block; the quit message must not
+                // be lost to a momentarily full queue, so it waits a little.
+                let sent = (0..100).any(|_| {
+                    let ok = self.out.send_to_addr(&[QUIT], &self.me).is_ok();
+                    if !ok {
+                        std::thread::sleep(std::time::Duration::from_millis(1));
+                    }
+                    ok
+                });
+                if sent {
                     let _ = listener.join();
                 }
             }

@@ -295,9 +295,12 @@ impl History {
     /// for a report or a dashboard.
     pub fn snapshot(&self, since_us: u64) -> EventBatch {
         EventBatch {
+            // `u64::MAX` asks only for the flush (turning recording on):
+            // no packed batch is expanded for it.
             tasks: self
                 .tasks
                 .iter()
+                .take_while(|_| since_us < u64::MAX)
                 .flat_map(|p| p.iter())
                 .skip(self.skip)
                 .filter(|e| e.stop_us >= since_us)

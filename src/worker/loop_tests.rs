@@ -20,6 +20,8 @@ use std::time::Duration;
 /// each (by the message's index in `sent`).
 #[derive(Default)]
 struct Recorder {
+    /// The message limit it reports (`None`: unbounded).
+    limit: Option<usize>,
     sent: Mutex<Vec<(Rank, Vec<u8>)>>,
     bodies: Mutex<HashMap<usize, Vec<Arc<Vec<u8>>>>>,
     changed: Condvar,
@@ -46,6 +48,10 @@ impl Outbox for Recorder {
             self.changed.notify_all();
         }
         Ok(())
+    }
+
+    fn max_message_bytes(&self) -> usize {
+        self.limit.unwrap_or(usize::MAX)
     }
 }
 
@@ -434,9 +440,6 @@ fn a_value_that_arrives_beside_its_message_fills_its_task() {
         items: vec![(y, codec::encode(&4u64).unwrap())],
         beside: vec![x],
     };
-    // A body count that does not match what the message announces is
-    // dropped, not misread.
-    assert!(!w.handle(envelope(3, &data)).unwrap());
     let mut e = envelope(3, &data);
     e.bodies = vec![Arc::new(codec::encode_value(&bytes).unwrap())];
     assert!(!w.handle(e).unwrap());
@@ -452,6 +455,41 @@ fn a_value_that_arrives_beside_its_message_fills_its_task() {
         codec::decode::<(u64, u64)>(&result).unwrap(),
         (300_004, sum)
     );
+}
+
+#[test]
+fn data_whose_bodies_do_not_match_its_message_is_dropped_and_its_keys_reported_gone() {
+    let recorder = Arc::new(Recorder::default());
+    let mut w = worker(recorder.clone());
+    let (x, task) = (Key(1), Key(100));
+    let spec = ComputeSpec {
+        key: task,
+        function: task_function_ref::<_, _, Future<Vec<u8>>>(weigh_one, 0),
+        inputs: vec![Input::Remote { key: x, worker: 3 }],
+        push: true,
+    };
+    let compute = SchedulerToWorker::Compute { tasks: vec![spec] };
+    assert!(!w.handle(envelope(SCHEDULER, &compute)).unwrap());
+    // One value announced beside the message, none sent: not misread, and
+    // the task waiting for it does not wait forever.
+    let data = WorkerToWorker::Data {
+        items: vec![],
+        beside: vec![x],
+    };
+    assert!(!w.handle(envelope(3, &data)).unwrap());
+    w.executor.stop();
+    assert!(w.executor.store.get(x).is_none(), "nothing stored");
+    assert!(recorder
+        .to_scheduler()
+        .contains(&WorkerToScheduler::InputsGone {
+            tasks: vec![task],
+            keys: vec![x]
+        }));
+    assert_eq!(w.inputs.len(), 0, "it no longer waits here");
+}
+
+fn weigh_one(bytes: Vec<u8>) -> u64 {
+    bytes.len() as u64
 }
 
 /// Where the argument's bytes are.
@@ -533,6 +571,44 @@ fn a_fetch_of_more_large_values_than_one_message_carries_is_answered_in_several(
     let mut counts: Vec<usize> = bodies.values().map(Vec::len).collect();
     counts.sort_unstable();
     assert_eq!(counts, vec![1, super::BESIDE_PER_MESSAGE]);
+}
+
+#[test]
+fn a_fetch_of_more_bytes_than_one_message_may_hold_is_answered_in_several() {
+    let mib = 1 << 20;
+    let recorder = Arc::new(Recorder {
+        limit: Some(3 * mib),
+        ..Recorder::default()
+    });
+    let mut w = worker(recorder.clone());
+    // Five values of 1 MiB go two by two under a 3 MiB limit; one of 4 MiB
+    // goes alone (the receiver refuses it, naming the limit).
+    let keys: Vec<Key> = (0..6).map(Key).collect();
+    for k in &keys {
+        let len = if k.0 == 5 { 4 * mib } else { mib };
+        w.executor.store.put(*k, Arc::new(vec![k.0 as u8; len]));
+    }
+    assert!(!w
+        .handle(envelope(3, &WorkerToWorker::Fetch { keys: keys.clone() }))
+        .unwrap());
+    w.executor.stop();
+    let beside: Vec<Vec<Key>> = recorder
+        .to_peer(3)
+        .into_iter()
+        .map(|m| match m {
+            WorkerToWorker::Data { beside, .. } => beside,
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(
+        beside,
+        vec![
+            vec![Key(0), Key(1)],
+            vec![Key(2), Key(3)],
+            vec![Key(4)],
+            vec![Key(5)]
+        ]
+    );
 }
 
 #[test]

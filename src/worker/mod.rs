@@ -421,7 +421,7 @@ impl Worker {
                     }
                 }
                 Ok(WorkerToWorker::Gone { keys }) => self.inputs_gone(peer, keys)?,
-                Ok(WorkerToWorker::Data { beside, .. })
+                Ok(WorkerToWorker::Data { items, beside })
                     if beside.len() != envelope.bodies.len() =>
                 {
                     log::error!(
@@ -429,6 +429,9 @@ impl Worker {
                         envelope.bodies.len(),
                         beside.len()
                     );
+                    // Tasks waiting for these keys learn they will not come.
+                    let keys = items.into_iter().map(|(k, _)| k).chain(beside).collect();
+                    self.inputs_gone(peer, keys)?;
                 }
                 Ok(WorkerToWorker::Data { items, beside }) => {
                     let inside = items.into_iter().map(|(k, b)| (k, Arc::new(b)));
@@ -642,11 +645,29 @@ impl Worker {
         let (big, small): (Vec<_>, Vec<_>) =
             held.iter().partition(|(_, b)| b.len() >= BESIDE_BYTES);
         let mut items: Vec<(Key, Bytes)> = small.iter().map(|(k, b)| (*k, Bytes(b))).collect();
-        let mut chunks = big.chunks(BESIDE_PER_MESSAGE);
-        // At least one message (the small values), at most
-        // BESIDE_PER_MESSAGE bodies beside each.
+        let limit = self.outbox.max_message_bytes();
+        let mut size = DATA_HEADER_BYTES
+            + small
+                .iter()
+                .map(|(_, b)| b.len() + DATA_ITEM_BYTES)
+                .sum::<usize>();
+        let mut rest = &big[..];
+        // At least one message (the small values). Beside each at most
+        // BESIDE_PER_MESSAGE bodies, and no more bytes than the ranks accept
+        // in one message, unless a single value is larger on its own (the
+        // receiver then refuses it with an error naming the limit).
         loop {
-            let chunk = chunks.next().unwrap_or_default();
+            let mut n = 0;
+            while n < rest.len() && n < BESIDE_PER_MESSAGE {
+                let len = rest[n].1.len() + DATA_ITEM_BYTES;
+                let alone = n == 0 && items.is_empty();
+                if !alone && size.saturating_add(len) > limit {
+                    break;
+                }
+                size = size.saturating_add(len);
+                n += 1;
+            }
+            let (chunk, tail) = rest.split_at(n);
             let message = DataToWorker::Data {
                 items: std::mem::take(&mut items),
                 beside: chunk.iter().map(|(k, _)| *k).collect(),
@@ -655,7 +676,9 @@ impl Worker {
             let sent = codec::encode(&message)
                 .and_then(|m| self.outbox.send_with_bodies(peer, TAG_CONTROL, m, bodies));
             left_is_fine(peer, sent)?;
-            if chunks.len() == 0 {
+            rest = tail;
+            size = DATA_HEADER_BYTES;
+            if rest.is_empty() {
                 return Ok(());
             }
         }
@@ -766,6 +789,12 @@ impl Worker {
 /// Most values beside one `Data` message (a transport carries at most
 /// `comm::pieces::MAX_SEGMENTS - 1`); a fetch of more is answered in several.
 const BESIDE_PER_MESSAGE: usize = 1024;
+/// A bound on a `Data` message's encoding apart from its values: its tag
+/// and lengths.
+const DATA_HEADER_BYTES: usize = 64;
+/// A bound on the bytes a value adds to a `Data` message besides its own:
+/// its key and length.
+const DATA_ITEM_BYTES: usize = 32;
 
 /// What a send to `to` that it may have left before came to: a transport
 /// error (it has left) is logged and dropped (see `Worker::answer`).

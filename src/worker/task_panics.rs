@@ -14,7 +14,12 @@
 //!
 //! [`install`] chains a hook in front of the one already set: a panic on a
 //! thread inside [`catching`] is logged, any other panic (the user's own
-//! threads, rankflow's own bugs) goes to the previous hook as before.
+//! threads, rankflow's own bugs) goes to the previous hook as before. So do
+//! panics that cannot be caught and end the process, whose text would
+//! otherwise be lost: every panic in a binary built with `panic = "abort"`,
+//! and a second panic on a thread still unwinding from a diverted one (a
+//! `Drop` panicking during the unwind). A hook the user installed before
+//! [`install`] does not see the task panics diverted here.
 
 use std::cell::Cell;
 use std::panic::{catch_unwind, AssertUnwindSafe, PanicHookInfo};
@@ -24,6 +29,9 @@ thread_local! {
     /// Set while this thread runs user code whose panic is caught and
     /// reported as a task's failure.
     static CATCHING: Cell<bool> = const { Cell::new(false) };
+    /// Set from a diverted panic until its `catch_unwind` returns: a panic
+    /// meanwhile aborts the process and goes to the previous hook.
+    static DIVERTED: Cell<bool> = const { Cell::new(false) };
 }
 
 /// Puts the hook in front of the current one, once per process.
@@ -32,7 +40,10 @@ pub(crate) fn install() {
     INSTALL.call_once(|| {
         let previous = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
-            if CATCHING.with(Cell::get) {
+            if cfg!(panic = "unwind")
+                && CATCHING.with(Cell::get)
+                && !DIVERTED.with(|d| d.replace(true))
+            {
                 log_task_panic(info);
             } else {
                 previous(info);
@@ -46,6 +57,7 @@ pub(crate) fn install() {
 pub(crate) fn catching<R>(f: impl FnOnce() -> R) -> std::thread::Result<R> {
     let outer = CATCHING.with(|c| c.replace(true));
     let result = catch_unwind(AssertUnwindSafe(f));
+    DIVERTED.with(|d| d.set(false));
     CATCHING.with(|c| c.set(outer));
     result
 }
@@ -84,5 +96,34 @@ mod tests {
         });
         assert_eq!(nested.ok(), Some((Some(7), true)));
         assert!(!CATCHING.with(Cell::get));
+        assert!(!DIVERTED.with(Cell::get));
+    }
+
+    #[test]
+    fn a_panic_while_a_diverted_one_unwinds_goes_to_the_previous_hook() {
+        install();
+        // A second caught panic on the same thread after the first one's
+        // catch_unwind returned is diverted again ...
+        for _ in 0..2 {
+            assert!(catching(|| panic!("first")).is_err());
+            assert!(!DIVERTED.with(Cell::get));
+        }
+        // ... while one raised during the first's unwind (here: from a
+        // Drop, caught by an inner catch_unwind so the test survives) is
+        // not: DIVERTED is still set when it reaches the hook.
+        struct PanicsOnDrop;
+        impl Drop for PanicsOnDrop {
+            fn drop(&mut self) {
+                assert!(DIVERTED.with(Cell::get), "the first panic was diverted");
+                let inner = catch_unwind(|| panic!("during the unwind"));
+                assert!(inner.is_err());
+            }
+        }
+        let outer = catching(|| {
+            let _guard = PanicsOnDrop;
+            panic!("first");
+        });
+        assert!(outer.is_err());
+        assert!(!DIVERTED.with(Cell::get));
     }
 }

@@ -285,8 +285,15 @@ impl Bars {
 
     /// Prints `line` above the bars (nothing when stderr is not a terminal:
     /// the bars are not drawn there either).
+    /// Prints `line` above the bars, or plainly where indicatif draws
+    /// nothing (bars forced on while stderr is not a terminal), so a
+    /// failure is never shown nowhere.
     fn println(&self, line: &str) {
-        let _ = self.multi.println(line);
+        if self.multi.is_hidden() {
+            eprintln!("{line}");
+        } else {
+            let _ = self.multi.println(line);
+        }
     }
 
     fn finish(&self, tally: &Tally, elapsed: Duration) {
