@@ -196,8 +196,10 @@ impl Outbox for LocalOutbox {
         self.send_with_bodies(dest, tag, payload, Vec::new())
     }
 
-    /// The bodies are handed over shared, as they are: nothing is copied
-    /// within one process.
+    /// A body held nowhere else is handed over as it is; one still held by
+    /// the sender (a value in a worker's store) is copied once, as MPI
+    /// copies it over the wire, so that each rank's store owns what it
+    /// holds: it can spill it, and its memory figures are its own.
     fn send_with_bodies(
         &self,
         dest: Rank,
@@ -205,6 +207,10 @@ impl Outbox for LocalOutbox {
         payload: Vec<u8>,
         bodies: Vec<Arc<Vec<u8>>>,
     ) -> Result<()> {
+        let bodies: Vec<Arc<Vec<u8>>> = bodies
+            .into_iter()
+            .map(|b| Arc::try_unwrap(b).map_or_else(|b| Arc::new((*b).clone()), Arc::new))
+            .collect();
         if self.closed.load(Ordering::SeqCst) {
             return Err(self.closed_error());
         }
