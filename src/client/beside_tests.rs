@@ -1,13 +1,12 @@
 //! Large values between the client and a worker travel beside their
 //! messages: a client with a recording outbox in place of a transport.
 
-use super::state::{Inner, State, Status};
+use super::state::{Inner, Status};
 use crate::comm::codec;
 use crate::comm::transport::{Envelope, Outbox, Rank, Tag, TAG_CONTROL};
 use crate::protocol::{ClientToWorker, WorkerToClient, BESIDE_BYTES};
 use crate::task::{FailureKind, Key};
-use std::sync::atomic::{AtomicU64, AtomicUsize};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Mutex};
 
 /// One message sent: where to, its payload and the bodies beside it.
 type Sent = (Rank, Vec<u8>, Vec<Arc<Vec<u8>>>);
@@ -36,18 +35,7 @@ impl Outbox for Recorder {
 }
 
 fn inner(recorder: Arc<Recorder>) -> Inner {
-    Inner {
-        transport: Mutex::new(None),
-        outbox: recorder,
-        state: Mutex::new(State::default()),
-        changed: Condvar::new(),
-        fingerprint: 0,
-        worker_ranks: vec![2],
-        next_worker: AtomicUsize::new(0),
-        nonce: AtomicU64::new(0),
-        next_id: AtomicU64::new(0),
-        recording: Default::default(),
-    }
+    Inner::new(None, recorder, 0, vec![2])
 }
 
 #[test]

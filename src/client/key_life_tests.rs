@@ -1,7 +1,7 @@
 //! The order in which the scheduler hears of a key's life: a client with a
 //! recording outbox in place of a transport, and threads that race.
 
-use super::state::{Inner, State};
+use super::state::Inner;
 use super::Client;
 use crate::comm::codec;
 use crate::comm::transport::{Outbox, Rank, Tag};
@@ -9,7 +9,6 @@ use crate::protocol::ClientToScheduler;
 use crate::protocol::SCHEDULER;
 use crate::task::Key;
 use std::marker::PhantomData;
-use std::sync::atomic::{AtomicU64, AtomicUsize};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
@@ -52,18 +51,7 @@ impl Outbox for Recorder {
 }
 
 fn client(recorder: Arc<Recorder>) -> Client {
-    let inner = Arc::new(Inner {
-        transport: Mutex::new(None),
-        outbox: recorder,
-        state: Mutex::new(State::default()),
-        changed: Condvar::new(),
-        fingerprint: 0,
-        worker_ranks: vec![2],
-        next_worker: AtomicUsize::new(0),
-        nonce: AtomicU64::new(0),
-        next_id: AtomicU64::new(0),
-        recording: Default::default(),
-    });
+    let inner = Arc::new(Inner::new(None, recorder, 0, vec![2]));
     Client {
         inner,
         limit: None,

@@ -32,11 +32,11 @@ use crate::task::shipping::FnRef;
 use crate::task::{fallible_function_ref, task_function_ref, task_key, Key, TaskFn, TaskOptions};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use state::{Entry, Inner, State, Status};
+use state::{Entry, Inner, Status};
 use std::fmt::Display;
 use std::marker::PhantomData;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -133,18 +133,12 @@ impl Client {
                     }
                     None => log::info!("{} workers registered", workers.len()),
                 }
-                let inner = Arc::new(Inner {
-                    transport: Mutex::new(Some(transport)),
+                let inner = Arc::new(Inner::new(
+                    Some(transport),
                     outbox,
-                    state: Mutex::new(State::default()),
-                    changed: Condvar::new(),
                     fingerprint,
-                    worker_ranks: workers.iter().map(|w| w.rank).collect(),
-                    next_worker: AtomicUsize::new(0),
-                    nonce: AtomicU64::new(0),
-                    next_id: AtomicU64::new(0),
-                    recording: Default::default(),
-                });
+                    workers.iter().map(|w| w.rank).collect(),
+                ));
                 Ok(Client {
                     inner,
                     // So that arrays made on this thread check their chunks

@@ -175,6 +175,29 @@ pub(crate) struct Inner {
 }
 
 impl Inner {
+    /// A client's shared state: sending through `outbox`, receiving through
+    /// `transport` (`None` in tests that feed messages by hand), with no
+    /// key tracked yet.
+    pub fn new(
+        transport: Option<Box<dyn Transport>>,
+        outbox: Arc<dyn Outbox>,
+        fingerprint: u64,
+        worker_ranks: Vec<Rank>,
+    ) -> Inner {
+        Inner {
+            transport: Mutex::new(transport),
+            outbox,
+            state: Mutex::new(State::default()),
+            changed: Condvar::new(),
+            fingerprint,
+            worker_ranks,
+            next_worker: AtomicUsize::new(0),
+            nonce: AtomicU64::new(0),
+            next_id: AtomicU64::new(0),
+            recording: Default::default(),
+        }
+    }
+
     pub fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }

@@ -460,16 +460,10 @@ fn a_value_that_arrives_beside_its_message_fills_its_task() {
 #[test]
 fn data_whose_bodies_do_not_match_its_message_is_dropped_and_its_keys_reported_gone() {
     let recorder = Arc::new(Recorder::default());
-    let mut w = worker(recorder.clone());
-    let (x, task) = (Key(1), Key(100));
-    let spec = ComputeSpec {
-        key: task,
-        function: task_function_ref::<_, _, Future<Vec<u8>>>(weigh_one, 0),
-        inputs: vec![Input::Remote { key: x, worker: 3 }],
-        push: true,
-    };
-    let compute = SchedulerToWorker::Compute { tasks: vec![spec] };
-    assert!(!w.handle(envelope(SCHEDULER, &compute)).unwrap());
+    let (mut w, x, task) = waiting_for_one(
+        &recorder,
+        task_function_ref::<_, _, Future<Vec<u8>>>(weigh_one, 0),
+    );
     // One value announced beside the message, none sent: not misread, and
     // the task waiting for it does not wait forever.
     let data = WorkerToWorker::Data {
@@ -488,6 +482,24 @@ fn data_whose_bodies_do_not_match_its_message_is_dropped_and_its_keys_reported_g
     assert_eq!(w.inputs.len(), 0, "it no longer waits here");
 }
 
+/// A worker whose task 100 calls `function` on key 1, to be fetched from worker 3.
+fn waiting_for_one(
+    recorder: &Arc<Recorder>,
+    function: crate::task::shipping::FnRef,
+) -> (Worker, Key, Key) {
+    let mut w = worker(recorder.clone());
+    let (x, task) = (Key(1), Key(100));
+    let spec = ComputeSpec {
+        key: task,
+        function,
+        inputs: vec![Input::Remote { key: x, worker: 3 }],
+        push: true,
+    };
+    let compute = SchedulerToWorker::Compute { tasks: vec![spec] };
+    assert!(!w.handle(envelope(SCHEDULER, &compute)).unwrap());
+    (w, x, task)
+}
+
 fn weigh_one(bytes: Vec<u8>) -> u64 {
     bytes.len() as u64
 }
@@ -500,16 +512,10 @@ fn address(bytes: Vec<u8>) -> u64 {
 #[test]
 fn a_value_fetched_for_one_task_is_its_argument_without_a_copy() {
     let recorder = Arc::new(Recorder::default());
-    let mut w = worker(recorder.clone());
-    let (x, task) = (Key(1), Key(100));
-    let spec = ComputeSpec {
-        key: task,
-        function: task_function_ref::<_, _, Future<Vec<u8>>>(address, 0),
-        inputs: vec![Input::Remote { key: x, worker: 3 }],
-        push: true,
-    };
-    let compute = SchedulerToWorker::Compute { tasks: vec![spec] };
-    assert!(!w.handle(envelope(SCHEDULER, &compute)).unwrap());
+    let (mut w, x, task) = waiting_for_one(
+        &recorder,
+        task_function_ref::<_, _, Future<Vec<u8>>>(address, 0),
+    );
     let body = codec::encode_value(&vec![9u8; 200_000]).unwrap();
     let received_at = body.as_ptr() as usize as u64;
     let mut e = envelope(
