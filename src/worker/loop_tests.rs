@@ -162,13 +162,7 @@ fn a_task_stolen_and_handed_back_waits_for_every_input() {
     };
     assert!(!w.handle(envelope(3, &data(x, 5))).unwrap());
     assert!(!w.handle(envelope(4, &data(y, 2))).unwrap());
-    let outcome = recorder.first_outcome();
-    w.executor.stop();
-    assert!(
-        matches!(outcome, Some(Outcome::Done { key, .. }) if key == task),
-        "{outcome:?}"
-    );
-    let result = w.executor.store.get(task).expect("the result is kept");
+    let result = done_result(&recorder, &w, task);
     assert_eq!(codec::decode::<u64>(&result).unwrap(), 7, "5 + 2");
 }
 
@@ -443,13 +437,7 @@ fn a_value_that_arrives_beside_its_message_fills_its_task() {
     let mut e = envelope(3, &data);
     e.bodies = vec![Arc::new(codec::encode_value(&bytes).unwrap())];
     assert!(!w.handle(e).unwrap());
-    let outcome = recorder.first_outcome();
-    w.executor.stop();
-    assert!(
-        matches!(outcome, Some(Outcome::Done { key, .. }) if key == task),
-        "{outcome:?}"
-    );
-    let result = w.executor.store.get(task).expect("the result is kept");
+    let result = done_result(&recorder, &w, task);
     let sum = bytes.iter().map(|b| u64::from(*b)).sum::<u64>();
     assert_eq!(
         codec::decode::<(u64, u64)>(&result).unwrap(),
@@ -480,6 +468,18 @@ fn data_whose_bodies_do_not_match_its_message_is_dropped_and_its_keys_reported_g
             keys: vec![x]
         }));
     assert_eq!(w.inputs.len(), 0, "it no longer waits here");
+}
+
+/// Waits for `task`'s outcome, stops the executor, checks the task is done
+/// and gives its stored result.
+fn done_result(recorder: &Recorder, w: &Worker, task: Key) -> Arc<Vec<u8>> {
+    let outcome = recorder.first_outcome();
+    w.executor.stop();
+    assert!(
+        matches!(outcome, Some(Outcome::Done { key, .. }) if key == task),
+        "{outcome:?}"
+    );
+    w.executor.store.get(task).expect("the result is kept")
 }
 
 /// A worker whose task 100 calls `function` on key 1, to be fetched from worker 3.
@@ -527,13 +527,7 @@ fn a_value_fetched_for_one_task_is_its_argument_without_a_copy() {
     );
     e.bodies = vec![Arc::new(body)];
     assert!(!w.handle(e).unwrap());
-    let outcome = recorder.first_outcome();
-    w.executor.stop();
-    assert!(
-        matches!(outcome, Some(Outcome::Done { key, .. }) if key == task),
-        "{outcome:?}"
-    );
-    let result = w.executor.store.get(task).expect("the result is kept");
+    let result = done_result(&recorder, &w, task);
     assert_eq!(
         codec::decode::<u64>(&result).unwrap(),
         received_at,
