@@ -144,6 +144,12 @@ pub enum Arith {
     Pow,
 }
 
+/// A chunk of `found` where the plan said `planned`: a bug in the planner.
+#[cold]
+fn planned_otherwise(found: DType, planned: &str) -> ! {
+    panic!("array chunk of {found} where {planned} was planned")
+}
+
 /// The items of [`Element`] every number type shares: its tag, wrapping
 /// and unwrapping chunks, and its bytes (native order, as `bytemuck` casts).
 macro_rules! number_storage {
@@ -155,31 +161,19 @@ macro_rules! number_storage {
         fn unwrap(v: Values) -> ArrayD<Self> {
             match v {
                 Values::$tag(a) => a,
-                other => panic!(
-                    "array chunk of {} where {} was planned",
-                    other.dtype(),
-                    stringify!($t)
-                ),
+                other => planned_otherwise(other.dtype(), stringify!($t)),
             }
         }
         fn array(v: &Values) -> &ArrayD<Self> {
             match v {
                 Values::$tag(a) => a,
-                other => panic!(
-                    "array chunk of {} where {} was planned",
-                    other.dtype(),
-                    stringify!($t)
-                ),
+                other => planned_otherwise(other.dtype(), stringify!($t)),
             }
         }
         fn array_mut(v: &mut Values) -> &mut ArrayD<Self> {
             match v {
                 Values::$tag(a) => a,
-                other => panic!(
-                    "array chunk of {} where {} was planned",
-                    other.dtype(),
-                    stringify!($t)
-                ),
+                other => planned_otherwise(other.dtype(), stringify!($t)),
             }
         }
         fn read(bytes: &[u8]) -> Vec<Self> {
@@ -337,19 +331,19 @@ impl Element for bool {
     fn unwrap(v: Values) -> ArrayD<Self> {
         match v {
             Values::Bool(a) => a,
-            other => panic!("array chunk of {} where bool was planned", other.dtype()),
+            other => planned_otherwise(other.dtype(), "bool"),
         }
     }
     fn array(v: &Values) -> &ArrayD<Self> {
         match v {
             Values::Bool(a) => a,
-            other => panic!("array chunk of {} where bool was planned", other.dtype()),
+            other => planned_otherwise(other.dtype(), "bool"),
         }
     }
     fn array_mut(v: &mut Values) -> &mut ArrayD<Self> {
         match v {
             Values::Bool(a) => a,
-            other => panic!("array chunk of {} where bool was planned", other.dtype()),
+            other => planned_otherwise(other.dtype(), "bool"),
         }
     }
     fn to_num(self) -> Num {
