@@ -13,15 +13,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-CHROMIUM="${CHROMIUM:-$(command -v chromium || command -v chromium-browser || command -v google-chrome || true)}"
-if [ -z "$CHROMIUM" ]; then
-    if [ "${RANKFLOW_BROWSER_TESTS_OPTIONAL:-0}" = "1" ]; then
-        echo "ci/browser-report-test.sh: SKIPPED: no chromium on PATH (RANKFLOW_BROWSER_TESTS_OPTIONAL=1)"
-        exit 0
-    fi
-    echo "ci/browser-report-test.sh: no chromium on PATH; run ci/install-deps.sh" >&2
-    exit 1
-fi
+source ci/find-chromium.sh ci/browser-report-test.sh
 
 SMALL="${SMALL:-1000}"
 BIG="${BIG:-100000}"

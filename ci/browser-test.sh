@@ -26,15 +26,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source ci/mpi-env.sh
 
-CHROMIUM="${CHROMIUM:-$(command -v chromium || command -v chromium-browser || command -v google-chrome || true)}"
-if [ -z "$CHROMIUM" ]; then
-    if [ "${RANKFLOW_BROWSER_TESTS_OPTIONAL:-0}" = "1" ]; then
-        echo "ci/browser-test.sh: SKIPPED: no chromium on PATH (RANKFLOW_BROWSER_TESTS_OPTIONAL=1)"
-        exit 0
-    fi
-    echo "ci/browser-test.sh: no chromium on PATH; run ci/install-deps.sh, or set RANKFLOW_BROWSER_TESTS_OPTIONAL=1 to skip" >&2
-    exit 1
-fi
+source ci/find-chromium.sh ci/browser-test.sh
 
 RANKS="${RANKS:-3 5}"
 TASKS="${TASKS:-600}"
